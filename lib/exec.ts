@@ -1,0 +1,96 @@
+// The one seam through which hostplane drives host tools (ip, nft, losetup,
+// mount, mkfs...). Arguments are always arrays: no shell ever parses them.
+import { execa } from 'execa';
+
+export interface ExecOptions {
+  /** Text written to the tool's stdin (e.g. an `ip -batch -` script). */
+  input?: string;
+  /** Run inside the network namespace at this path (any path, via nsenter). */
+  netns?: string;
+  timeoutMs?: number;
+  /** Return a non-zero exit as a result instead of throwing. */
+  allowFail?: boolean;
+}
+
+export interface ExecResult {
+  stdout: string;
+  stderr: string;
+  exitCode: number;
+}
+
+export interface HostExec {
+  run(file: string, args: readonly string[], opts?: ExecOptions): Promise<ExecResult>;
+}
+
+export class ExecError extends Error {
+  readonly file: string;
+  readonly args: readonly string[];
+  readonly exitCode: number;
+  readonly stderr: string;
+  constructor(file: string, args: readonly string[], exitCode: number, stderr: string) {
+    super(`${file} ${args.join(' ')} exited ${exitCode}: ${stderr.trim() || '(no output)'}`);
+    this.name = 'ExecError';
+    this.file = file;
+    this.args = args;
+    this.exitCode = exitCode;
+    this.stderr = stderr;
+  }
+}
+
+/** Wrap a command so it runs inside the netns at `path` (ip's -n only takes names under /run/netns). */
+export function inNetns(path: string, file: string, args: readonly string[]): [string, string[]] {
+  return ['nsenter', [`--net=${path}`, '--', file, ...args]];
+}
+
+export class RealExec implements HostExec {
+  private readonly env: Record<string, string>;
+  constructor() {
+    // Runtimes exec plugins with a minimal environment; make sure the sbin dirs are searchable.
+    const path = process.env.PATH ?? '';
+    const extra = ['/usr/local/sbin', '/usr/local/bin', '/usr/sbin', '/usr/bin', '/sbin', '/bin'].filter((d) => !path.split(':').includes(d));
+    this.env = { PATH: [path, ...extra].filter(Boolean).join(':'), LC_ALL: 'C' };
+  }
+
+  async run(file: string, args: readonly string[], opts: ExecOptions = {}): Promise<ExecResult> {
+    const [cmd, argv] = opts.netns ? inNetns(opts.netns, file, args) : [file, [...args]];
+    const r = await execa(cmd, argv, {
+      input: opts.input,
+      stdin: opts.input === undefined ? 'ignore' : 'pipe',
+      reject: false,
+      timeout: opts.timeoutMs ?? 60_000,
+      env: this.env,
+      extendEnv: true,
+      stripFinalNewline: false,
+    });
+    const exitCode = typeof r.exitCode === 'number' ? r.exitCode : -1;
+    const res = { stdout: String(r.stdout ?? ''), stderr: String(r.stderr ?? ''), exitCode };
+    if (r.failed && exitCode === -1) {
+      // Spawn failure (ENOENT for a missing tool) or timeout: never a "result".
+      throw new ExecError(cmd, argv, exitCode, r.shortMessage ?? r.message ?? 'spawn failed');
+    }
+    if (exitCode !== 0 && !opts.allowFail) throw new ExecError(cmd, argv, exitCode, res.stderr || res.stdout);
+    return res;
+  }
+}
+
+export interface RecordedCall {
+  file: string;
+  args: readonly string[];
+  opts: ExecOptions;
+}
+
+/** Test double: records every call and answers from a handler. */
+export class FakeExec implements HostExec {
+  readonly calls: RecordedCall[] = [];
+  private readonly handler: (c: RecordedCall) => Partial<ExecResult> | undefined;
+  constructor(handler: (c: RecordedCall) => Partial<ExecResult> | undefined = () => undefined) {
+    this.handler = handler;
+  }
+  async run(file: string, args: readonly string[], opts: ExecOptions = {}): Promise<ExecResult> {
+    const call = { file, args, opts };
+    this.calls.push(call);
+    const r = { stdout: '', stderr: '', exitCode: 0, ...this.handler(call) };
+    if (r.exitCode !== 0 && !opts.allowFail) throw new ExecError(file, args, r.exitCode, r.stderr);
+    return r;
+  }
+}

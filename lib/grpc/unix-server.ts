@@ -1,0 +1,54 @@
+// A gRPC server bound to a Unix socket. A socket file left by a crashed
+// predecessor is removed first: bind would otherwise fail with EADDRINUSE.
+import * as grpc from '@grpc/grpc-js';
+import { mkdir, rm, lstat } from 'node:fs/promises';
+import { dirname } from 'node:path';
+
+export interface UnixServer {
+  server: grpc.Server;
+  path: string;
+  /** Stop accepting calls, wait briefly for in-flight ones, then remove the socket. */
+  close(graceMs?: number): Promise<void>;
+}
+
+/** Accepts `unix:///abs/path`, `unix:/abs/path` or a bare absolute path. */
+export function socketPathFromEndpoint(endpoint: string): string {
+  const p = endpoint.replace(/^unix:\/\//, '').replace(/^unix:/, '');
+  if (!p.startsWith('/')) throw new Error(`endpoint ${endpoint} must be an absolute unix socket path`);
+  return p;
+}
+
+async function removeStaleSocket(path: string): Promise<void> {
+  try {
+    const st = await lstat(path);
+    if (!st.isSocket()) throw new Error(`${path} exists and is not a socket`);
+    await rm(path, { force: true });
+  } catch (e) {
+    if ((e as { code?: string }).code !== 'ENOENT') throw e;
+  }
+}
+
+export async function serveUnix(
+  path: string,
+  register: (server: grpc.Server) => void,
+  options: grpc.ServerOptions = {},
+): Promise<UnixServer> {
+  await mkdir(dirname(path), { recursive: true });
+  await removeStaleSocket(path);
+  const server = new grpc.Server({ 'grpc.max_receive_message_length': 16 * 1024 * 1024, ...options });
+  register(server);
+  await new Promise<void>((resolve, reject) =>
+    server.bindAsync(`unix://${path}`, grpc.ServerCredentials.createInsecure(), (err) => (err ? reject(err) : resolve())),
+  );
+  return {
+    server,
+    path,
+    async close(graceMs = 2000) {
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(() => { server.forceShutdown(); resolve(); }, graceMs);
+        server.tryShutdown(() => { clearTimeout(t); resolve(); });
+      });
+      await rm(path, { force: true });
+    },
+  };
+}

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Installs everything hostplane needs on a fresh Debian bookworm machine (as root):
+# host tools the plugins drive, the reference peers the tests prove us against,
+# and the npm dependencies (which include the pinned Node runtime).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export DEBIAN_FRONTEND=noninteractive
+export PATH="/usr/local/go/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:${PATH:-}"
+
+need_apt=()
+for pkg in iproute2 nftables iptables containernetworking-plugins util-linux mount e2fsprogs xfsprogs \
+           containerd runc kmod procps strace hyperfine git ca-certificates tar gzip; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || need_apt+=("$pkg")
+done
+if [ ${#need_apt[@]} -gt 0 ]; then
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${need_apt[@]}"
+fi
+
+# Reference tools, built from the Go module proxy into /usr/local/bin.
+export GOBIN=/usr/local/bin GOFLAGS=-mod=mod
+go_tool() { # name module@version
+  command -v "$1" >/dev/null 2>&1 || go install "$2"
+}
+go_tool cnitool github.com/containernetworking/cni/cnitool@v1.3.0
+go_tool csi-sanity github.com/kubernetes-csi/csi-test/v5/cmd/csi-sanity@v5.4.0
+if [ "${HOSTPLANE_BENCH_TOOLS:-0}" = 1 ]; then
+  go_tool hostpathplugin github.com/kubernetes-csi/csi-driver-host-path/cmd/hostpathplugin@latest
+fi
+
+npm ci --no-audit --no-fund
