@@ -12,7 +12,7 @@ export function protoDir(): string {
     join(import.meta.dirname, 'proto'),
     join(import.meta.dirname, '..', '..', 'proto'),
   ].filter((p): p is string => !!p);
-  for (const c of candidates) if (existsSync(join(c, 'csi.proto'))) return c;
+  for (const c of candidates) if (existsSync(join(c, 'pluginregistration'))) return c;
   throw new Error(`proto definitions not found (looked in ${candidates.join(', ')})`);
 }
 
