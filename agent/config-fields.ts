@@ -1,0 +1,146 @@
+// A small typed reader over one YAML mapping: each accessor returns the
+// field's value or its default, and records a problem naming the field's full
+// dotted path when the value has the wrong type or range. Problems are shared
+// by the whole tree so one run reports every bad field.
+import { isAbsolute } from 'node:path';
+import { isIP } from 'node:net';
+
+type Obj = Record<string, unknown>;
+
+export class Fields {
+  readonly problems: string[];
+  private readonly obj: Obj;
+  private readonly prefix: string;
+
+  constructor(value: unknown, prefix: string, problems: string[] = []) {
+    this.problems = problems;
+    this.prefix = prefix;
+    if (value === undefined || value === null) {
+      this.obj = {};
+    } else if (typeof value !== 'object' || Array.isArray(value)) {
+      this.problem(prefix || '(top level)', 'must be a mapping');
+      this.obj = {};
+    } else {
+      this.obj = value as Obj;
+    }
+  }
+
+  private name(key: string): string {
+    return this.prefix ? `${this.prefix}.${key}` : key;
+  }
+
+  problem(field: string, message: string): void {
+    this.problems.push(`${field}: ${message}`);
+  }
+
+  object(key: string): Fields {
+    return new Fields(this.obj[key], this.name(key), this.problems);
+  }
+
+  /** Unknown keys are reported: a typo must not silently fall back to a default. */
+  noOthers(known: readonly string[]): void {
+    for (const k of Object.keys(this.obj)) {
+      if (!known.includes(k)) this.problem(this.name(k), `unknown field (known: ${known.join(', ')})`);
+    }
+  }
+
+  raw(key: string): unknown {
+    return this.obj[key] ?? undefined;
+  }
+
+  string(key: string, def: string, rule?: { pattern: RegExp; what: string }): string {
+    const v = this.obj[key];
+    if (v === undefined || v === null) return def;
+    if (typeof v !== 'string') {
+      this.problem(this.name(key), `must be a string, got ${JSON.stringify(v)}`);
+      return def;
+    }
+    if (rule && !rule.pattern.test(v)) {
+      this.problem(this.name(key), `must be ${rule.what}, got ${JSON.stringify(v)}`);
+      return def;
+    }
+    return v;
+  }
+
+  path(key: string, def: string): string {
+    return this.optionalPath(key) ?? def;
+  }
+
+  optionalPath(key: string): string | undefined {
+    const v = this.obj[key];
+    if (v === undefined || v === null) return undefined;
+    if (typeof v !== 'string' || !isAbsolute(v)) {
+      this.problem(this.name(key), `must be an absolute path, got ${JSON.stringify(v)}`);
+      return undefined;
+    }
+    return v;
+  }
+
+  pathList(key: string, def: string[]): string[] {
+    const v = this.obj[key];
+    if (v === undefined || v === null) return def;
+    if (!Array.isArray(v) || !v.every((p) => typeof p === 'string' && isAbsolute(p))) {
+      this.problem(this.name(key), `must be a list of absolute paths, got ${JSON.stringify(v)}`);
+      return def;
+    }
+    return v as string[];
+  }
+
+  oneOf(key: string, allowed: readonly string[], def: string): string {
+    const v = this.obj[key];
+    if (v === undefined || v === null) return def;
+    if (typeof v !== 'string' || !allowed.includes(v)) {
+      this.problem(this.name(key), `must be one of ${allowed.join(', ')}, got ${JSON.stringify(v)}`);
+      return def;
+    }
+    return v;
+  }
+
+  bool(key: string, def: boolean): boolean {
+    const v = this.obj[key];
+    if (v === undefined || v === null) return def;
+    if (typeof v !== 'boolean') {
+      this.problem(this.name(key), `must be true or false, got ${JSON.stringify(v)}`);
+      return def;
+    }
+    return v;
+  }
+
+  int(key: string, def: number, min: number, max: number): number {
+    return this.optionalInt(key, min, max) ?? def;
+  }
+
+  optionalInt(key: string, min: number, max: number): number | undefined {
+    const v = this.obj[key];
+    if (v === undefined || v === null) return undefined;
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
+      this.problem(this.name(key), `must be an integer between ${min} and ${max}, got ${JSON.stringify(v)}`);
+      return undefined;
+    }
+    return v;
+  }
+
+  cidrList(key: string): string[] {
+    const v = this.obj[key];
+    if (v === undefined || v === null) return [];
+    if (!Array.isArray(v)) {
+      this.problem(this.name(key), `must be a list of CIDRs, got ${JSON.stringify(v)}`);
+      return [];
+    }
+    const bad = v.filter((c) => typeof c !== 'string' || !isCidr(c));
+    if (bad.length) {
+      this.problem(this.name(key), `not a CIDR: ${bad.map((b) => JSON.stringify(b)).join(', ')}`);
+      return [];
+    }
+    return v as string[];
+  }
+}
+
+/** `10.244.1.0/24`, `fd00:10:244:1::/64`. */
+export function isCidr(s: string): boolean {
+  const m = /^([^/]+)\/(\d{1,3})$/.exec(s);
+  if (!m) return false;
+  const fam = isIP(m[1]!);
+  const bits = Number(m[2]);
+  return (fam === 4 && bits <= 32) || (fam === 6 && bits <= 128);
+}

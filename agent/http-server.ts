@@ -1,0 +1,62 @@
+// /healthz (liveness: the process answers), /readyz (readiness: every enabled
+// component is up and the CNI conflist is in place) and /metrics. Plain
+// node:http: three routes do not need a framework.
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Logger } from '../lib/logging.ts';
+import { errorMessage } from '../lib/errors.ts';
+import type { Registry } from 'prom-client';
+
+export interface HealthServer {
+  port: number;
+  close(): Promise<void>;
+}
+
+export interface HealthServerOptions {
+  address: string;
+  port: number;
+  registry: Registry;
+  /** Names of what is not ready yet; empty means ready. */
+  notReady: () => string[];
+  log: Logger;
+}
+
+export async function startHealthServer(opts: HealthServerOptions): Promise<HealthServer> {
+  const server: Server = createServer((req, res) => {
+    const path = (req.url ?? '/').split('?')[0];
+    const reply = (code: number, body: string, type = 'text/plain; charset=utf-8') => {
+      res.writeHead(code, { 'content-type': type });
+      res.end(body);
+    };
+    if (req.method !== 'GET' && req.method !== 'HEAD') return reply(405, 'method not allowed\n');
+    if (path === '/healthz') return reply(200, 'ok\n');
+    if (path === '/readyz') {
+      const missing = opts.notReady();
+      return missing.length ? reply(503, `not ready: ${missing.join(', ')}\n`) : reply(200, 'ok\n');
+    }
+    if (path === '/metrics') {
+      opts.registry.metrics().then(
+        (text) => reply(200, text, opts.registry.contentType),
+        (e: unknown) => {
+          opts.log.error({ err: errorMessage(e) }, 'metrics collection failed');
+          reply(500, 'metrics collection failed\n');
+        },
+      );
+      return;
+    }
+    reply(404, 'not found\n');
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(opts.port, opts.address, () => { server.off('error', reject); resolve(); });
+  });
+  const port = (server.address() as AddressInfo).port;
+  opts.log.info({ address: opts.address, port }, 'health and metrics server listening');
+  return {
+    port,
+    close: () => new Promise<void>((resolve) => {
+      server.close(() => resolve());
+      server.closeAllConnections();
+    }),
+  };
+}

@@ -1,0 +1,75 @@
+import { describe, it, expect } from 'vitest';
+import { validateConfig, ConfigError } from '../../../agent/config.ts';
+
+const env = { NODE_NAME: 'node-a' } as NodeJS.ProcessEnv;
+const v = (doc: unknown, e: NodeJS.ProcessEnv = env) => validateConfig(doc, 'agent.yaml', e, '/opt/hostplane');
+
+function problems(doc: unknown, e: NodeJS.ProcessEnv = env): string[] {
+  try {
+    v(doc, e);
+  } catch (err) {
+    expect(err).toBeInstanceOf(ConfigError);
+    return (err as ConfigError).problems;
+  }
+  throw new Error('config was accepted');
+}
+
+describe('agent config', () => {
+  it('fills every default from an almost empty file', () => {
+    const c = v({ cni: { podCIDRs: ['10.244.1.0/24'] } });
+    expect(c.nodeName).toBe('node-a');
+    expect(c.http).toEqual({ address: '0.0.0.0', port: 9810 });
+    expect(c.cni.binarySource).toBe('/opt/hostplane/cni/hostplane');
+    expect(c.cni.binDir).toBe('/opt/cni/bin');
+    expect(c.cni.confDir).toBe('/etc/cni/net.d');
+    expect(c.csi.endpoint).toMatch(/^unix:\/\/\/var\/lib\/kubelet\/plugins\//);
+    expect(c.devicePlugin.cdiDir).toBe('/var/run/cdi');
+  });
+
+  it('takes the API server from the in-cluster environment', () => {
+    const c = v({}, { ...env, KUBERNETES_SERVICE_HOST: '10.96.0.1', KUBERNETES_SERVICE_PORT: '443' });
+    expect(c.kubernetes.apiServer).toBe('https://10.96.0.1:443');
+    expect(c.kubernetes.tokenFile).toBe('/var/run/secrets/kubernetes.io/serviceaccount/token');
+  });
+
+  it('brackets an IPv6 service host', () => {
+    const c = v({}, { ...env, KUBERNETES_SERVICE_HOST: 'fd00::1' });
+    expect(c.kubernetes.apiServer).toBe('https://[fd00::1]:443');
+  });
+
+  it('names each bad field by its dotted path, all at once', () => {
+    const p = problems({ cni: { mtu: 'big', podCIDRs: ['10.0.0.0/33'], binDir: 'relative' }, http: { port: 70000 } });
+    expect(p.some((m) => m.startsWith('cni.mtu:'))).toBe(true);
+    expect(p.some((m) => m.startsWith('cni.podCIDRs:') && m.includes('10.0.0.0/33'))).toBe(true);
+    expect(p.some((m) => m.startsWith('cni.binDir:') && m.includes('absolute'))).toBe(true);
+    expect(p.some((m) => m.startsWith('http.port:'))).toBe(true);
+  });
+
+  it('rejects unknown fields instead of ignoring a typo', () => {
+    expect(problems({ cni: { podCIDR: ['10.0.0.0/24'] } }, { ...env, KUBERNETES_SERVICE_HOST: 'h' })).toEqual([
+      expect.stringMatching(/^cni\.podCIDR: unknown field/),
+    ]);
+  });
+
+  it('needs pod CIDRs or an API server when CNI is enabled', () => {
+    expect(problems({})[0]).toMatch(/^cni\.podCIDRs:/);
+    expect(v({ cni: { enabled: false } }).cni.enabled).toBe(false);
+  });
+
+  it('accepts dual-stack CIDRs', () => {
+    expect(v({ cni: { podCIDRs: ['10.244.1.0/24', 'fd00:10:244:1::/64'] } }).cni.podCIDRs).toHaveLength(2);
+  });
+
+  it('rejects a non-mapping document', () => {
+    expect(problems(['a'])[0]).toMatch(/must be a mapping/);
+  });
+
+  it('refuses both devicePlugin.config and devicePlugin.configPath', () => {
+    expect(problems({ cni: { enabled: false }, devicePlugin: { config: {}, configPath: '/etc/x.yaml' } })[0]).toMatch(/^devicePlugin\.config/);
+  });
+
+  it('rejects a bad interface name and log level', () => {
+    const p = problems({ cni: { enabled: false, bridge: 'a-very-long-bridge-name' }, logLevel: 'loud' });
+    expect(p).toHaveLength(2);
+  });
+});
