@@ -1,5 +1,73 @@
-// Placeholder until the device-plugin subcommand lands.
-export async function main(_argv: string[]): Promise<number> {
-  process.stderr.write('hostplane device-plugin: not built yet\n');
-  return 1;
+// `hostplane device-plugin`: flags in, startDevicePlugins, and on SIGTERM an
+// empty device list first (kubelet stops placing pods on our devices) and
+// only then the sockets removed.
+import { parseArgs } from 'node:util';
+import { createLogger } from '../lib/logging.ts';
+import { errorMessage } from '../lib/errors.ts';
+import { ConfigError } from './config.ts';
+import { startDevicePlugins, DEFAULTS } from './plugins.ts';
+
+const USAGE = `usage: hostplane device-plugin --config FILE [--kubelet-dir DIR] [--plugins-registry DIR] [--cdi-dir DIR] [--sysfs-root DIR]
+
+  --config FILE            resources to advertise (YAML or JSON); reloaded when it changes
+  --kubelet-dir DIR        kubelet device-plugins dir (default ${DEFAULTS.kubeletDir})
+  --plugins-registry DIR   plugin-watcher dir, used only if it exists (default ${DEFAULTS.pluginsRegistry})
+  --cdi-dir DIR            where CDI specs are written (default ${DEFAULTS.cdiDir})
+  --sysfs-root DIR         sysfs mount (default ${DEFAULTS.sysfsRoot})
+`;
+
+export async function main(argv: string[]): Promise<number> {
+  let values: Record<string, string | boolean | undefined>;
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      options: {
+        config: { type: 'string' },
+        'kubelet-dir': { type: 'string' },
+        'plugins-registry': { type: 'string' },
+        'cdi-dir': { type: 'string' },
+        'sysfs-root': { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
+      strict: true,
+    }));
+  } catch (e) {
+    process.stderr.write(`hostplane device-plugin: ${errorMessage(e)}\n\n${USAGE}`);
+    return 2;
+  }
+  if (values.help) { process.stdout.write(USAGE); return 0; }
+  if (typeof values.config !== 'string') { process.stderr.write(`hostplane device-plugin: --config is required\n\n${USAGE}`); return 2; }
+
+  const log = createLogger({ name: 'device-plugin' });
+  const str = (k: string) => (typeof values[k] === 'string' ? (values[k] as string) : undefined);
+  let plugins;
+  try {
+    plugins = await startDevicePlugins({
+      configPath: values.config,
+      ...(str('kubelet-dir') ? { kubeletDir: str('kubelet-dir')! } : {}),
+      ...(str('plugins-registry') ? { pluginsRegistry: str('plugins-registry')! } : {}),
+      ...(str('cdi-dir') ? { cdiDir: str('cdi-dir')! } : {}),
+      ...(str('sysfs-root') ? { sysfsRoot: str('sysfs-root')! } : {}),
+      log,
+    });
+  } catch (e) {
+    process.stderr.write(`hostplane device-plugin: ${e instanceof ConfigError ? e.message : errorMessage(e)}\n`);
+    return e instanceof ConfigError ? 2 : 1;
+  }
+  const p = plugins;
+  return new Promise<number>((resolveExit) => {
+    let stopping = false;
+    const stop = (sig: string) => {
+      if (stopping) return;
+      stopping = true;
+      log.info({ signal: sig }, 'stopping: draining devices');
+      p.drain()
+        // Give kubelet a moment to read the empty list before the stream closes.
+        .then(() => new Promise((r) => setTimeout(r, 100)))
+        .then(() => p.close())
+        .then(() => resolveExit(0), (e: unknown) => { log.error({ err: errorMessage(e) }, 'shutdown failed'); resolveExit(1); });
+    };
+    process.on('SIGTERM', () => stop('SIGTERM'));
+    process.on('SIGINT', () => stop('SIGINT'));
+  });
 }

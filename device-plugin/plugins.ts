@@ -1,0 +1,161 @@
+// startDevicePlugins: one process serving every configured resource, each on
+// its own socket. Used by `hostplane device-plugin` and embedded by the agent.
+// Watches three things: device dirs (per resource), the kubelet dir (restarts)
+// and the config file's dir (reload without restart; a bad file is logged and
+// the running config kept).
+import { existsSync, statSync, readFileSync, mkdirSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import type { Logger } from '../lib/logging.ts';
+import type { CallObserver } from '../lib/grpc/handler.ts';
+import { errorMessage } from '../lib/errors.ts';
+import { loadConfigFile, parseConfigText, type DevicePluginConfig, type ResourceConfig } from './config.ts';
+import { ResourceRunner, type RunnerDeps } from './resource-runner.ts';
+import { watchKubeletDir } from './kubelet-watch.ts';
+import { DirWatcher } from './dir-watcher.ts';
+import { CdiWriter } from './cdi.ts';
+import { grpcRegistrar, type Registrar } from './registration.ts';
+
+export type { DevicePluginConfig };
+
+export const DEFAULTS = {
+  kubeletDir: '/var/lib/kubelet/device-plugins',
+  pluginsRegistry: '/var/lib/kubelet/plugins_registry',
+  cdiDir: '/var/run/cdi',
+  sysfsRoot: '/sys',
+};
+
+export interface StartOptions {
+  configPath?: string;
+  config?: DevicePluginConfig;
+  kubeletDir?: string;
+  pluginsRegistry?: string;
+  cdiDir?: string;
+  sysfsRoot?: string;
+  log: Logger;
+  observe?: CallObserver;
+  /** Seam for tests; the real one dials kubelet.sock. */
+  registrar?: Registrar;
+}
+
+export interface DevicePlugins {
+  /** Send an empty device list on every stream (before shutdown). */
+  drain(): Promise<void>;
+  close(): Promise<void>;
+  devices(): Array<{ resource: string; id: string; health: 'Healthy' | 'Unhealthy' }>;
+  /** Successful Register calls per resource since start. */
+  registrations(): Record<string, number>;
+}
+
+export async function startDevicePlugins(opts: StartOptions): Promise<DevicePlugins> {
+  const { log } = opts;
+  if (!opts.config && !opts.configPath) throw new Error('startDevicePlugins: configPath or config is required');
+  let config = opts.config ?? (await loadConfigFile(opts.configPath!));
+  const kubeletDir = resolve(opts.kubeletDir ?? DEFAULTS.kubeletDir);
+  mkdirSync(kubeletDir, { recursive: true });
+  const registry = resolve(opts.pluginsRegistry ?? DEFAULTS.pluginsRegistry);
+  const deps: RunnerDeps = {
+    kubeletDir,
+    sysfsRoot: opts.sysfsRoot ?? DEFAULTS.sysfsRoot,
+    cdi: new CdiWriter(opts.cdiDir ?? DEFAULTS.cdiDir),
+    registrar: opts.registrar ?? grpcRegistrar,
+    log,
+    ...(isDir(registry) ? { pluginsRegistry: registry } : {}),
+    ...(opts.observe ? { observe: opts.observe } : {}),
+  };
+  const runners = new Map<string, ResourceRunner>();
+
+  const startRunner = async (r: ResourceConfig) => {
+    const runner = new ResourceRunner(r, deps);
+    runners.set(r.name, runner);
+    await runner.start();
+  };
+  await Promise.all(config.resources.map(startRunner));
+
+  const kubeletWatch = watchKubeletDir({
+    kubeletDir,
+    ownSockets: () => new Set([...runners.values()].map((r) => r.socket)),
+    onChange: () => { for (const r of runners.values()) void r.resync(); },
+  });
+
+  // Safety net for hosts where the watched dirs emit no events (real sysfs).
+  let rescanTimer: NodeJS.Timeout | undefined;
+  const armRescan = () => {
+    if (rescanTimer) clearInterval(rescanTimer);
+    rescanTimer = config.rescanIntervalMs > 0 ? setInterval(() => { for (const r of runners.values()) void r.rescan(); }, config.rescanIntervalMs) : undefined;
+    rescanTimer?.unref();
+  };
+  armRescan();
+
+  const apply = async (next: DevicePluginConfig) => {
+    const wanted = new Map(next.resources.map((r) => [r.name, r]));
+    for (const [name, runner] of [...runners]) {
+      if (!wanted.has(name)) { runners.delete(name); await runner.close(); log.info({ resource: name }, 'resource removed'); }
+    }
+    for (const r of next.resources) {
+      const runner = runners.get(r.name);
+      if (!runner) { await startRunner(r); log.info({ resource: r.name }, 'resource added'); }
+      else if (JSON.stringify(runner.cfg) !== JSON.stringify(r)) await runner.updateConfig(r);
+    }
+    config = next;
+    armRescan();
+  };
+
+  let configWatch: DirWatcher | undefined;
+  if (opts.configPath) {
+    const path = resolve(opts.configPath);
+    let lastText = safeRead(path);
+    let reloading = Promise.resolve();
+    configWatch = new DirWatcher({
+      debounceMs: 50,
+      // ConfigMap volumes swap a `..data` symlink rather than touch the file: any event in the dir re-reads it.
+      onChange: () => {
+        reloading = reloading.then(async () => {
+          const text = safeRead(path);
+          if (text === undefined || text === lastText) return;
+          lastText = text;
+          let next: DevicePluginConfig;
+          try {
+            next = parseConfigText(text, path);
+          } catch (e) {
+            log.error({ err: errorMessage(e) }, 'new config rejected; keeping the running one');
+            return;
+          }
+          log.info({ path }, 'config changed');
+          await apply(next);
+        });
+      },
+    });
+    configWatch.setDirs([dirname(path)]);
+  }
+
+  let closed = false;
+  return {
+    async drain() {
+      await Promise.all([...runners.values()].map((r) => r.drain()));
+    },
+    async close() {
+      if (closed) return;
+      closed = true;
+      kubeletWatch.close();
+      configWatch?.close();
+      if (rescanTimer) clearInterval(rescanTimer);
+      await Promise.all([...runners.values()].map((r) => r.close()));
+      runners.clear();
+    },
+    devices() {
+      return [...runners.values()].flatMap((r) => r.state.list().map((d) => ({ resource: r.cfg.name, id: d.ID, health: d.health })));
+    },
+    registrations() {
+      return Object.fromEntries([...runners.values()].map((r) => [r.cfg.name, r.registrations]));
+    },
+  };
+}
+
+function isDir(p: string): boolean {
+  try { return statSync(p).isDirectory(); } catch { return false; }
+}
+
+function safeRead(p: string): string | undefined {
+  if (!existsSync(p)) return undefined;
+  try { return readFileSync(p, 'utf8'); } catch { return undefined; }
+}
