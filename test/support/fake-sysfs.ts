@@ -1,0 +1,33 @@
+// Fake sysfs trees for device-plugin tests: a copy of test/fixtures/sysfs-numa
+// in a temp dir, plus helpers that add or remove devices the way the kernel
+// does — the entry appears whole (built aside, then renamed into place).
+import { cpSync, mkdtempSync, mkdirSync, writeFileSync, renameSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+export const FIXTURE = join(import.meta.dirname, '..', 'fixtures', 'sysfs-numa');
+
+export function copySysfs(): string {
+  const root = mkdtempSync(join(tmpdir(), 'hp-sysfs-'));
+  cpSync(FIXTURE, root, { recursive: true });
+  return root;
+}
+
+function placeEntry(root: string, bus: 'pci' | 'usb', name: string, files: Record<string, string>): void {
+  const stage = join(root, `.stage-${name.replace(/[:/]/g, '_')}`);
+  mkdirSync(stage, { recursive: true });
+  for (const [f, v] of Object.entries(files)) writeFileSync(join(stage, f), `${v}\n`);
+  renameSync(stage, join(root, 'bus', bus, 'devices', name));
+}
+
+export function addPci(root: string, address: string, f: { vendor: string; class: string; device?: string; numa?: number }): void {
+  placeEntry(root, 'pci', address, { vendor: f.vendor, class: f.class, device: f.device ?? '0x0000', numa_node: String(f.numa ?? -1) });
+}
+
+export function addUsb(root: string, name: string, f: { vendor: string; product: string; bus: number; dev: number }): void {
+  placeEntry(root, 'usb', name, { idVendor: f.vendor, idProduct: f.product, busnum: String(f.bus), devnum: String(f.dev) });
+}
+
+export function removeEntry(root: string, bus: 'pci' | 'usb', name: string): void {
+  rmSync(join(root, 'bus', bus, 'devices', name), { recursive: true, force: true });
+}
