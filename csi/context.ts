@@ -1,0 +1,82 @@
+// What every handler needs: the node's identity, the state store, the
+// per-volume lock and the host seams. Built once by driver.ts; unit tests
+// build one with fakes.
+import { join } from 'node:path';
+import { createHash } from 'node:crypto';
+import type { Logger } from '../lib/logging.ts';
+import type { HostExec } from '../lib/exec.ts';
+import { notFound } from '../lib/grpc/status-error.ts';
+import type { StateStore } from './state/store.ts';
+import type { KeyedMutex } from './state/keyed-mutex.ts';
+import type { VolumeRecord, SnapshotRecord } from './state/records.ts';
+import type { LoopDevices } from './volumes/loop.ts';
+import type { Filesystems } from './volumes/filesystem.ts';
+import type { MountTable } from './volumes/mounts.ts';
+import type { ImageCopier } from './volumes/snapshot.ts';
+import type { CsiSnapshot, CsiVolume, Topology } from './types.ts';
+
+export const TOPOLOGY_KEY = 'topology.hostplane.io/node';
+export const DEFAULT_DRIVER_NAME = 'csi.hostplane.io';
+export const VENDOR_VERSION = '0.1.0';
+
+export interface CsiContext {
+  driverName: string;
+  nodeId: string;
+  dataDir: string;
+  maxVolumes: number;
+  log: Logger;
+  store: StateStore;
+  lock: KeyedMutex;
+  loops: LoopDevices;
+  fs: Filesystems;
+  mounts: MountTable;
+  copier: ImageCopier;
+  exec: HostExec;
+}
+
+export const imagePath = (ctx: CsiContext, id: string) => join(ctx.dataDir, 'images', `${id}.img`);
+export const snapshotPath = (ctx: CsiContext, id: string) => join(ctx.dataDir, 'snapshots', `${id}.img`);
+
+// Ids are derived from the CO's name: a Create retried after a crash lands on
+// the same id (and the same intent record), and no name can shape a path.
+export const volumeIdFor = (name: string) => `v-${createHash('sha256').update(name).digest('hex').slice(0, 32)}`;
+export const snapshotIdFor = (name: string) => `s-${createHash('sha256').update(name).digest('hex').slice(0, 32)}`;
+
+export const nodeTopology = (ctx: CsiContext): Topology => ({ segments: { [TOPOLOGY_KEY]: ctx.nodeId } });
+
+/** A volume that exists and is usable; NOT_FOUND otherwise (half-created ones included). */
+export function getVolume(ctx: CsiContext, id: string): VolumeRecord {
+  const v = ctx.store.volume(id);
+  if (!v || v.status !== 'ready') throw notFound(`volume ${id} does not exist`);
+  return v;
+}
+
+export function getSnapshot(ctx: CsiContext, id: string): SnapshotRecord {
+  const s = ctx.store.snapshot(id);
+  if (!s || s.status !== 'ready') throw notFound(`snapshot ${id} does not exist`);
+  return s;
+}
+
+export function toCsiVolume(ctx: CsiContext, v: VolumeRecord): CsiVolume {
+  let content_source: CsiVolume['content_source'] = null;
+  if (v.source?.snapshotId) content_source = { snapshot: { snapshot_id: v.source.snapshotId } };
+  else if (v.source?.volumeId) content_source = { volume: { volume_id: v.source.volumeId } };
+  return {
+    capacity_bytes: v.capacityBytes,
+    volume_id: v.id,
+    volume_context: { ...v.parameters },
+    content_source,
+    accessible_topology: [nodeTopology(ctx)],
+  };
+}
+
+export function toCsiSnapshot(s: SnapshotRecord): CsiSnapshot {
+  return {
+    size_bytes: s.sizeBytes,
+    snapshot_id: s.id,
+    source_volume_id: s.sourceVolumeId,
+    creation_time: { seconds: Math.floor(s.createdAtMs / 1000), nanos: (s.createdAtMs % 1000) * 1e6 },
+    ready_to_use: true,
+    group_snapshot_id: '',
+  };
+}

@@ -1,0 +1,116 @@
+// CreateVolume: a sparse image in <data-dir>/images, empty or copied from a
+// snapshot or another volume. Idempotent by name (the id is derived from it).
+// The record is written as 'creating' before the image exists, so a crash at
+// any point leaves something reconcile (driver start-up) can roll back.
+import { statfs } from 'node:fs/promises';
+import type { CsiContext } from '../context.ts';
+import { getSnapshot, getVolume, imagePath, snapshotPath, toCsiVolume, volumeIdFor, TOPOLOGY_KEY } from '../context.ts';
+import { alreadyExists, invalidArgument, outOfRange, resourceExhausted } from '../../lib/grpc/status-error.ts';
+import { checkName, checkSupported, parseCapabilities, sizeFor, checkId } from '../validate.ts';
+import { checkMutableParameters, checkParameters } from '../parameters.ts';
+import { createImage, growImage, removeImage } from '../volumes/image.ts';
+import type { VolumeRecord } from '../state/records.ts';
+import type { CapacityRange, CsiVolume, Topology, VolumeCapability, VolumeContentSource } from '../types.ts';
+import { withQuiescedVolume } from './quiesce.ts';
+
+export interface CreateVolumeRequest {
+  name?: string;
+  capacity_range?: CapacityRange | null;
+  volume_capabilities?: VolumeCapability[];
+  parameters?: Record<string, string>;
+  volume_content_source?: VolumeContentSource | null;
+  accessibility_requirements?: { requisite?: Topology[]; preferred?: Topology[] } | null;
+  mutable_parameters?: Record<string, string>;
+}
+
+function fitsRange(bytes: number, r: CapacityRange | null | undefined): boolean {
+  const req = r?.required_bytes ?? 0;
+  const lim = r?.limit_bytes ?? 0;
+  return bytes >= req && (!lim || bytes <= lim);
+}
+
+function checkTopology(ctx: CsiContext, t: CreateVolumeRequest['accessibility_requirements']): void {
+  const all = [...(t?.requisite ?? []), ...(t?.preferred ?? [])];
+  if (all.length === 0) return;
+  const ours = all.some((s) => {
+    const seg = s.segments ?? {};
+    return Object.keys(seg).length === 0 || seg[TOPOLOGY_KEY] === ctx.nodeId;
+  });
+  if (!ours) throw resourceExhausted(`volumes of this driver live on node ${ctx.nodeId} only; accessibility_requirements exclude it`);
+}
+
+export async function createVolume(ctx: CsiContext, req: CreateVolumeRequest): Promise<{ volume: CsiVolume }> {
+  const name = checkName(req.name);
+  const caps = parseCapabilities(req.volume_capabilities);
+  checkSupported(caps);
+  const parameters = checkParameters(req.parameters);
+  const mutableParameters = checkMutableParameters(req.mutable_parameters);
+  for (const c of caps) {
+    if (c.fsType && parameters.fsType && c.fsType !== parameters.fsType) throw invalidArgument(`fs_type ${c.fsType} conflicts with parameters.fsType ${parameters.fsType}`);
+  }
+  const fsType = parameters.fsType ?? caps.find((c) => c.fsType)?.fsType;
+  if (fsType) parameters.fsType = fsType;
+  checkTopology(ctx, req.accessibility_requirements);
+
+  const src = req.volume_content_source;
+  let source: VolumeRecord['source'];
+  let sourceBytes = 0;
+  if (src?.type === 'snapshot' || src?.snapshot) {
+    const snap = getSnapshot(ctx, checkId(src.snapshot?.snapshot_id, 'volume_content_source.snapshot.snapshot_id'));
+    source = { snapshotId: snap.id };
+    sourceBytes = snap.sizeBytes;
+  } else if (src?.type === 'volume' || src?.volume) {
+    const vol = getVolume(ctx, checkId(src.volume?.volume_id, 'volume_content_source.volume.volume_id'));
+    source = { volumeId: vol.id };
+    sourceBytes = vol.capacityBytes;
+  }
+  const size = sizeFor(req.capacity_range, sourceBytes || undefined);
+  if (sourceBytes > size) throw outOfRange(`the source holds ${sourceBytes} bytes, more than the requested capacity ${size}`);
+
+  const id = volumeIdFor(name);
+  return ctx.lock.run(id, async () => {
+    const existing = ctx.store.volume(id);
+    if (existing?.status === 'ready') {
+      if (!fitsRange(existing.capacityBytes, req.capacity_range)) throw alreadyExists(`volume ${name} exists with capacity ${existing.capacityBytes}, incompatible with the request`);
+      if (JSON.stringify(existing.source ?? {}) !== JSON.stringify(source ?? {})) throw alreadyExists(`volume ${name} exists with another content source`);
+      if ((existing.parameters.fsType ?? '') !== (parameters.fsType ?? '')) throw alreadyExists(`volume ${name} exists with another fsType`);
+      return { volume: toCsiVolume(ctx, existing) };
+    }
+    // A leftover from a crash (creating) or an interrupted delete: finish it off first.
+    if (existing) await removeImage(imagePath(ctx, id));
+
+    const live = ctx.store.volumes().filter((v) => v.status === 'ready').length;
+    if (live >= ctx.maxVolumes) throw resourceExhausted(`node ${ctx.nodeId} already holds its maximum of ${ctx.maxVolumes} volumes`);
+    const fsStat = await statfs(ctx.dataDir);
+    if (size > fsStat.bavail * fsStat.bsize) throw outOfRange(`capacity ${size} bytes exceeds the free space of the data dir (${fsStat.bavail * fsStat.bsize} bytes)`);
+
+    const rec: VolumeRecord = {
+      id, name, capacityBytes: size, status: 'creating', parameters, mutableParameters,
+      createdAt: new Date().toISOString(), publish: {},
+      ...(source ? { source } : {}),
+    };
+    await ctx.store.putVolume(rec);
+    const img = imagePath(ctx, id);
+    try {
+      if (source?.snapshotId) {
+        await ctx.copier.copy(snapshotPath(ctx, source.snapshotId), img);
+        await growImage(img, size);
+      } else if (source?.volumeId) {
+        const srcVol = source.volumeId;
+        await withQuiescedVolume(ctx, srcVol, () => ctx.copier.copy(imagePath(ctx, srcVol), img));
+        await growImage(img, size);
+      } else {
+        await createImage(img, size);
+      }
+      rec.status = 'ready';
+      await ctx.store.putVolume(rec);
+    } catch (e) {
+      // Undo: no image and no record, as if the call never happened.
+      await removeImage(img).catch(() => {});
+      await ctx.store.removeVolume(id).catch(() => {});
+      throw e;
+    }
+    ctx.log.debug({ volume_id: id, bytes: size }, 'volume created');
+    return { volume: toCsiVolume(ctx, rec) };
+  });
+}

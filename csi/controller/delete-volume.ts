@@ -1,0 +1,29 @@
+// DeleteVolume: idempotent (an unknown id is already deleted). A volume still
+// staged or published is refused: deleting its image under a live mount
+// would leave the workload writing into a deleted file.
+import type { CsiContext } from '../context.ts';
+import { imagePath } from '../context.ts';
+import { failedPrecondition } from '../../lib/grpc/status-error.ts';
+import { checkId } from '../validate.ts';
+import { removeImage } from '../volumes/image.ts';
+
+export async function detachLoopsOf(ctx: CsiContext, image: string): Promise<void> {
+  for (const l of await ctx.loops.list()) if (l.backingFile === image) await ctx.loops.detach(l.device);
+}
+
+export async function deleteVolume(ctx: CsiContext, req: { volume_id?: string }): Promise<Record<string, never>> {
+  const id = checkId(req.volume_id, 'volume_id');
+  return ctx.lock.run(id, async () => {
+    const v = ctx.store.volume(id);
+    if (!v) return {};
+    if (Object.keys(v.publish).length > 0 || v.stage?.complete) {
+      throw failedPrecondition(`volume ${id} is still ${Object.keys(v.publish).length ? 'published' : 'staged'} on node; unpublish and unstage it first`);
+    }
+    await ctx.store.putVolume({ ...v, status: 'deleting' });
+    const img = imagePath(ctx, id);
+    await detachLoopsOf(ctx, img);
+    await removeImage(img);
+    await ctx.store.removeVolume(id);
+    return {};
+  });
+}

@@ -1,0 +1,18 @@
+// Identity service: name, version, capabilities and readiness. Probe answers
+// ready only once start-up reconcile has finished.
+import type { CsiContext } from './context.ts';
+import { VENDOR_VERSION } from './context.ts';
+
+export function identityHandlers(ctx: CsiContext, ready: () => boolean) {
+  return {
+    GetPluginInfo: () => ({ name: ctx.driverName, vendor_version: VENDOR_VERSION, manifest: {} }),
+    GetPluginCapabilities: () => ({
+      capabilities: [
+        { service: { type: 'CONTROLLER_SERVICE' } },
+        { service: { type: 'VOLUME_ACCESSIBILITY_CONSTRAINTS' } },
+        { volume_expansion: { type: 'ONLINE' } },
+      ],
+    }),
+    Probe: () => ({ ready: { value: ready() } }),
+  };
+}

@@ -1,0 +1,92 @@
+// NodeStageVolume / NodeUnstageVolume. Stage attaches the image to a loop
+// device (again, after a reboot took it away), makes the filesystem on first
+// use and mounts it at the staging path; block volumes stop at the loop
+// device. The intent is recorded before the first host change, so a crash
+// mid-way leaves a record that the retry or start-up reconcile completes or
+// undoes.
+import type { CsiContext } from '../context.ts';
+import { getVolume, imagePath } from '../context.ts';
+import { alreadyExists, failedPrecondition, invalidArgument } from '../../lib/grpc/status-error.ts';
+import { checkId, checkPath, parseCapability, unsupportedReason } from '../validate.ts';
+import type { VolumeCapability } from '../types.ts';
+import { mountAt } from '../volumes/mounts.ts';
+import { applyMutable } from '../controller/modify.ts';
+import { mkdir } from 'node:fs/promises';
+import type { FsType } from '../volumes/filesystem.ts';
+import { imageExists } from '../volumes/image.ts';
+import { detachLoopsOf } from '../controller/delete-volume.ts';
+
+export interface StageRequest {
+  volume_id?: string;
+  staging_target_path?: string;
+  volume_capability?: VolumeCapability | null;
+  volume_context?: Record<string, string>;
+}
+
+export async function nodeStageVolume(ctx: CsiContext, req: StageRequest): Promise<Record<string, never>> {
+  const id = checkId(req.volume_id, 'volume_id');
+  const path = checkPath(req.staging_target_path, 'staging_target_path');
+  if (!req.volume_capability) throw invalidArgument('volume_capability is required');
+  const cap = parseCapability(req.volume_capability, 'volume_capability');
+  return ctx.lock.run(id, async () => {
+    const v = getVolume(ctx, id);
+    const why = unsupportedReason(cap);
+    if (why) throw failedPrecondition(why);
+    const fsType: FsType | undefined = cap.block ? undefined : (cap.fsType ?? (v.parameters.fsType as FsType | undefined) ?? 'ext4');
+    if (v.stage?.complete) {
+      if (v.stage.path !== path) throw failedPrecondition(`volume ${id} is already staged at ${v.stage.path}`);
+      if (v.stage.block !== cap.block) throw alreadyExists(`volume ${id} is staged as ${v.stage.block ? 'block' : 'mount'}`);
+      // Same request again: done, provided the mount survived (after a reboot it did not).
+      if (v.stage.block ? await attachedDevice(ctx, id) : await mountAt(ctx.mounts, path)) return {};
+    }
+    const img = imagePath(ctx, id);
+    if (!(await imageExists(img))) throw failedPrecondition(`image of volume ${id} is missing from the data dir`);
+
+    const stage = { path, block: cap.block, complete: false, ...(fsType ? { fsType } : {}), mountFlags: cap.mountFlags };
+    await ctx.store.putVolume({ ...v, stage });
+    let mounted = false;
+    try {
+      const device = await ctx.loops.attach(img, { directIo: v.mutableParameters.directIO === 'true' });
+      await applyMutable(ctx, device, v.mutableParameters);
+      if (!cap.block && !(await mountAt(ctx.mounts, path))) {
+        const existing = await ctx.fs.detect(device);
+        if (!existing) await ctx.fs.make(device, fsType!);
+        await mkdir(path, { recursive: true });
+        await ctx.fs.mount(device, path, { fsType: existing ?? fsType!, flags: cap.mountFlags, readOnly: cap.readOnlyMode });
+        mounted = true;
+      }
+      await ctx.store.putVolume({ ...v, stage: { ...stage, complete: true } });
+    } catch (e) {
+      if (mounted) await ctx.fs.unmount(path).catch(() => {});
+      await detachLoopsOf(ctx, img).catch(() => {});
+      const { stage: _dropped, ...rest } = v;
+      await ctx.store.putVolume(rest).catch(() => {});
+      throw e;
+    }
+    return {};
+  });
+}
+
+export async function attachedDevice(ctx: CsiContext, id: string): Promise<string | undefined> {
+  const img = imagePath(ctx, id);
+  return (await ctx.loops.list()).find((l) => l.backingFile === img)?.device;
+}
+
+export async function nodeUnstageVolume(ctx: CsiContext, req: { volume_id?: string; staging_target_path?: string }): Promise<Record<string, never>> {
+  const id = checkId(req.volume_id, 'volume_id');
+  const path = checkPath(req.staging_target_path, 'staging_target_path');
+  return ctx.lock.run(id, async () => {
+    const v = getVolume(ctx, id);
+    if (v.stage && v.stage.path !== path) return {}; // staged elsewhere: nothing of ours at this path
+    // Unmount this volume's device at the path (more than once if a crashed retry stacked it),
+    // and nothing else: a foreign mount there is not ours to remove.
+    const device = await attachedDevice(ctx, id);
+    for (let i = 0; i < 4 && device && (await mountAt(ctx.mounts, path))?.source === device; i++) await ctx.fs.unmount(path);
+    await detachLoopsOf(ctx, imagePath(ctx, id));
+    if (v.stage) {
+      const { stage: _dropped, ...rest } = v;
+      await ctx.store.putVolume(rest);
+    }
+    return {};
+  });
+}

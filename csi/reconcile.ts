@@ -1,0 +1,84 @@
+// Start-up reconcile: make the host match the durable records after a crash
+// (SIGKILL mid-call) or a reboot. Half-done creates and snapshots are rolled
+// back, half-done deletes finished, loop devices of ours that nothing needs
+// any more detached. Staged volumes whose loop device vanished (reboot) are
+// left for the CO's next NodeStageVolume, which re-attaches them.
+import { readdir } from 'node:fs/promises';
+import { basename, join } from 'node:path';
+import type { CsiContext } from './context.ts';
+import { imagePath, snapshotPath } from './context.ts';
+import { removeImage } from './volumes/image.ts';
+import { mountAt } from './volumes/mounts.ts';
+import { isNotFound } from '../lib/errors.ts';
+
+async function listDir(dir: string): Promise<string[]> {
+  try {
+    return await readdir(dir);
+  } catch (e) {
+    if (isNotFound(e)) return [];
+    throw e;
+  }
+}
+
+export interface ReconcileReport {
+  rolledBackVolumes: string[];
+  rolledBackSnapshots: string[];
+  detachedLoops: string[];
+  removedOrphans: string[];
+}
+
+export async function reconcile(ctx: CsiContext): Promise<ReconcileReport> {
+  const report: ReconcileReport = { rolledBackVolumes: [], rolledBackSnapshots: [], detachedLoops: [], removedOrphans: [] };
+  const imagesDir = join(ctx.dataDir, 'images');
+  const loops = await ctx.loops.list();
+  const loopsOf = (file: string) => loops.filter((l) => l.backingFile === file);
+
+  for (const s of ctx.store.snapshots()) {
+    if (s.status === 'ready') continue;
+    await removeImage(snapshotPath(ctx, s.id));
+    await ctx.store.removeSnapshot(s.id);
+    report.rolledBackSnapshots.push(s.id);
+  }
+
+  for (const v of ctx.store.volumes()) {
+    const img = imagePath(ctx, v.id);
+    if (v.status !== 'ready') {
+      for (const l of loopsOf(img)) { await ctx.loops.detach(l.device); report.detachedLoops.push(l.device); }
+      await removeImage(img);
+      await ctx.store.removeVolume(v.id);
+      report.rolledBackVolumes.push(v.id);
+      continue;
+    }
+    if (v.stage && !v.stage.complete) {
+      // Stage was cut short: undo what it did; the CO retries Stage.
+      for (const l of loopsOf(img)) {
+        if (!v.stage.block && (await mountAt(ctx.mounts, v.stage.path))?.source === l.device) await ctx.fs.unmount(v.stage.path);
+        await ctx.loops.detach(l.device);
+        report.detachedLoops.push(l.device);
+      }
+      const { stage: _dropped, ...rest } = v;
+      await ctx.store.putVolume(rest);
+    } else if (!v.stage) {
+      for (const l of loopsOf(img)) { await ctx.loops.detach(l.device); report.detachedLoops.push(l.device); }
+    }
+  }
+
+  // Loop devices onto our images that no record explains (image or record gone).
+  for (const l of loops) {
+    if (!l.backingFile.startsWith(imagesDir + '/')) continue;
+    const id = basename(l.backingFile, '.img');
+    if (!ctx.store.volume(id)) { await ctx.loops.detach(l.device); report.detachedLoops.push(l.device); }
+  }
+
+  // Files no record owns: copies cut short before their record was written, temp files.
+  const volIds = new Set(ctx.store.volumes().map((v) => v.id));
+  for (const f of await listDir(imagesDir)) {
+    if (!volIds.has(basename(f, '.img'))) { await removeImage(join(imagesDir, f)); report.removedOrphans.push(join(imagesDir, f)); }
+  }
+  const snapIds = new Set(ctx.store.snapshots().map((s) => s.id));
+  const snapDir = join(ctx.dataDir, 'snapshots');
+  for (const f of await listDir(snapDir)) {
+    if (!snapIds.has(basename(f, '.img'))) { await removeImage(join(snapDir, f)); report.removedOrphans.push(join(snapDir, f)); }
+  }
+  return report;
+}

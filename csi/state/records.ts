@@ -1,0 +1,44 @@
+// The durable shape of what the driver knows. Each record carries a status so
+// that a crash between "decided" and "done" is visible at the next start-up:
+// work is recorded as intent first, then done, then marked complete.
+
+export type VolumeStatus = 'creating' | 'ready' | 'deleting';
+
+export interface StageRecord {
+  path: string;
+  block: boolean;
+  fsType?: string;
+  mountFlags?: string[];
+  /** False while Stage is under way: a crash leaves the intent for reconcile. */
+  complete: boolean;
+}
+
+export interface PublishRecord {
+  readonly: boolean;
+  block: boolean;
+}
+
+export interface VolumeRecord {
+  id: string;
+  name: string;
+  capacityBytes: number;
+  status: VolumeStatus;
+  parameters: Record<string, string>;
+  mutableParameters: Record<string, string>;
+  source?: { snapshotId?: string; volumeId?: string };
+  createdAt: string;
+  stage?: StageRecord;
+  publish: Record<string, PublishRecord>;
+}
+
+export type SnapshotStatus = 'creating' | 'ready' | 'deleting';
+
+export interface SnapshotRecord {
+  id: string;
+  name: string;
+  sourceVolumeId: string;
+  sizeBytes: number;
+  status: SnapshotStatus;
+  /** Unix time in ms. */
+  createdAtMs: number;
+}

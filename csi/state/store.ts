@@ -1,0 +1,95 @@
+// Durable metadata: one JSON file per volume and per snapshot under
+// <data-dir>/state, each replaced atomically (lib/atomic-file.ts), with an
+// in-memory index loaded at start-up. One file per record means a write never
+// rewrites (or risks) any other volume's state.
+import { readdir, readFile, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { writeFileAtomic } from '../../lib/atomic-file.ts';
+import { isNotFound } from '../../lib/errors.ts';
+import type { Logger } from '../../lib/logging.ts';
+import type { SnapshotRecord, VolumeRecord } from './records.ts';
+
+export interface StateStore {
+  volumes(): VolumeRecord[];
+  volume(id: string): VolumeRecord | undefined;
+  putVolume(v: VolumeRecord): Promise<void>;
+  removeVolume(id: string): Promise<void>;
+  snapshots(): SnapshotRecord[];
+  snapshot(id: string): SnapshotRecord | undefined;
+  putSnapshot(s: SnapshotRecord): Promise<void>;
+  removeSnapshot(id: string): Promise<void>;
+}
+
+const clone = <T>(v: T): T => structuredClone(v);
+
+/** A store in memory only, for unit tests. */
+export class MemoryStore implements StateStore {
+  protected readonly vols = new Map<string, VolumeRecord>();
+  protected readonly snaps = new Map<string, SnapshotRecord>();
+  volumes() { return [...this.vols.values()].map(clone); }
+  volume(id: string) { const v = this.vols.get(id); return v && clone(v); }
+  async putVolume(v: VolumeRecord) { this.vols.set(v.id, clone(v)); }
+  async removeVolume(id: string) { this.vols.delete(id); }
+  snapshots() { return [...this.snaps.values()].map(clone); }
+  snapshot(id: string) { const s = this.snaps.get(id); return s && clone(s); }
+  async putSnapshot(s: SnapshotRecord) { this.snaps.set(s.id, clone(s)); }
+  async removeSnapshot(id: string) { this.snaps.delete(id); }
+}
+
+export class FileStore extends MemoryStore {
+  private readonly volDir: string;
+  private readonly snapDir: string;
+
+  private constructor(stateDir: string) {
+    super();
+    this.volDir = join(stateDir, 'volumes');
+    this.snapDir = join(stateDir, 'snapshots');
+  }
+
+  /** Load every record; an unreadable file is logged and left for a human, never guessed at. */
+  static async open(stateDir: string, log: Logger): Promise<FileStore> {
+    const s = new FileStore(stateDir);
+    for (const r of await readRecords<VolumeRecord>(s.volDir, log)) s.vols.set(r.id, r);
+    for (const r of await readRecords<SnapshotRecord>(s.snapDir, log)) s.snaps.set(r.id, r);
+    return s;
+  }
+
+  override async putVolume(v: VolumeRecord) {
+    await writeFileAtomic(join(this.volDir, `${v.id}.json`), JSON.stringify(v, null, 1), 0o600);
+    await super.putVolume(v);
+  }
+  override async removeVolume(id: string) {
+    await rm(join(this.volDir, `${id}.json`), { force: true });
+    await super.removeVolume(id);
+  }
+  override async putSnapshot(s: SnapshotRecord) {
+    await writeFileAtomic(join(this.snapDir, `${s.id}.json`), JSON.stringify(s, null, 1), 0o600);
+    await super.putSnapshot(s);
+  }
+  override async removeSnapshot(id: string) {
+    await rm(join(this.snapDir, `${id}.json`), { force: true });
+    await super.removeSnapshot(id);
+  }
+}
+
+async function readRecords<T extends { id: string }>(dir: string, log: Logger): Promise<T[]> {
+  let names: string[];
+  try {
+    names = await readdir(dir);
+  } catch (e) {
+    if (isNotFound(e)) return [];
+    throw e;
+  }
+  const out: T[] = [];
+  for (const n of names) {
+    if (!n.endsWith('.json') || n.startsWith('.')) continue;
+    try {
+      const r = JSON.parse(await readFile(join(dir, n), 'utf8')) as T;
+      if (typeof r.id === 'string' && `${r.id}.json` === n) out.push(r);
+      else log.error({ file: join(dir, n) }, 'state record does not match its file name; ignored');
+    } catch (e) {
+      log.error({ file: join(dir, n), err: String(e) }, 'unreadable state record; ignored');
+    }
+  }
+  return out;
+}
