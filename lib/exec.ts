@@ -10,6 +10,8 @@ export interface ExecOptions {
   timeoutMs?: number;
   /** Return a non-zero exit as a result instead of throwing. */
   allowFail?: boolean;
+  /** Extra environment variables for the tool (e.g. CNI_* for a delegated plugin). */
+  env?: Record<string, string>;
 }
 
 export interface ExecResult {
@@ -58,7 +60,7 @@ export class RealExec implements HostExec {
       stdin: opts.input === undefined ? 'ignore' : 'pipe',
       reject: false,
       timeout: opts.timeoutMs ?? 60_000,
-      env: this.env,
+      env: opts.env ? { ...this.env, ...opts.env } : this.env,
       extendEnv: true,
       stripFinalNewline: false,
     });

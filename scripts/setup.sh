@@ -16,6 +16,7 @@ if [ ${#need_apt[@]} -gt 0 ]; then
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${need_apt[@]}"
 fi
+dpkg-query -W -f='${Status}' iputils-ping 2>/dev/null | grep -q 'install ok installed' || { apt-get update -qq; apt-get install -y -qq --no-install-recommends iputils-ping; }  # CNI integration tests ping between pods
 
 # Reference tools, built from the Go module proxy into /usr/local/bin.
 export GOBIN=/usr/local/bin GOFLAGS=-mod=mod

@@ -1,0 +1,130 @@
+// ADD: address the attachment, then build the datapath in two execs: one host
+// `ip -batch` (bridge, veth pair with the peer created inside the netns,
+// hairpin, up) and one in the netns (addresses, up, routes). Every step pushes
+// its inverse on an undo list that unwinds if a later step fails.
+import { CniError, Code } from '../errors.ts';
+import type { NetConf } from '../config.ts';
+import type { CniRequest } from '../request.ts';
+import type { Result, IpConfig, Route, Interface } from '../result.ts';
+import { type Deps, allocatorFor } from './deps.ts';
+import { delegate } from '../ipam/delegate.ts';
+import { parseCidr } from '../ipam/ip.ts';
+import { IpRoute, type LinkOp } from '../net/ip-link.ts';
+import { bridgeOps, bridgeNeeded, isLinkExistsError } from '../net/bridge.ts';
+import { hostVethName, containerMac } from '../net/veth.ts';
+import { enableForwarding } from '../net/sysctl.ts';
+import { addScript, delScript, runNft } from '../net/masq.ts';
+import { ExecError } from '../../lib/exec.ts';
+
+type Undo = { what: string; run: () => Promise<void> | void };
+
+export async function add(req: CniRequest, conf: NetConf, deps: Deps): Promise<Result> {
+  if (!conf.ipam) throw new CniError(Code.InvalidConfig, 'invalid config: ipam is required');
+  if (!deps.view.netnsExists(req.netns)) throw new CniError(Code.UnknownContainer, `netns ${req.netns} does not exist`);
+  const undo: Undo[] = [];
+  try {
+    return await build(req, conf, deps, undo);
+  } catch (e) {
+    for (const u of undo.reverse()) {
+      try {
+        await u.run();
+      } catch (ue) {
+        deps.log.warn({ err: ue, step: u.what }, 'rollback step failed');
+      }
+    }
+    throw e;
+  }
+}
+
+async function build(req: CniRequest, conf: NetConf, deps: Deps, undo: Undo[]): Promise<Result> {
+  const owner = { containerId: req.containerId, ifname: req.ifname };
+  // 1. Addresses.
+  let ipam: { ips: IpConfig[]; routes: Route[]; dns?: Result['dns'] };
+  const alloc = allocatorFor(conf, deps);
+  if (alloc) {
+    ipam = alloc.allocate(owner, [...conf.ips, ...req.args.ips]);
+    undo.push({ what: 'release leases', run: () => void alloc.release(owner) });
+  } else {
+    const r = await delegate(deps.exec, conf.ipam!.type, 'ADD', req, conf.raw, deps.env);
+    ipam = { ips: r?.ips ?? [], routes: r?.routes ?? [] };
+    if (r?.dns) ipam.dns = r.dns;
+    undo.push({ what: 'ipam DEL', run: async () => void (await delegate(deps.exec, conf.ipam!.type, 'DEL', req, conf.raw, deps.env)) });
+  }
+  if (ipam.ips.length === 0) throw new CniError(Code.InvalidConfig, 'invalid config: IPAM returned no addresses');
+  const families = new Set(ipam.ips.map((i) => (i.address.includes(':') ? 6 : 4) as 4 | 6));
+  if (conf.isGateway) enableForwarding(deps.view, families);
+
+  // 2. Host side: bridge, veth pair (peer born in the netns), port flags.
+  const hostVeth = hostVethName(req.containerId, req.ifname);
+  const v4 = ipam.ips.map((i) => parseCidr(i.address)?.ip).find((ip) => ip?.family === 4);
+  const mac = conf.mac ?? req.args.mac ?? containerMac(v4);
+  const gateways = conf.isGateway
+    ? ipam.ips.filter((i) => i.gateway).map((i) => `${i.gateway}/${parseCidr(i.address)!.prefix}`)
+    : [];
+  const hostTail: LinkOp[] = [
+    { op: 'veth-add', name: hostVeth, mtu: conf.mtu, master: conf.bridge, peer: { name: req.ifname, mac, mtu: conf.mtu, netns: req.netns } },
+    { op: 'bridge-port', dev: hostVeth, hairpin: conf.hairpinMode },
+    { op: 'link-set', dev: hostVeth, up: true },
+  ];
+  const ip = new IpRoute(deps.exec);
+  const create = bridgeNeeded(conf, deps.view);
+  // Deleting the host end removes the peer too; the bridge stays (other pods share it).
+  undo.push({ what: 'delete veth', run: async () => void (await ip.applyForce([{ op: 'link-del', dev: hostVeth }])) });
+  try {
+    await ip.apply([...bridgeOps(conf, gateways, create), ...hostTail]);
+  } catch (e) {
+    // A parallel ADD created the bridge first: our create line failed and ip stopped there.
+    if (!(create && e instanceof ExecError && isLinkExistsError(e.stderr) && deps.view.isBridge(conf.bridge))) throw e;
+    await ip.apply([...bridgeOps(conf, gateways, false), ...hostTail]);
+  }
+
+  // 3. Container side: addresses, link up, routes.
+  const inner: LinkOp[] = ipam.ips.map((i) => ({ op: 'addr-add', dev: req.ifname, cidr: i.address, nodad: i.address.includes(':') }));
+  inner.push({ op: 'link-set', dev: req.ifname, up: true });
+  const routes: Route[] = [];
+  const gwFor = (fam: 4 | 6) => ipam.ips.find((i) => i.gateway && (i.address.includes(':') ? 6 : 4) === fam)?.gateway;
+  for (const r of ipam.routes) {
+    const fam = r.dst.includes(':') ? 6 : 4;
+    const via = r.gw ?? gwFor(fam);
+    inner.push({ op: 'route-add', dst: r.dst, dev: req.ifname, ...(via ? { via } : {}) });
+    routes.push(via ? { dst: r.dst, gw: via } : { dst: r.dst });
+  }
+  if (conf.isDefaultGateway) {
+    for (const fam of families) {
+      const gw = gwFor(fam);
+      const dst = fam === 4 ? '0.0.0.0/0' : '::/0';
+      if (!gw || routes.some((r) => r.dst === dst)) continue;
+      inner.push({ op: 'route-add', dst, via: gw, dev: req.ifname });
+      routes.push({ dst, gw });
+    }
+  }
+  await ip.apply(inner, req.netns);
+
+  // 4. Masquerade.
+  if (conf.ipMasq) {
+    await runNft(deps.exec, addScript(conf.name, ipam.ips.map((i) => i.address)));
+    undo.push({ what: 'masq del', run: () => runNft(deps.exec, delScript(conf.name, ipam.ips.map((i) => i.address))) });
+  }
+
+  // 5. The result: bridge, host veth, container interface (index 2).
+  const interfaces: Interface[] = [
+    { name: conf.bridge, mac: deps.view.mac(conf.bridge) ?? '' },
+    { name: hostVeth, mac: deps.view.mac(hostVeth) ?? '' },
+    { name: req.ifname, mac, mtu: conf.mtu, sandbox: req.netns },
+  ];
+  const ips = ipam.ips.map((i) => ({ ...i, interface: 2 }));
+  const own: Result = { interfaces, ips, routes, dns: conf.dns ?? ipam.dns ?? {} };
+  return mergePrev(conf.prevResult, own);
+}
+
+/** A chained ADD keeps what earlier plugins reported and appends ours. */
+function mergePrev(prev: Result | undefined, own: Result): Result {
+  if (!prev) return own;
+  const base = prev.interfaces?.length ?? 0;
+  return {
+    interfaces: [...(prev.interfaces ?? []), ...(own.interfaces ?? [])],
+    ips: [...(prev.ips ?? []), ...(own.ips ?? []).map((i) => ({ ...i, interface: (i.interface ?? 0) + base }))],
+    routes: [...(prev.routes ?? []), ...(own.routes ?? [])],
+    dns: own.dns && Object.keys(own.dns).length ? own.dns : (prev.dns ?? {}),
+  };
+}

@@ -1,0 +1,31 @@
+// GC: release every lease and host artefact of this network that belongs to
+// no attachment in cni.dev/valid-attachments — what a missed DEL (crash, lost
+// node state) left behind.
+import { CniError, Code } from '../errors.ts';
+import type { NetConf } from '../config.ts';
+import type { CniRequest } from '../request.ts';
+import { type Deps, allocatorFor } from './deps.ts';
+import { delegate } from '../ipam/delegate.ts';
+import { IpRoute } from '../net/ip-link.ts';
+import { hostVethName, HOST_VETH_RE } from '../net/veth.ts';
+import { gcScript, runNft } from '../net/masq.ts';
+
+export async function gc(req: CniRequest, conf: NetConf, deps: Deps): Promise<void> {
+  const valid = conf.validAttachments;
+  // Without the list every attachment would look dead: refuse rather than wipe the node.
+  if (!valid) throw new CniError(Code.InvalidConfig, 'invalid config: GC needs cni.dev/valid-attachments');
+  const alloc = allocatorFor(conf, deps);
+  if (alloc) {
+    const { released, kept } = alloc.gc(valid.map((v) => ({ containerId: v.containerID, ifname: v.ifname })));
+    if (conf.ipMasq) await runNft(deps.exec, gcScript(conf.name, kept));
+    if (released.length) deps.log.info({ released }, 'gc released leases');
+  } else if (conf.ipam) {
+    await delegate(deps.exec, conf.ipam.type, 'GC', req, conf.raw, deps.env);
+  }
+  const live = new Set(valid.map((v) => hostVethName(v.containerID, v.ifname)));
+  const stale = deps.view.bridgePorts(conf.bridge).filter((p) => HOST_VETH_RE.test(p) && !live.has(p));
+  if (stale.length) {
+    await new IpRoute(deps.exec).applyForce(stale.map((dev) => ({ op: 'link-del' as const, dev })));
+    deps.log.info({ stale }, 'gc deleted veths');
+  }
+}
