@@ -3,6 +3,7 @@
 // declaring them here lets the agent be tested with small fakes.
 import type { Logger } from '../lib/logging.ts';
 import type { CallObserver } from '../lib/grpc/handler.ts';
+import type { DevicePluginConfig } from '../device-plugin/config.ts';
 
 export interface CsiDriverHandle {
   close(): Promise<void>;

@@ -7,6 +7,8 @@ import { hostname } from 'node:os';
 import { dirname, join, isAbsolute } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { Fields } from './config-fields.ts';
+import { validateConfig as validateDeviceConfig, type DevicePluginConfig as DeviceResources } from '../device-plugin/config.ts';
+import { errorMessage } from '../lib/errors.ts';
 
 export interface CniConfig {
   enabled: boolean;
@@ -50,8 +52,8 @@ export interface CsiConfig {
 
 export interface DevicePluginConfig {
   enabled: boolean;
-  /** Passed through to the device plugin (its own schema, validated there). */
-  config?: unknown;
+  /** The device plugin's own config (resources...), validated here by its schema. */
+  config?: DeviceResources;
   configPath?: string;
   kubeletDir: string;
   pluginsRegistry: string;
@@ -150,9 +152,9 @@ export function validateConfig(doc: unknown, file: string, env: NodeJS.ProcessEn
     },
     devicePlugin: {
       enabled: dp.bool('enabled', true),
-      config: dp.raw('config'),
+      config: undefined,
       configPath: dp.optionalPath('configPath'),
-      kubeletDir: dp.path('kubeletDir', kubeletDefault),
+      kubeletDir: dp.path('kubeletDir', `${kubeletDefault}/device-plugins`),
       pluginsRegistry: dp.path('pluginsRegistry', `${kubeletDefault}/plugins_registry`),
       cdiDir: dp.path('cdiDir', '/var/run/cdi'),
       sysfsRoot: dp.path('sysfsRoot', '/sys'),
@@ -161,8 +163,19 @@ export function validateConfig(doc: unknown, file: string, env: NodeJS.ProcessEn
   if (cfg.cni.enabled && cfg.cni.podCIDRs.length === 0 && !cfg.kubernetes.apiServer) {
     f.problem('cni.podCIDRs', 'is empty and no Kubernetes API is known (set kubernetes.apiServer or run in-cluster) to read the Node\'s spec.podCIDRs');
   }
-  if (cfg.devicePlugin.config !== undefined && cfg.devicePlugin.configPath !== undefined) {
+  const rawDevices = dp.raw('config');
+  if (rawDevices !== undefined) {
+    try {
+      cfg.devicePlugin.config = validateDeviceConfig(rawDevices);
+    } catch (e) {
+      f.problem('devicePlugin.config', errorMessage(e));
+    }
+  }
+  if (rawDevices !== undefined && cfg.devicePlugin.configPath !== undefined) {
     f.problem('devicePlugin.config', 'and devicePlugin.configPath are both set; give one');
+  }
+  if (cfg.devicePlugin.enabled && rawDevices === undefined && cfg.devicePlugin.configPath === undefined) {
+    f.problem('devicePlugin.config', 'is required when the device plugin is enabled (or give devicePlugin.configPath, or set devicePlugin.enabled: false)');
   }
   if (f.problems.length) throw new ConfigError(file, f.problems);
   return cfg;

@@ -53,7 +53,7 @@ describe('installConflist', () => {
 });
 
 describe('buildConflist', () => {
-  const cfg = validateConfig({ cni: { podCIDRs: ['10.0.0.0/24'], mtu: 1450 } }, 'x', { NODE_NAME: 'n' }, '/d').cni;
+  const cfg = validateConfig({ cni: { podCIDRs: ['10.0.0.0/24'], mtu: 1450 }, devicePlugin: { enabled: false } }, 'x', { NODE_NAME: 'n' }, '/d').cni;
 
   it('has one IPAM range set per pod CIDR and portmap after hostplane', () => {
     const c = JSON.parse(buildConflist(cfg, ['10.244.1.0/24', 'fd00::/64']));

@@ -2,7 +2,10 @@ import { describe, it, expect } from 'vitest';
 import { validateConfig, ConfigError } from '../../../agent/config.ts';
 
 const env = { NODE_NAME: 'node-a' } as NodeJS.ProcessEnv;
-const v = (doc: unknown, e: NodeJS.ProcessEnv = env) => validateConfig(doc, 'agent.yaml', e, '/opt/hostplane');
+// The device plugin needs its resources; most cases here are about other fields.
+const withDevices = (doc: unknown) =>
+  doc && typeof doc === 'object' && !Array.isArray(doc) && !('devicePlugin' in doc) ? { ...doc, devicePlugin: { config: { resources: [] } } } : doc;
+const v = (doc: unknown, e: NodeJS.ProcessEnv = env) => validateConfig(withDevices(doc), 'agent.yaml', e, '/opt/hostplane');
 
 function problems(doc: unknown, e: NodeJS.ProcessEnv = env): string[] {
   try {
@@ -24,6 +27,7 @@ describe('agent config', () => {
     expect(c.cni.confDir).toBe('/etc/cni/net.d');
     expect(c.csi.endpoint).toMatch(/^unix:\/\/\/var\/lib\/kubelet\/plugins\//);
     expect(c.devicePlugin.cdiDir).toBe('/var/run/cdi');
+    expect(c.devicePlugin.kubeletDir).toBe('/var/lib/kubelet/device-plugins');
   });
 
   it('takes the API server from the in-cluster environment', () => {
@@ -66,6 +70,16 @@ describe('agent config', () => {
 
   it('refuses both devicePlugin.config and devicePlugin.configPath', () => {
     expect(problems({ cni: { enabled: false }, devicePlugin: { config: {}, configPath: '/etc/x.yaml' } })[0]).toMatch(/^devicePlugin\.config/);
+  });
+
+  it('validates the device plugin resources with its own schema, under devicePlugin.config', () => {
+    const p = problems({ cni: { enabled: false }, devicePlugin: { config: { resources: [{ name: 'fuse', devices: [{ path: '/dev/fuse' }] }] } } });
+    expect(p).toEqual([expect.stringMatching(/^devicePlugin\.config: resources\[0\]\.name: /)]);
+  });
+
+  it('requires device plugin resources unless the device plugin is disabled', () => {
+    expect(problems({ cni: { enabled: false }, devicePlugin: {} })[0]).toMatch(/^devicePlugin\.config: is required/);
+    expect(v({ cni: { enabled: false }, devicePlugin: { enabled: false } }).devicePlugin.enabled).toBe(false);
   });
 
   it('rejects a bad interface name and log level', () => {
