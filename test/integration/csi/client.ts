@@ -1,0 +1,44 @@
+// A small promise-based CSI client over grpc-js, for the integration,
+// conformance and bench code (a CO stand-in: dials with authority localhost).
+import * as grpc from '@grpc/grpc-js';
+import { loadProto, lookup } from '../../../lib/grpc/proto.ts';
+
+type Fn = (req?: object) => Promise<any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+export type Service = Record<string, Fn> & { close(): void };
+
+function wrap(ctor: grpc.ServiceClientConstructor, socket: string): Service {
+  const c = new ctor(`unix://${socket}`, grpc.credentials.createInsecure(), { 'grpc.default_authority': 'localhost' }) as unknown as grpc.Client & Record<string, Function>;
+  const out: Record<string, unknown> = { close: () => c.close() };
+  for (const m of Object.keys(ctor.service)) {
+    out[m] = (req: object = {}) => new Promise((resolve, reject) => c[m]!.call(c, req, { deadline: Date.now() + 120_000 }, (e: Error | null, r: unknown) => (e ? reject(e) : resolve(r))));
+  }
+  return out as Service;
+}
+
+export interface CsiClient {
+  identity: Service;
+  controller: Service;
+  node: Service;
+  close(): void;
+}
+
+export function csiClient(socket: string): CsiClient {
+  const pkg = loadProto('csi.proto');
+  const identity = wrap(lookup(pkg, 'csi.v1.Identity'), socket);
+  const controller = wrap(lookup(pkg, 'csi.v1.Controller'), socket);
+  const node = wrap(lookup(pkg, 'csi.v1.Node'), socket);
+  return { identity, controller, node, close: () => { identity.close(); controller.close(); node.close(); } };
+}
+
+/** The gRPC status code a failed call carried (undefined if it succeeded). */
+export async function codeOf(p: Promise<unknown>): Promise<string | undefined> {
+  try {
+    await p;
+    return undefined;
+  } catch (e) {
+    return grpc.status[(e as grpc.ServiceError).code];
+  }
+}
+
+export const mountCap = (fsType = 'ext4', mode = 'SINGLE_NODE_WRITER', flags: string[] = []) => ({ mount: { fs_type: fsType, mount_flags: flags }, access_mode: { mode } });
+export const blockCap = (mode = 'SINGLE_NODE_WRITER') => ({ block: {}, access_mode: { mode } });

@@ -1,0 +1,28 @@
+// Host inspection and cleanup for the CSI integration tests: what loop
+// devices and mounts exist under a test's temp dir, and a teardown that
+// removes them even when the test failed half-way.
+import { execFileSync } from 'node:child_process';
+import { readFileSync, rmSync } from 'node:fs';
+import { parseMountinfo } from '../../../csi/volumes/mounts.ts';
+
+export function loopsUnder(dir: string): string[] {
+  const out = execFileSync('losetup', ['-J', '-l', '-O', 'NAME,BACK-FILE'], { encoding: 'utf8' });
+  if (!out.trim()) return [];
+  const j = JSON.parse(out) as { loopdevices: { name: string; 'back-file': string | null }[] };
+  return j.loopdevices.filter((l) => (l['back-file'] ?? '').startsWith(dir + '/')).map((l) => l.name);
+}
+
+export function mountsUnder(dir: string): string[] {
+  return parseMountinfo(readFileSync('/proc/self/mountinfo', 'utf8')).map((m) => m.target).filter((t) => t.startsWith(dir + '/'));
+}
+
+/** Unmount everything below `dir` (deepest first), detach its loops, delete it. */
+export function cleanupHost(dir: string): void {
+  for (let i = 0; i < 5; i++) {
+    const ms = mountsUnder(dir).sort((a, b) => b.length - a.length);
+    if (!ms.length) break;
+    for (const m of ms) { try { execFileSync('umount', ['-l', m], { stdio: 'ignore' }); } catch { /* already gone */ } }
+  }
+  for (const l of loopsUnder(dir)) { try { execFileSync('losetup', ['-d', l], { stdio: 'ignore' }); } catch { /* already gone */ } }
+  rmSync(dir, { recursive: true, force: true });
+}
