@@ -144,8 +144,8 @@ export function validateConfig(doc: unknown, file: string, env: NodeJS.ProcessEn
     },
     csi: {
       enabled: csi.bool('enabled', true),
-      endpoint: csi.string('endpoint', `unix://${kubeletDefault}/plugins/hostplane.csi.hostplane.dev/csi.sock`, { pattern: /^(unix:\/\/)?\/\S+$/, what: 'unix:///absolute/path' }),
-      driverName: csi.string('driverName', 'hostplane.csi.hostplane.dev', { pattern: /^[a-z0-9]([-a-z0-9.]{0,61}[a-z0-9])?$/, what: 'a CSI driver name (DNS subdomain, at most 63 characters)' }),
+      endpoint: csi.string('endpoint', `unix://${kubeletDefault}/plugins/csi.hostplane.io/csi.sock`, { pattern: /^(unix:\/\/)?\/\S+$/, what: 'unix:///absolute/path' }),
+      driverName: csi.string('driverName', 'csi.hostplane.io', { pattern: /^[a-z0-9]([-a-z0-9.]{0,61}[a-z0-9])?$/, what: 'a CSI driver name (DNS subdomain, at most 63 characters)' }),
       dataDir: csi.path('dataDir', '/var/lib/hostplane/csi'),
       pluginsRegistry: csi.path('pluginsRegistry', `${kubeletDefault}/plugins_registry`),
       maxVolumes: csi.optionalInt('maxVolumes', 0, 1_000_000),

@@ -14,7 +14,7 @@ set -euo pipefail
 
 KUBECTL=${KUBECTL:-kubectl}
 NS=hostplane
-DRIVER=hostplane.csi.hostplane.dev
+DRIVER=csi.hostplane.io
 KEEP_NS=0
 for a in "$@"; do
   case "$a" in

@@ -40,7 +40,7 @@ describe('schemas', () => {
     const drv = bad.find((o) => o.obj.kind === 'CSIDriver')!.obj as Record<string, unknown>;
     delete drv.spec;
     const problems = checkSchemas(bad);
-    expect(problems.map((p) => p.where).sort()).toEqual(['csidriver.yaml[0] CSIDriver/hostplane.csi.hostplane.dev', 'daemonset.yaml[0] DaemonSet/hostplane', 'storageclass.yaml[0] StorageClass/hostplane']);
+    expect(problems.map((p) => p.where).sort()).toEqual(['csidriver.yaml[0] CSIDriver/csi.hostplane.io', 'daemonset.yaml[0] DaemonSet/hostplane', 'storageclass.yaml[0] StorageClass/hostplane']);
     expect(problems.find((p) => p.where.startsWith('daemonset'))!.message).toMatch(/hostNetwrok/);
   });
 

@@ -28,7 +28,7 @@ describe('uninstall.sh', () => {
 
   it('removes the CSIDriver and StorageClass when no volume of the driver remains', () => {
     const calls = run('');
-    expect(calls).toContain('delete csidriver hostplane.csi.hostplane.dev --ignore-not-found');
+    expect(calls).toContain('delete csidriver csi.hostplane.io --ignore-not-found');
     expect(calls).toContain('delete storageclass hostplane --ignore-not-found');
     expect(calls).toContain('delete namespace hostplane --ignore-not-found');
   });
