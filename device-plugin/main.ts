@@ -40,6 +40,13 @@ export async function main(argv: string[]): Promise<number> {
 
   const log = createLogger({ name: 'device-plugin' });
   const str = (k: string) => (typeof values[k] === 'string' ? (values[k] as string) : undefined);
+  // Signal handlers go in before anything is served: kubelet dials back
+  // inside Register, so a SIGTERM can land while start-up is still running,
+  // and the default action would kill us without the empty list.
+  let signalled: string | undefined;
+  let onSignal: (sig: string) => void = (sig) => { signalled ??= sig; };
+  process.on('SIGTERM', () => onSignal('SIGTERM'));
+  process.on('SIGINT', () => onSignal('SIGINT'));
   let plugins;
   try {
     plugins = await startDevicePlugins({
@@ -67,7 +74,7 @@ export async function main(argv: string[]): Promise<number> {
         .then(() => p.close())
         .then(() => resolveExit(0), (e: unknown) => { log.error({ err: errorMessage(e) }, 'shutdown failed'); resolveExit(1); });
     };
-    process.on('SIGTERM', () => stop('SIGTERM'));
-    process.on('SIGINT', () => stop('SIGINT'));
+    onSignal = stop;
+    if (signalled) stop(signalled);
   });
 }

@@ -61,12 +61,17 @@ export class ResourceRunner {
   get socket(): string { return socketName(this.cfg.name); }
   private get socketPath(): string { return join(this.deps.kubeletDir, this.socket); }
 
-  private enqueue(what: string, fn: () => Promise<void>): Promise<void> {
-    this.queue = this.queue.then(async () => {
+  /** Run fn after every earlier step; a failure is logged (and rethrown only when asked: start). */
+  private enqueue(what: string, fn: () => Promise<void>, rethrow = false): Promise<void> {
+    const run = this.queue.then(async () => {
       if (this.closed && what !== 'close') return;
-      try { await fn(); } catch (e) { this.log.error({ err: errorMessage(e), op: what }, 'device plugin step failed'); }
+      try { await fn(); } catch (e) {
+        this.log.error({ err: errorMessage(e), op: what }, 'device plugin step failed');
+        if (rethrow) throw e;
+      }
     });
-    return this.queue;
+    this.queue = run.catch(() => {});
+    return run;
   }
 
   async start(): Promise<void> {
@@ -86,7 +91,7 @@ export class ResourceRunner {
       }
       this.log.info({ socket: this.socketPath, devices: this.state.list().length }, 'serving');
       await this.registerIfKubelet();
-    });
+    }, true);
   }
 
   /** Re-read the devices; push a new list only when something kubelet sees changed. */
