@@ -4,7 +4,7 @@
 // the exit code. Logs go to stderr (and the config's logFile), never stdout.
 import { readFileSync, writeSync } from 'node:fs';
 import { dispatch } from './dispatch.ts';
-import { RealExec } from '../lib/exec.ts';
+import { SpawnExec } from './spawn-exec.ts';
 import { RealHostView } from './net/host-view.ts';
 
 function readStdin(): Buffer {
@@ -17,7 +17,7 @@ function readStdin(): Buffer {
 }
 
 // No top-level await: bun's --bytecode compile needs a CommonJS-shaped entry.
-void dispatch(process.env, readStdin(), () => ({ exec: new RealExec(), view: new RealHostView(), env: process.env })).then((reply) => {
+void dispatch(process.env, readStdin(), () => ({ exec: new SpawnExec(), view: new RealHostView(), env: process.env })).then((reply) => {
   if (reply.stdout !== undefined) writeSync(1, JSON.stringify(reply.stdout) + '\n');
   process.exitCode = reply.exitCode;
 });

@@ -1,5 +1,5 @@
 // The built-in IPAM: one address per range set, reserved through the lease store.
-import { createHash } from 'node:crypto';
+import { fnv1a64 } from '../hash.ts';
 import { CniError, Code } from '../errors.ts';
 import type { HostplaneIpam } from '../config.ts';
 import type { IpConfig, Route } from '../result.ts';
@@ -128,5 +128,5 @@ function parseIpOrThrow(s: string): Ip {
 }
 
 function offsetFor(o: Owner): bigint {
-  return BigInt('0x' + createHash('sha256').update(`${o.containerId}/${o.ifname}`).digest('hex').slice(0, 12));
+  return fnv1a64(`${o.containerId}/${o.ifname}`);
 }

@@ -1,5 +1,28 @@
 // IPv4/IPv6 addresses as bigints, so one piece of arithmetic serves both families.
-import { isIPv4, isIPv6 } from 'node:net';
+// (node:net's isIP would do, but importing it costs start-up in the compiled binary.)
+const OCTET = '(25[0-5]|2[0-4]\\d|1\\d\\d|[1-9]?\\d)';
+const V4_RE = new RegExp(`^${OCTET}(\\.${OCTET}){3}$`);
+const HEX_RE = /^[0-9a-fA-F]{1,4}$/;
+
+function isIPv4(s: string): boolean {
+  return V4_RE.test(s);
+}
+
+function isIPv6(s: string): boolean {
+  const halves = s.split('::');
+  if (halves.length > 2) return false;
+  const groups = (h: string | undefined) => (h ? h.split(':') : []);
+  const all = [...groups(halves[0]), ...groups(halves[1])];
+  let count = all.length;
+  const last = all[all.length - 1];
+  if (last !== undefined && last.includes('.')) {
+    if (!isIPv4(last)) return false;
+    all.pop();
+    count += 1; // a dotted quad fills two groups
+  }
+  if (!all.every((g) => HEX_RE.test(g))) return false;
+  return halves.length === 2 ? count <= 7 : count === 8;
+}
 
 export type Family = 4 | 6;
 

@@ -5,10 +5,9 @@
 // and no lock exists that a SIGKILLed process could leave held. A process killed
 // between create and write leaves an empty lease, which GC and the next boot
 // reclaim like any other orphan.
-import { openSync, writeSync, closeSync, readdirSync, readFileSync, unlinkSync, mkdirSync, accessSync, constants } from 'node:fs';
+import { openSync, writeSync, closeSync, readdirSync, readFileSync, unlinkSync, mkdirSync, accessSync, writeFileSync, renameSync, constants } from 'node:fs';
 import { join } from 'node:path';
 import { parseIp } from './ip.ts';
-import { writeFileAtomicSync } from '../../lib/atomic-file.ts';
 import { isNotFound, errnoCode } from '../../lib/errors.ts';
 
 export interface Lease {
@@ -108,7 +107,11 @@ export class LeaseStore {
         gone.push(l.ip);
       }
     }
-    writeFileAtomicSync(join(this.dir, BOOT_MARKER), this.bootId);
+    // Temp + rename so readers never see a half-written marker. No fsync: a
+    // marker lost in a crash only costs one more (harmless) sweep.
+    const tmp = join(this.dir, `${BOOT_MARKER}.${process.pid}.tmp`);
+    writeFileSync(tmp, this.bootId);
+    renameSync(tmp, join(this.dir, BOOT_MARKER));
     return gone;
   }
 

@@ -49,6 +49,18 @@ export function renderBatch(ops: readonly LinkOp[]): string {
   }).join('\n') + '\n';
 }
 
+/**
+ * How to run `ip` inside a netns: `ip -n NAME` for a namespace under /run/netns
+ * (containerd's and `ip netns add`'s place) saves the nsenter exec; any other
+ * path goes through nsenter, since `ip -n` only takes names.
+ */
+export function inNs(args: readonly string[], netns: string | undefined): { args: string[]; netns?: string } {
+  if (!netns) return { args: [...args] };
+  const m = /^\/(?:var\/)?run\/netns\/([^/]+)$/.exec(netns);
+  if (m && m[1] !== '.' && m[1] !== '..') return { args: ['-n', m[1]!, ...args] };
+  return { args: [...args], netns };
+}
+
 export class IpRoute {
   private readonly exec: HostExec;
   constructor(exec: HostExec) {
@@ -58,17 +70,20 @@ export class IpRoute {
   /** Apply ops in one exec; `netns` runs them inside that namespace (any path). */
   async apply(ops: readonly LinkOp[], netns?: string): Promise<ExecResult | undefined> {
     if (ops.length === 0) return undefined;
-    return this.exec.run('ip', ['-batch', '-'], { input: renderBatch(ops), ...(netns ? { netns } : {}) });
+    const t = inNs(['-batch', '-'], netns);
+    return this.exec.run('ip', t.args, { input: renderBatch(ops), ...(t.netns ? { netns: t.netns } : {}) });
   }
 
   /** Like apply, but carries on after a failing line and reports the exit instead of throwing. */
   async applyForce(ops: readonly LinkOp[], netns?: string): Promise<ExecResult | undefined> {
     if (ops.length === 0) return undefined;
-    return this.exec.run('ip', ['-force', '-batch', '-'], { input: renderBatch(ops), allowFail: true, ...(netns ? { netns } : {}) });
+    const t = inNs(['-force', '-batch', '-'], netns);
+    return this.exec.run('ip', t.args, { input: renderBatch(ops), allowFail: true, ...(t.netns ? { netns: t.netns } : {}) });
   }
 
   async json<T>(args: readonly string[], netns?: string): Promise<T> {
-    const r = await this.exec.run('ip', ['-json', ...args], netns ? { netns } : {});
+    const t = inNs(['-json', ...args], netns);
+    const r = await this.exec.run('ip', t.args, t.netns ? { netns: t.netns } : {});
     return (r.stdout.trim() ? JSON.parse(r.stdout) : []) as T;
   }
 }

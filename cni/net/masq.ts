@@ -4,14 +4,14 @@
 // subnets. Every script is one `nft -f -` transaction (atomic) and idempotent:
 // chains are flushed and refilled, sets get elements added or removed, so
 // parallel ADD/DEL/GC never duplicate or lose a rule.
-import { createHash } from 'node:crypto';
+import { hashHex } from '../hash.ts';
 import type { HostExec } from '../../lib/exec.ts';
 import { parseCidr, networkOf, formatCidr } from '../ipam/ip.ts';
 
 export const TABLE = 'inet hostplane';
 
 export function ids(network: string): { chain: string; set4: string; set6: string } {
-  const h = 'n' + createHash('sha256').update(network).digest('hex').slice(0, 12);
+  const h = 'n' + hashHex(network, 12);
   return { chain: h, set4: `${h}_4`, set6: `${h}_6` };
 }
 
