@@ -24,7 +24,7 @@ export async function controllerExpandVolume(ctx: CsiContext, req: { volume_id?:
     const img = imagePath(ctx, id);
     await growImage(img, want);
     for (const l of await ctx.loops.list()) if (l.backingFile === img) await ctx.loops.refreshSize(l.device);
-    await ctx.store.putVolume({ ...v, capacityBytes: want });
+    await ctx.store.putVolume({ ...v, capacityBytes: want, ...(block ? {} : { fsGrowPending: true }) });
     return { capacity_bytes: want, node_expansion_required: !block };
   });
 }

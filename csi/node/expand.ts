@@ -25,7 +25,20 @@ export async function nodeExpandVolume(ctx: CsiContext, req: { volume_id?: strin
     if ((await pathKind(path)) === 'dir') {
       const m = await mountAt(ctx.mounts, path);
       if (!m) throw failedPrecondition(`${path} is not mounted`);
-      await ctx.fs.grow(dev, path, m.fsType);
+      try {
+        await ctx.fs.grow(dev, path, m.fsType);
+      } catch (e) {
+        // Online ext4 growth needs CAP_SYS_RESOURCE (EXT4_IOC_RESIZE_FS); without
+        // it the next Stage grows the filesystem offline, before mounting it.
+        if (/Permission denied|Operation not permitted/.test((e as Error).message)) {
+          throw failedPrecondition(`the kernel refused to grow the mounted ${m.fsType} online (the driver lacks CAP_SYS_RESOURCE); it will grow at the next NodeStageVolume`);
+        }
+        throw e;
+      }
+    }
+    if (v.fsGrowPending) {
+      const { fsGrowPending: _done, ...rest } = v;
+      await ctx.store.putVolume(rest);
     }
     return { capacity_bytes: v.capacityBytes };
   });

@@ -51,11 +51,14 @@ export async function nodeStageVolume(ctx: CsiContext, req: StageRequest): Promi
       if (!cap.block && !(await mountAt(ctx.mounts, path))) {
         const existing = await ctx.fs.detect(device);
         if (!existing) await ctx.fs.make(device, fsType!);
+        if (existing === 'ext4' && v.fsGrowPending) await ctx.fs.growOffline(device);
         await mkdir(path, { recursive: true });
         await ctx.fs.mount(device, path, { fsType: existing ?? fsType!, flags: cap.mountFlags, readOnly: cap.readOnlyMode });
         mounted = true;
+        if (existing === 'xfs' && v.fsGrowPending && !cap.readOnlyMode) await ctx.fs.grow(device, path, 'xfs');
       }
-      await ctx.store.putVolume({ ...v, stage: { ...stage, complete: true } });
+      const { fsGrowPending: _grown, ...base } = v;
+      await ctx.store.putVolume({ ...(cap.block ? v : base), stage: { ...stage, complete: true } });
     } catch (e) {
       if (mounted) await ctx.fs.unmount(path).catch(() => {});
       await detachLoopsOf(ctx, img).catch(() => {});

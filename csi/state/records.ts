@@ -28,6 +28,8 @@ export interface VolumeRecord {
   source?: { snapshotId?: string; volumeId?: string };
   createdAt: string;
   stage?: StageRecord;
+  /** The image grew but the filesystem inside has not yet: grown at the next NodeExpand or Stage. */
+  fsGrowPending?: boolean;
   publish: Record<string, PublishRecord>;
 }
 

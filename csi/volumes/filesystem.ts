@@ -14,6 +14,8 @@ export interface Filesystems {
   unmount(target: string): Promise<void>;
   /** Grow the filesystem mounted at `mountPath` to fill its device. */
   grow(device: string, mountPath: string, fsType: string): Promise<void>;
+  /** Grow an unmounted ext4 to fill its device (needs a forced fsck first). */
+  growOffline(device: string): Promise<void>;
 }
 
 export class RealFilesystems implements Filesystems {
@@ -53,5 +55,12 @@ export class RealFilesystems implements Filesystems {
   async grow(device: string, mountPath: string, fsType: string): Promise<void> {
     if (fsType === 'xfs') await this.exec.run('xfs_growfs', [mountPath]);
     else await this.exec.run('resize2fs', [device]);
+  }
+
+  async growOffline(device: string): Promise<void> {
+    // e2fsck -p exits 1 when it fixed something: still fine to resize.
+    const r = await this.exec.run('e2fsck', ['-f', '-p', device], { allowFail: true });
+    if (r.exitCode > 1) throw new Error(`e2fsck ${device} exited ${r.exitCode}: ${r.stderr.trim() || r.stdout.trim()}`);
+    await this.exec.run('resize2fs', [device]);
   }
 }

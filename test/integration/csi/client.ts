@@ -4,29 +4,36 @@ import * as grpc from '@grpc/grpc-js';
 import { loadProto, lookup } from '../../../lib/grpc/proto.ts';
 
 type Fn = (req?: object) => Promise<any>; // eslint-disable-line @typescript-eslint/no-explicit-any
-export type Service = Record<string, Fn> & { close(): void };
+export type Service<M extends string = string> = Record<M, Fn> & { close(): void };
 
-function wrap(ctor: grpc.ServiceClientConstructor, socket: string): Service {
+type IdentityM = 'GetPluginInfo' | 'GetPluginCapabilities' | 'Probe';
+type ControllerM = 'CreateVolume' | 'DeleteVolume' | 'ControllerPublishVolume' | 'ControllerUnpublishVolume' | 'ValidateVolumeCapabilities'
+  | 'ListVolumes' | 'GetCapacity' | 'ControllerGetCapabilities' | 'CreateSnapshot' | 'DeleteSnapshot' | 'ListSnapshots' | 'GetSnapshot'
+  | 'ControllerExpandVolume' | 'ControllerGetVolume' | 'ControllerModifyVolume';
+type NodeM = 'NodeStageVolume' | 'NodeUnstageVolume' | 'NodePublishVolume' | 'NodeUnpublishVolume' | 'NodeGetVolumeStats'
+  | 'NodeExpandVolume' | 'NodeGetCapabilities' | 'NodeGetInfo';
+
+function wrap<M extends string>(ctor: grpc.ServiceClientConstructor, socket: string): Service<M> {
   const c = new ctor(`unix://${socket}`, grpc.credentials.createInsecure(), { 'grpc.default_authority': 'localhost' }) as unknown as grpc.Client & Record<string, Function>;
   const out: Record<string, unknown> = { close: () => c.close() };
   for (const m of Object.keys(ctor.service)) {
     out[m] = (req: object = {}) => new Promise((resolve, reject) => c[m]!.call(c, req, { deadline: Date.now() + 120_000 }, (e: Error | null, r: unknown) => (e ? reject(e) : resolve(r))));
   }
-  return out as Service;
+  return out as Service<M>;
 }
 
 export interface CsiClient {
-  identity: Service;
-  controller: Service;
-  node: Service;
+  identity: Service<IdentityM>;
+  controller: Service<ControllerM>;
+  node: Service<NodeM>;
   close(): void;
 }
 
 export function csiClient(socket: string): CsiClient {
   const pkg = loadProto('csi.proto');
-  const identity = wrap(lookup(pkg, 'csi.v1.Identity'), socket);
-  const controller = wrap(lookup(pkg, 'csi.v1.Controller'), socket);
-  const node = wrap(lookup(pkg, 'csi.v1.Node'), socket);
+  const identity = wrap<IdentityM>(lookup(pkg, 'csi.v1.Identity'), socket);
+  const controller = wrap<ControllerM>(lookup(pkg, 'csi.v1.Controller'), socket);
+  const node = wrap<NodeM>(lookup(pkg, 'csi.v1.Node'), socket);
   return { identity, controller, node, close: () => { identity.close(); controller.close(); node.close(); } };
 }
 

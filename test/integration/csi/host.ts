@@ -5,11 +5,13 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync, rmSync } from 'node:fs';
 import { parseMountinfo } from '../../../csi/volumes/mounts.ts';
 
-export function loopsUnder(dir: string): string[] {
+/** Loop devices whose backing file lies under `dir` (or is exactly `file`, when given). */
+export function loopsUnder(dir: string, file?: string): string[] {
   const out = execFileSync('losetup', ['-J', '-l', '-O', 'NAME,BACK-FILE'], { encoding: 'utf8' });
   if (!out.trim()) return [];
   const j = JSON.parse(out) as { loopdevices: { name: string; 'back-file': string | null }[] };
-  return j.loopdevices.filter((l) => (l['back-file'] ?? '').startsWith(dir + '/')).map((l) => l.name);
+  const back = (l: { 'back-file': string | null }) => (l['back-file'] ?? '').replace(/ \(deleted\)$/, '');
+  return j.loopdevices.filter((l) => (file ? back(l) === file : back(l).startsWith(dir + '/'))).map((l) => l.name);
 }
 
 export function mountsUnder(dir: string): string[] {
