@@ -190,7 +190,7 @@ export function validateConfig(raw: unknown): DevicePluginConfig {
     if (seen.has(r.name)) fail(`resources[${i}].name`, `duplicate resource ${r.name}`);
     seen.add(r.name);
   });
-  let rescan = 30;
+  let rescan = 10;
   if (o.rescanIntervalSeconds !== undefined) {
     if (typeof o.rescanIntervalSeconds !== 'number' || !(o.rescanIntervalSeconds >= 0)) fail('rescanIntervalSeconds', 'must be a number ≥ 0 (0 turns the periodic rescan off)');
     rescan = o.rescanIntervalSeconds;

@@ -41,9 +41,12 @@ function scanRule(rule: DiscoveryRule, sysfsRoot: string, maxId: number, dirs: S
     }
     case 'usb': {
       dirs.add(usbDevicesDir(sysfsRoot));
-      return listUsb(sysfsRoot)
-        .filter((d) => d.vendor === rule.vendor && (rule.product === undefined || d.product === rule.product))
-        .map((d) => ({ id: makeId(`usb-${d.name}`, maxId), nodes: [d.node], usable: true }));
+      // sysfs sends no inotify events on a real host, but devtmpfs does:
+      // watching the bus dirs of /dev/bus/usb sees a plug or unplug at once.
+      dirs.add('/dev/bus/usb');
+      const found = listUsb(sysfsRoot).filter((d) => d.vendor === rule.vendor && (rule.product === undefined || d.product === rule.product));
+      for (const d of found) dirs.add(dirname(d.node));
+      return found.map((d) => ({ id: makeId(`usb-${d.name}`, maxId), nodes: [d.node], usable: true }));
     }
   }
 }

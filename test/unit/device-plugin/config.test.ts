@@ -8,7 +8,7 @@ describe('validateConfig', () => {
     const c = validateConfig(ok);
     expect(c.resources[0]).toMatchObject({ name: 'hostplane.dev/fuse', permissions: 'rw', idsEnv: 'HOSTPLANE_FUSE_DEVICES', replicas: 1, cdi: true });
     expect(c.resources[0]!.discovery).toEqual([{ kind: 'path', glob: '/dev/fuse' }]);
-    expect(c.rescanIntervalMs).toBe(30_000);
+    expect(c.rescanIntervalMs).toBe(10_000);
   });
 
   it('parses PCI and USB rules with hex ids', () => {
