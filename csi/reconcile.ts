@@ -60,6 +60,10 @@ export async function reconcile(ctx: CsiContext): Promise<ReconcileReport> {
       await ctx.store.putVolume(rest);
     } else if (!v.stage) {
       for (const l of loopsOf(img)) { await ctx.loops.detach(l.device); report.detachedLoops.push(l.device); }
+    } else if (!v.stage.block && (await mountAt(ctx.mounts, v.stage.path))) {
+      // A snapshot cut short by a crash may have left the filesystem frozen:
+      // every writer in the pod would hang. Thawing a thawed fs is a no-op.
+      await ctx.exec.run('fsfreeze', ['--unfreeze', v.stage.path], { allowFail: true });
     }
   }
 

@@ -23,7 +23,11 @@ export function cleanupHost(dir: string): void {
   for (let i = 0; i < 5; i++) {
     const ms = mountsUnder(dir).sort((a, b) => b.length - a.length);
     if (!ms.length) break;
-    for (const m of ms) { try { execFileSync('umount', ['-l', m], { stdio: 'ignore' }); } catch { /* already gone */ } }
+    for (const m of ms) {
+      // A test that died mid-snapshot may leave a frozen fs: thaw it, or it pins its loop device forever.
+      try { execFileSync('fsfreeze', ['--unfreeze', m], { stdio: 'ignore', timeout: 5000 }); } catch { /* not frozen */ }
+      try { execFileSync('umount', ['-l', m], { stdio: 'ignore' }); } catch { /* already gone */ }
+    }
   }
   for (const l of loopsUnder(dir)) { try { execFileSync('losetup', ['-d', l], { stdio: 'ignore' }); } catch { /* already gone */ } }
   rmSync(dir, { recursive: true, force: true });
