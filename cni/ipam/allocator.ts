@@ -92,7 +92,9 @@ export class Allocator {
 
   /** GC: keep only leases of live attachments; returns the addresses still leased. */
   gc(valid: Owner[]): { released: string[]; kept: string[] } {
+    this.store.ensureDir();
     this.store.reclaimEarlierBoots();
+    this.store.removeOrphanTemps();
     const live = new Set(valid.map((v) => `${v.containerId}\n${v.ifname}`));
     const released: string[] = [], kept: string[] = [];
     for (const l of this.store.all()) {

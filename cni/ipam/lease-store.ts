@@ -1,11 +1,12 @@
 // One file per leased address in <dataDir>/<network>/, named by the address,
 // holding "containerID\r\nifname\r\nbootID" (host-local's layout plus the boot id,
-// so existing leases port over). An address is reserved by creating its file
-// exclusively: concurrent plugin processes collide safely and try the next one,
-// and no lock exists that a SIGKILLed process could leave held. A process killed
-// between create and write leaves an empty lease, which GC and the next boot
-// reclaim like any other orphan.
-import { openSync, writeSync, closeSync, readdirSync, readFileSync, unlinkSync, mkdirSync, accessSync, writeFileSync, renameSync, constants } from 'node:fs';
+// so existing leases port over). An address is reserved by hard-linking a
+// fully written temp file to the address's name: link(2) fails with EEXIST when
+// the name is taken, so concurrent plugin processes collide safely and try the
+// next address, a lease is never visible half-written, and no lock exists that
+// a SIGKILLed process could leave held (at worst it leaves a temp file, which
+// GC removes, or a lease, which its DEL or GC releases).
+import { readdirSync, readFileSync, unlinkSync, mkdirSync, accessSync, writeFileSync, renameSync, linkSync, constants } from 'node:fs';
 import { join } from 'node:path';
 import { parseIp } from './ip.ts';
 import { isNotFound, errnoCode } from '../../lib/errors.ts';
@@ -18,6 +19,16 @@ export interface Lease {
 }
 
 const BOOT_MARKER = '.hostplane-boot-id';
+const TMP_PREFIX = '.lease-';
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return errnoCode(e) === 'EPERM';
+  }
+}
 
 export class LeaseStore {
   readonly dir: string;
@@ -57,19 +68,27 @@ export class LeaseStore {
 
   /** Exclusive create: true when this process now owns `ip`. */
   tryReserve(ip: string, containerId: string, ifname: string): boolean {
-    let fd: number;
+    const tmp = join(this.dir, `${TMP_PREFIX}${process.pid}-${ip}`);
+    writeFileSync(tmp, `${containerId}\r\n${ifname}\r\n${this.bootId}`, { mode: 0o644 });
     try {
-      fd = openSync(join(this.dir, ip), 'wx', 0o644);
+      linkSync(tmp, join(this.dir, ip));
+      return true;
     } catch (e) {
       if (errnoCode(e) === 'EEXIST') return false;
       throw e;
-    }
-    try {
-      writeSync(fd, `${containerId}\r\n${ifname}\r\n${this.bootId}`);
     } finally {
-      closeSync(fd);
+      unlinkSync(tmp);
     }
-    return true;
+  }
+
+  /** GC: temp files of processes that died mid-reservation. */
+  removeOrphanTemps(): void {
+    let names: string[];
+    try { names = readdirSync(this.dir); } catch { return; }
+    for (const f of names) {
+      const m = /^\.lease-(\d+)-/.exec(f);
+      if (m && !alive(Number(m[1]))) this.release(f);
+    }
   }
 
   release(ip: string): void {
@@ -99,7 +118,13 @@ export class LeaseStore {
    * sweepers are harmless: each only deletes leases whose boot id is not this one.
    */
   reclaimEarlierBoots(): string[] {
-    if (!this.fromEarlierBoot()) return [];
+    let marker: string | undefined;
+    try {
+      marker = readFileSync(join(this.dir, BOOT_MARKER), 'utf8').trim();
+    } catch (e) {
+      if (!isNotFound(e)) throw e;
+    }
+    if (marker === this.bootId) return [];
     const gone: string[] = [];
     for (const l of this.all()) {
       if (l.bootId !== this.bootId) {
