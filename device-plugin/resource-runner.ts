@@ -46,7 +46,7 @@ export class ResourceRunner {
   private retryMs = 100;
   private regServer: UnixServer | undefined;
   private closed = false;
-  /** Resolves each time a registration succeeds (tests and the bench wait on it). */
+  /** Successful Register calls so far (reported by DevicePlugins.registrations()). */
   registrations = 0;
 
   constructor(cfg: ResourceConfig, deps: RunnerDeps) {

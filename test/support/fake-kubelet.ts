@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { loadProto, lookup } from '../../lib/grpc/proto.ts';
 import { serveUnix, type UnixServer } from '../../lib/grpc/unix-server.ts';
 import { wrapUnary } from '../../lib/grpc/handler.ts';
-import { invalidArgument, failedPrecondition } from '../../lib/grpc/status-error.ts';
+import { invalidArgument, failedPrecondition, GrpcError, status } from '../../lib/grpc/status-error.ts';
 import { silentLogger } from '../../lib/logging.ts';
 
 export interface KDevice { ID: string; health: string; topology: { nodes: Array<{ ID: number }> } | null }
@@ -41,6 +41,10 @@ export class FakeKubelet extends EventEmitter {
   readonly registrations: Array<{ resource: string; endpoint: string; at: number }> = [];
   private server: UnixServer | undefined;
   private readonly dialTimeoutMs: number;
+  /** Refuse this many Register calls (UNAVAILABLE), as a kubelet still starting up might. */
+  refuseRegistrations = 0;
+  /** Register calls refused so far. */
+  refused = 0;
 
   private constructor(dir: string, dialTimeoutMs: number) {
     super();
@@ -66,6 +70,11 @@ export class FakeKubelet extends EventEmitter {
   }
 
   private async register(req: { version: string; endpoint: string; resource_name: string }): Promise<object> {
+    if (this.refuseRegistrations > 0) {
+      this.refuseRegistrations--;
+      this.refused++;
+      throw new GrpcError(status.UNAVAILABLE, 'device manager not ready');
+    }
     if (req.version !== 'v1beta1') throw invalidArgument(`unsupported device plugin API version ${req.version}`);
     if (!RESOURCE_RE.test(req.resource_name)) throw invalidArgument(`invalid resource name ${req.resource_name}`);
     if (!req.endpoint || req.endpoint.includes('/')) throw invalidArgument(`endpoint must be a file name in ${this.dir}`);

@@ -91,6 +91,14 @@ describe('Register', () => {
     expect(Date.now() - t0).toBeLessThan(1000);
   });
 
+  it('a refused Register is retried until kubelet accepts it', async () => {
+    kubelet = await FakeKubelet.start(env.kubeletDir);
+    kubelet.refuseRegistrations = 4;
+    await start();
+    await kubelet.waitFor(() => kubelet!.plugins.size === 2, 3000, 'registration after refusals');
+    expect(kubelet.refused).toBe(4);
+  });
+
   it('writes one CDI spec per resource with devices', async () => {
     writeFileSync(join(env.devDir, 'fuse'), '');
     await start();
