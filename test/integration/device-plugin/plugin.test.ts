@@ -4,6 +4,7 @@
 import { describe, it, expect, beforeEach, afterEach } from 'vitest';
 import { writeFileSync, rmSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { execFileSync } from 'node:child_process';
 import * as grpc from '@grpc/grpc-js';
 import { status } from '@grpc/grpc-js';
 import { startDevicePlugins, type DevicePlugins } from '../../../device-plugin/plugins.ts';
@@ -139,6 +140,29 @@ describe('ListAndWatch', () => {
     expect(added).toEqual({ ID: '0000:d8:00.0', health: 'Healthy', topology: { nodes: [{ ID: 1 }] } });
     removeEntry(env.sysfs, 'pci', '0000:3b:00.0');
     await kubelet.waitFor(() => kubelet!.latest(GPU)?.find((d) => d.ID === '0000:3b:00.0' && d.health === 'Unhealthy'), 1000, 'GPU unhealthy');
+  });
+});
+
+describe('ListAndWatch on the real /dev', () => {
+  const name = `hptest${process.pid}x`;
+  afterEach(() => { for (let i = 0; i < 2; i++) rmSync(`/dev/${name}${i}`, { force: true }); });
+
+  it('a character device node made with mknod in /dev (devtmpfs) is reported, and its removal too', async () => {
+    kubelet = await FakeKubelet.start(env.kubeletDir);
+    const RES = 'hostplane.dev/testnode';
+    await start({ rescanIntervalSeconds: 0, resources: [{ name: RES, devices: [{ path: `/dev/${name}[0-9]` }] }] });
+    await kubelet.waitFor(() => kubelet!.latest(RES), 2000, 'first list');
+    // Same major/minor as /dev/null: harmless if anything opens it.
+    let t0 = Date.now();
+    execFileSync('mknod', ['-m', '0666', `/dev/${name}0`, 'c', '1', '3']);
+    await kubelet.waitFor(() => kubelet!.latest(RES)?.[0]?.health === 'Healthy', 1000, 'node reported');
+    expect(Date.now() - t0).toBeLessThan(100);
+    const r = await kubelet.allocate(RES, [`${name}0`]);
+    expect(r.container_responses[0]!.devices).toEqual([{ container_path: `/dev/${name}0`, host_path: `/dev/${name}0`, permissions: 'rw' }]);
+    t0 = Date.now();
+    rmSync(`/dev/${name}0`);
+    await kubelet.waitFor(() => kubelet!.latest(RES)?.[0]?.health === 'Unhealthy', 1000, 'node gone');
+    expect(Date.now() - t0).toBeLessThan(100);
   });
 });
 
