@@ -1,0 +1,109 @@
+// Shared by the CNI integration and conformance tests: the built plugin run as
+// a runtime runs it (minimal environment, no node on PATH), throwaway netns.
+import { spawn, execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { tmpdir } from 'node:os';
+
+export const ROOT = join(import.meta.dirname, '..', '..', '..');
+export const PLUGIN_DIR = join(ROOT, 'dist', 'cni');
+export const PLUGIN = join(PLUGIN_DIR, 'hostplane');
+export const REF_DIR = '/usr/lib/cni';
+
+/** npm test builds first; a lone `vitest run` of these files builds only when dist is missing. */
+export function ensureBuilt(): void {
+  if (!existsSync(PLUGIN)) execFileSync(join(ROOT, 'node_modules', '.bin', 'node'), [join(ROOT, 'scripts', 'build.ts')], { cwd: ROOT, stdio: 'inherit' });
+}
+
+export interface PluginRun {
+  code: number | null;
+  out: Record<string, unknown> | undefined;
+  stdout: string;
+  stderr: string;
+}
+
+export interface Call {
+  containerId?: string;
+  netns?: string;
+  ifname?: string;
+  args?: string;
+  env?: Record<string, string>;
+}
+
+export function cniEnv(cmd: string, c: Call): Record<string, string> {
+  const env: Record<string, string> = { CNI_COMMAND: cmd, CNI_PATH: `${PLUGIN_DIR}:${REF_DIR}` };
+  if (c.containerId !== undefined) env.CNI_CONTAINERID = c.containerId;
+  if (c.netns !== undefined) env.CNI_NETNS = c.netns;
+  env.CNI_IFNAME = c.ifname ?? 'eth0';
+  if (c.args) env.CNI_ARGS = c.args;
+  return { ...env, ...c.env };
+}
+
+/** Run the plugin with only CNI_* in its environment: no PATH, no node. */
+export function runPlugin(cmd: string, conf: string | object, c: Call = {}): Promise<PluginRun> {
+  return new Promise((resolve, reject) => {
+    const p = spawn(PLUGIN, [], { env: cniEnv(cmd, c), stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '', stderr = '';
+    p.stdout.on('data', (d) => (stdout += d));
+    p.stderr.on('data', (d) => (stderr += d));
+    p.on('error', reject);
+    p.on('close', (code) => {
+      let out: Record<string, unknown> | undefined;
+      try { out = stdout.trim() ? JSON.parse(stdout) : undefined; } catch { out = undefined; }
+      resolve({ code, out, stdout, stderr });
+    });
+    p.stdin.end(typeof conf === 'string' ? conf : JSON.stringify(conf));
+  });
+}
+
+export function sh(cmd: string, args: string[]): { code: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(cmd, args, { encoding: 'utf8' });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** Throwaway namespaces and scratch state, all removed by cleanup() even when a test failed. */
+export class Sandbox {
+  readonly tag: string;
+  readonly dataDir: string;
+  private readonly nss: string[] = [];
+  private readonly links: string[] = [];
+  private readonly nftIds: string[] = [];
+  constructor(tag: string) {
+    this.tag = `${tag}${process.pid % 1000}`;
+    this.dataDir = mkdtempSync(join(tmpdir(), `hp-${tag}-`));
+  }
+  netns(i: number | string): string {
+    const name = `${this.tag}-${i}`;
+    sh('ip', ['netns', 'del', name]);
+    const r = sh('ip', ['netns', 'add', name]);
+    if (r.code !== 0) throw new Error(`ip netns add ${name}: ${r.stderr}`);
+    this.nss.push(name);
+    return `/var/run/netns/${name}`;
+  }
+  bridge(suffix = 'br'): string {
+    const b = `${this.tag}${suffix}`.slice(0, 15);
+    this.links.push(b);
+    return b;
+  }
+  nft(id: string): void {
+    this.nftIds.push(id);
+  }
+  cleanup(): void {
+    for (const n of this.nss) sh('ip', ['netns', 'del', n]);
+    for (const l of this.links) sh('ip', ['link', 'del', l]);
+    for (const id of this.nftIds) {
+      sh('nft', ['delete', 'chain', 'inet', 'hostplane', id]);
+      sh('nft', ['delete', 'set', 'inet', 'hostplane', `${id}_4`]);
+      sh('nft', ['delete', 'set', 'inet', 'hostplane', `${id}_6`]);
+    }
+    rmSync(this.dataDir, { recursive: true, force: true });
+  }
+}
+
+export function inNs(netns: string, cmd: string, args: string[]) {
+  return sh('nsenter', [`--net=${netns}`, '--', cmd, ...args]);
+}
+
+export function ping(netns: string, addr: string): boolean {
+  return inNs(netns, 'ping', ['-c', '1', '-W', '2', addr]).code === 0;
+}
