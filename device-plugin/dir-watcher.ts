@@ -9,6 +9,12 @@ export interface DirWatcherOptions {
   debounceMs?: number;
   /** Only events whose file name passes are reported (e.g. just kubelet.sock). */
   filter?: (dir: string, name: string | null) => boolean;
+  /**
+   * Only entries appearing or vanishing count. Device presence is all we
+   * track, and a write to any node in /dev (every write to /dev/null) raises
+   * an IN_MODIFY "change" on the directory watch: those must not rescan.
+   */
+  renamesOnly?: boolean;
 }
 
 export class DirWatcher {
@@ -28,7 +34,10 @@ export class DirWatcher {
     for (const d of want) {
       if (this.watchers.has(d)) continue;
       try {
-        const w = watch(d, { persistent: false }, (_ev, name) => this.event(d, name === null ? null : String(name)));
+        const w = watch(d, { persistent: false }, (ev, name) => {
+          if (this.opts.renamesOnly && ev !== 'rename') return;
+          this.event(d, name === null ? null : String(name));
+        });
         // A watched dir that is removed reports an error; the next rescan re-adds it.
         w.on('error', () => { w.close(); this.watchers.delete(d); this.event(d, null); });
         this.watchers.set(d, w);

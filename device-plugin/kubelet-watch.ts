@@ -29,6 +29,7 @@ export interface KubeletWatchOptions {
 export function watchKubeletDir(opts: KubeletWatchOptions): DirWatcher {
   const w = new DirWatcher({
     debounceMs: opts.debounceMs ?? 30,
+    renamesOnly: true,
     filter: (_dir, name) => name === null || name === KUBELET_SOCKET || opts.ownSockets().has(name),
     onChange: () => opts.onChange(),
   });

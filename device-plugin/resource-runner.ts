@@ -55,7 +55,7 @@ export class ResourceRunner {
     this.log = deps.log.child({ resource: cfg.name });
     this.state = new DeviceState(cfg.replicas);
     this.server = new DevicePluginServer({ resource: () => this.cfg, state: this.state, log: deps.log, ...(deps.observe ? { observe: deps.observe } : {}) });
-    this.watcher = new DirWatcher({ onChange: () => this.rescan(), debounceMs: 5 });
+    this.watcher = new DirWatcher({ onChange: () => this.rescan(), debounceMs: 5, renamesOnly: true });
   }
 
   get socket(): string { return socketName(this.cfg.name); }
