@@ -69,7 +69,13 @@ export async function startDevicePlugins(opts: StartOptions): Promise<DevicePlug
     runners.set(r.name, runner);
     await runner.start();
   };
-  await Promise.all(config.resources.map(startRunner));
+  const started = await Promise.allSettled(config.resources.map(startRunner));
+  const failure = started.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failure) {
+    // Leave nothing half-started behind: sockets and CDI specs of the others go too.
+    await Promise.all([...runners.values()].map((r) => r.close()));
+    throw failure.reason;
+  }
 
   const kubeletWatch = watchKubeletDir({
     kubeletDir,
@@ -97,7 +103,16 @@ export async function startDevicePlugins(opts: StartOptions): Promise<DevicePlug
     }
     for (const r of next.resources) {
       const runner = runners.get(r.name);
-      if (!runner) { await startRunner(r); log.info({ resource: r.name }, 'resource added'); }
+      if (!runner) {
+        try {
+          await startRunner(r);
+          log.info({ resource: r.name }, 'resource added');
+        } catch (e) {
+          log.error({ resource: r.name, err: errorMessage(e) }, 'resource could not start');
+          await runners.get(r.name)?.close();
+          runners.delete(r.name);
+        }
+      }
       else if (JSON.stringify(runner.cfg) !== JSON.stringify(r)) await runner.updateConfig(r);
     }
     config = next;
@@ -126,6 +141,9 @@ export async function startDevicePlugins(opts: StartOptions): Promise<DevicePlug
           }
           log.info({ path }, 'config changed');
           await apply(next);
+        }).catch((e: unknown) => {
+          // One resource failing to start must not stop later reloads.
+          log.error({ err: errorMessage(e) }, 'applying the new config failed');
         });
       },
     });

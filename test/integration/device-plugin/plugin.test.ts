@@ -279,6 +279,21 @@ describe('config reload', () => {
   });
 });
 
+describe('start-up failure', () => {
+  it('a socket that cannot be served fails the start and leaves no other socket behind', async () => {
+    const registry = join(env.root, 'plugins_registry');
+    mkdirSync(registry);
+    // A regular file where the GPU registration socket must go: bind is refused.
+    writeFileSync(join(registry, socketName(GPU).replace(/\.sock$/, '-reg.sock')), 'not a socket');
+    env.writeConfig(config());
+    await expect(startDevicePlugins({ configPath: env.configPath, kubeletDir: env.kubeletDir, cdiDir: env.cdiDir, sysfsRoot: env.sysfs, pluginsRegistry: registry, log: silentLogger() }))
+      .rejects.toThrow(/is not a socket/);
+    expect(existsSync(join(env.kubeletDir, socketName(FUSE)))).toBe(false);
+    expect(existsSync(join(env.kubeletDir, socketName(GPU)))).toBe(false);
+    expect(existsSync(cdiSpecPath(env.cdiDir, GPU))).toBe(false);
+  });
+});
+
 describe('plugin-watcher registration', () => {
   it('serves pluginregistration GetInfo (type DevicePlugin) when plugins_registry exists', async () => {
     const registry = join(env.root, 'plugins_registry');
