@@ -1,0 +1,53 @@
+// Many short-lived plugin processes at once: no duplicate address, no lost
+// lease, and a SIGKILLed ADD wedges nobody.
+import { describe, it, expect, beforeAll, afterAll } from 'vitest';
+import { spawn } from 'node:child_process';
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { ensureBuilt, runPlugin, Sandbox, cniEnv, PLUGIN, ping } from './helpers.ts';
+
+const sb = new Sandbox('hpc');
+const bridge = sb.bridge();
+beforeAll(() => ensureBuilt());
+afterAll(() => sb.cleanup());
+
+const conf = {
+  cniVersion: '1.1.0', name: `${sb.tag}-net`, type: 'hostplane', bridge, isGateway: true,
+  ipam: { type: 'hostplane', subnet: '10.213.0.0/24', dataDir: sb.dataDir },
+};
+const leases = () => readdirSync(join(sb.dataDir, conf.name)).filter((f) => !f.startsWith('.'));
+const N = 30;
+
+describe('parallel ADD', () => {
+  it(`${N} parallel ADDs of the built binary into separate netns get ${N} distinct addresses (bridge created by the race winner)`, async () => {
+    const nss = Array.from({ length: N }, (_, i) => sb.netns(i));
+    const rs = await Promise.all(nss.map((ns, i) => runPlugin('ADD', conf, { containerId: `${sb.tag}-${i}`, netns: ns })));
+    for (const r of rs) expect(r.code, r.stdout + r.stderr).toBe(0);
+    const addrs = rs.map((r) => (r.out!.ips as { address: string }[])[0]!.address);
+    expect(new Set(addrs).size).toBe(N);
+    expect(leases()).toHaveLength(N);
+    expect(ping(nss[0]!, addrs[N - 1]!.split('/')[0]!)).toBe(true);
+    const ds = await Promise.all(nss.map((ns, i) => runPlugin('DEL', conf, { containerId: `${sb.tag}-${i}`, netns: ns })));
+    for (const d of ds) expect(d.code, d.stdout).toBe(0);
+    expect(leases()).toEqual([]);
+  });
+
+  it('an ADD killed with SIGKILL mid-way does not wedge later ADDs; GC releases what it left', async () => {
+    const victims = [0, 1, 2, 3, 4].map((i) => ({ ns: sb.netns(`k${i}`), id: `${sb.tag}-k${i}` }));
+    // Kill at staggered moments so some die before, some during the kernel work.
+    await Promise.all(victims.map(({ ns, id }, i) => new Promise<void>((resolve) => {
+      const p = spawn(PLUGIN, [], { env: cniEnv('ADD', { containerId: id, netns: ns }), stdio: ['pipe', 'ignore', 'ignore'] });
+      p.stdin.end(JSON.stringify(conf));
+      setTimeout(() => p.kill('SIGKILL'), 5 + i * 8);
+      p.on('close', () => resolve());
+    })));
+    const ns = sb.netns('after');
+    const after = await runPlugin('ADD', conf, { containerId: `${sb.tag}-after`, netns: ns });
+    expect(after.code, after.stdout).toBe(0);
+    const gc = await runPlugin('GC', { ...conf, 'cni.dev/valid-attachments': [{ containerID: `${sb.tag}-after`, ifname: 'eth0' }] });
+    expect(gc.code, gc.stdout).toBe(0);
+    expect(leases()).toEqual([(after.out!.ips as { address: string }[])[0]!.address.split('/')[0]]);
+    expect(readdirSync(`/sys/class/net/${bridge}/brif`)).toHaveLength(1);
+    expect((await runPlugin('DEL', conf, { containerId: `${sb.tag}-after`, netns: ns })).code).toBe(0);
+  });
+});
