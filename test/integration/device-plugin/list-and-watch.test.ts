@@ -1,0 +1,66 @@
+// ListAndWatch: device files, fake sysfs PCI entries and real /dev nodes appearing
+// and vanishing reach the fake kubelet within 100 ms.
+import { describe, it, expect, afterEach } from 'vitest';
+import { writeFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { execFileSync } from 'node:child_process';
+import { addPci, removeEntry } from '../../support/fake-sysfs.ts';
+import { env, FUSE, GPU, useHarness, startKubelet, start, ids } from './harness.ts';
+
+useHarness();
+
+describe('ListAndWatch', () => {
+  it('a device file that appears, disappears and reappears is reported within 100 ms each time', async () => {
+    const kubelet = await startKubelet();
+    await start();
+    await kubelet.waitFor(() => kubelet!.latest(FUSE), 2000, 'first list');
+    expect(kubelet.latest(FUSE)).toEqual([]);
+    const dev = join(env.devDir, 'fuse0');
+    const steps: Array<[() => void, string[]]> = [
+      [() => writeFileSync(dev, ''), ['fuse0:Healthy']],
+      [() => rmSync(dev), ['fuse0:Unhealthy']],
+      [() => writeFileSync(dev, ''), ['fuse0:Healthy']],
+      [() => writeFileSync(join(env.devDir, 'fuse1'), ''), ['fuse0:Healthy', 'fuse1:Healthy']],
+    ];
+    for (const [act, want] of steps) {
+      const t0 = Date.now();
+      act();
+      await kubelet.waitFor(() => JSON.stringify(ids(kubelet!.latest(FUSE))) === JSON.stringify(want), 1000, want.join());
+      expect(Date.now() - t0).toBeLessThan(100);
+    }
+  });
+
+  it('a PCI device appearing in sysfs is reported with its NUMA node; removal marks it Unhealthy', async () => {
+    const kubelet = await startKubelet();
+    await start();
+    await kubelet.waitFor(() => kubelet!.latest(GPU)?.length === 4, 2000, 'four GPUs');
+    addPci(env.sysfs, '0000:d8:00.0', { vendor: '0x10de', class: '0x030200', numa: 1 });
+    const added = await kubelet.waitFor(() => kubelet!.latest(GPU)?.find((d) => d.ID === '0000:d8:00.0'), 1000, 'new GPU');
+    expect(added).toEqual({ ID: '0000:d8:00.0', health: 'Healthy', topology: { nodes: [{ ID: 1 }] } });
+    removeEntry(env.sysfs, 'pci', '0000:3b:00.0');
+    await kubelet.waitFor(() => kubelet!.latest(GPU)?.find((d) => d.ID === '0000:3b:00.0' && d.health === 'Unhealthy'), 1000, 'GPU unhealthy');
+  });
+});
+
+describe('ListAndWatch on the real /dev', () => {
+  const name = `hptest${process.pid}x`;
+  afterEach(() => { for (let i = 0; i < 2; i++) rmSync(`/dev/${name}${i}`, { force: true }); });
+
+  it('a character device node made with mknod in /dev (devtmpfs) is reported, and its removal too', async () => {
+    const kubelet = await startKubelet();
+    const RES = 'hostplane.dev/testnode';
+    await start({ rescanIntervalSeconds: 0, resources: [{ name: RES, devices: [{ path: `/dev/${name}[0-9]` }] }] });
+    await kubelet.waitFor(() => kubelet!.latest(RES), 2000, 'first list');
+    // Same major/minor as /dev/null: harmless if anything opens it.
+    let t0 = Date.now();
+    execFileSync('mknod', ['-m', '0666', `/dev/${name}0`, 'c', '1', '3']);
+    await kubelet.waitFor(() => kubelet!.latest(RES)?.[0]?.health === 'Healthy', 1000, 'node reported');
+    expect(Date.now() - t0).toBeLessThan(100);
+    const r = await kubelet.allocate(RES, [`${name}0`]);
+    expect(r.container_responses[0]!.devices).toEqual([{ container_path: `/dev/${name}0`, host_path: `/dev/${name}0`, permissions: 'rw' }]);
+    t0 = Date.now();
+    rmSync(`/dev/${name}0`);
+    await kubelet.waitFor(() => kubelet!.latest(RES)?.[0]?.health === 'Unhealthy', 1000, 'node gone');
+    expect(Date.now() - t0).toBeLessThan(100);
+  });
+});
