@@ -56,3 +56,18 @@ describe('GetPreferredAllocation', () => {
     expect((await grpcCode(kubelet.preferred(GPU, ['nope'], [], 1))).code).toBe(status.INVALID_ARGUMENT);
   });
 });
+
+describe('PreStartContainer', () => {
+  it('is not requested (pre_start_required false) and answers empty if called anyway', async () => {
+    writeFileSync(join(env.devDir, 'fuse'), '');
+    const kubelet = await startKubelet();
+    await start();
+    await kubelet.waitFor(() => kubelet!.plugins.size === 2, 2000, 'registered');
+    const conn = kubelet.plugins.get(FUSE)!;
+    expect(conn.options.pre_start_required).toBe(false);
+    const r = await new Promise((res, rej) =>
+      (conn.client.PreStartContainer as (q: object, cb: (e: Error | null, v: unknown) => void) => void)({ devices_ids: ['fuse'] }, (e, v) => (e ? rej(e) : res(v))),
+    );
+    expect(r).toEqual({});
+  });
+});
