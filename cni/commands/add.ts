@@ -62,6 +62,9 @@ async function build(req: CniRequest, conf: NetConf, deps: Deps, undo: Undo[]): 
     ? ipam.ips.filter((i) => i.gateway).map((i) => `${i.gateway}/${parseCidr(i.address)!.prefix}`)
     : [];
   const hostTail: LinkOp[] = [
+    // A veth of this very attachment left by an earlier ADD that never got its
+    // DEL (the runtime gave up on it): the name is ours, so replace it.
+    ...(deps.view.linkExists(hostVeth) ? [{ op: 'link-del', dev: hostVeth } as const] : []),
     { op: 'veth-add', name: hostVeth, mtu: conf.mtu, master: conf.bridge, peer: { name: req.ifname, mac, mtu: conf.mtu, netns: req.netns } },
     { op: 'bridge-port', dev: hostVeth, hairpin: conf.hairpinMode },
     { op: 'link-set', dev: hostVeth, up: true },

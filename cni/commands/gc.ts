@@ -1,7 +1,6 @@
 // GC: release every lease and host artefact of this network that belongs to
 // no attachment in cni.dev/valid-attachments — what a missed DEL (crash, lost
 // node state) left behind.
-import { CniError, Code } from '../errors.ts';
 import type { NetConf } from '../config.ts';
 import type { CniRequest } from '../request.ts';
 import { type Deps, allocatorFor } from './deps.ts';
@@ -11,9 +10,9 @@ import { hostVethName, HOST_VETH_RE } from '../net/veth.ts';
 import { gcScript, runNft } from '../net/masq.ts';
 
 export async function gc(req: CniRequest, conf: NetConf, deps: Deps): Promise<void> {
-  const valid = conf.validAttachments;
-  // Without the list every attachment would look dead: refuse rather than wipe the node.
-  if (!valid) throw new CniError(Code.InvalidConfig, 'invalid config: GC needs cni.dev/valid-attachments');
+  // libcni leaves the key out when nothing is valid (cnitool's plain `gc`, which
+  // has already DEL'd every cached attachment), so absent means "none".
+  const valid = conf.validAttachments ?? [];
   const alloc = allocatorFor(conf, deps);
   if (alloc) {
     const { released, kept } = alloc.gc(valid.map((v) => ({ containerId: v.containerID, ifname: v.ifname })));

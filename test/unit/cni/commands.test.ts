@@ -137,8 +137,10 @@ describe('STATUS, CHECK, GC, VERSION (dispatch)', () => {
   ])('%s with a %s config → code 1', async (cmd, v) => {
     expect((await run(cmd, new FakeExec(), conf({ cniVersion: v }))).stdout).toMatchObject({ code: 1 });
   });
-  it('GC without valid-attachments refuses (7) rather than wiping the node', async () => {
-    expect((await run('GC', new FakeExec())).stdout).toMatchObject({ code: 7 });
+  it('GC without valid-attachments (libcni omits an empty list) releases every lease', async () => {
+    await run('ADD', new FakeExec());
+    expect((await run('GC', new FakeExec())).exitCode).toBe(0);
+    expect(leases()).toHaveLength(0);
   });
   it('GC releases leases and deletes host veths of attachments not listed', async () => {
     await run('ADD', new FakeExec());
