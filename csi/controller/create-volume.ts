@@ -87,7 +87,7 @@ export async function createVolume(ctx: CsiContext, req: CreateVolumeRequest): P
     const rec: VolumeRecord = {
       id, name, capacityBytes: size, status: 'creating', parameters, mutableParameters,
       createdAt: new Date().toISOString(), publish: {},
-      ...(source ? { source } : {}),
+      ...(source ? { source } : { blank: true }),
     };
     await ctx.store.putVolume(rec);
     const img = imagePath(ctx, id);

@@ -8,7 +8,8 @@ import { checkId } from '../validate.ts';
 import { removeImage } from '../volumes/image.ts';
 
 export async function detachLoopsOf(ctx: CsiContext, image: string): Promise<void> {
-  for (const l of await ctx.loops.list()) if (l.backingFile === image) await ctx.loops.detach(l.device);
+  // More than one only if something outside the driver attached the image too.
+  for (let i = 0, dev = await ctx.loops.find(image); dev && i < 8; i++, dev = await ctx.loops.find(image)) await ctx.loops.detach(dev);
 }
 
 export async function deleteVolume(ctx: CsiContext, req: { volume_id?: string }): Promise<Record<string, never>> {

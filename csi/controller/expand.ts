@@ -23,7 +23,8 @@ export async function controllerExpandVolume(ctx: CsiContext, req: { volume_id?:
     if (want - v.capacityBytes > st.bavail * st.bsize) throw outOfRange(`growing to ${want} bytes exceeds the free space of the data dir`);
     const img = imagePath(ctx, id);
     await growImage(img, want);
-    for (const l of await ctx.loops.list()) if (l.backingFile === img) await ctx.loops.refreshSize(l.device);
+    const dev = await ctx.loops.find(img);
+    if (dev) await ctx.loops.refreshSize(dev);
     await ctx.store.putVolume({ ...v, capacityBytes: want, ...(block ? {} : { fsGrowPending: true }) });
     return { capacity_bytes: want, node_expansion_required: !block };
   });

@@ -17,7 +17,8 @@ export async function controllerModifyVolume(ctx: CsiContext, req: { volume_id?:
   return ctx.lock.run(id, async () => {
     const v = getVolume(ctx, id);
     const img = imagePath(ctx, id);
-    for (const l of await ctx.loops.list()) if (l.backingFile === img) await applyMutable(ctx, l.device, changes);
+    const dev = await ctx.loops.find(img);
+    if (dev) await applyMutable(ctx, dev, changes);
     await ctx.store.putVolume({ ...v, mutableParameters: { ...v.mutableParameters, ...changes } });
     return {};
   });

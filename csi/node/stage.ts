@@ -49,7 +49,8 @@ export async function nodeStageVolume(ctx: CsiContext, req: StageRequest): Promi
       const device = await ctx.loops.attach(img, { directIo: v.mutableParameters.directIO === 'true' });
       await applyMutable(ctx, device, v.mutableParameters);
       if (!cap.block && !(await mountAt(ctx.mounts, path))) {
-        const existing = await ctx.fs.detect(device);
+        // A fresh image is known to be empty: one process spawn (blkid) saved.
+        const existing = v.blank ? undefined : await ctx.fs.detect(device);
         if (!existing) await ctx.fs.make(device, fsType!);
         if (existing === 'ext4' && v.fsGrowPending) await ctx.fs.growOffline(device);
         await mkdir(path, { recursive: true });
@@ -57,8 +58,8 @@ export async function nodeStageVolume(ctx: CsiContext, req: StageRequest): Promi
         mounted = true;
         if (existing === 'xfs' && v.fsGrowPending && !cap.readOnlyMode) await ctx.fs.grow(device, path, 'xfs');
       }
-      const { fsGrowPending: _grown, ...base } = v;
-      await ctx.store.putVolume({ ...(cap.block ? v : base), stage: { ...stage, complete: true } });
+      const { fsGrowPending: _grown, blank: _used, ...base } = v;
+      await ctx.store.putVolume({ ...(cap.block ? { ...v, blank: false } : base), stage: { ...stage, complete: true } });
     } catch (e) {
       if (mounted) await ctx.fs.unmount(path).catch(() => {});
       await detachLoopsOf(ctx, img).catch(() => {});
@@ -71,8 +72,7 @@ export async function nodeStageVolume(ctx: CsiContext, req: StageRequest): Promi
 }
 
 export async function attachedDevice(ctx: CsiContext, id: string): Promise<string | undefined> {
-  const img = imagePath(ctx, id);
-  return (await ctx.loops.list()).find((l) => l.backingFile === img)?.device;
+  return ctx.loops.find(imagePath(ctx, id));
 }
 
 export async function nodeUnstageVolume(ctx: CsiContext, req: { volume_id?: string; staging_target_path?: string }): Promise<Record<string, never>> {

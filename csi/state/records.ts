@@ -28,6 +28,8 @@ export interface VolumeRecord {
   source?: { snapshotId?: string; volumeId?: string };
   createdAt: string;
   stage?: StageRecord;
+  /** Never written since creation (no source, never used as a block device): skip filesystem detection. */
+  blank?: boolean;
   /** The image grew but the filesystem inside has not yet: grown at the next NodeExpand or Stage. */
   fsGrowPending?: boolean;
   publish: Record<string, PublishRecord>;

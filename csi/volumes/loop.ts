@@ -1,6 +1,7 @@
 // Loop devices: the kernel object that turns a volume's image file into a
 // block device. `losetup -J` is the source of truth after a restart or a
 // reboot (loop devices do not survive one), never our own memory.
+import { readdir, readFile } from 'node:fs/promises';
 import type { HostExec } from '../../lib/exec.ts';
 
 export interface LoopInfo {
@@ -9,8 +10,10 @@ export interface LoopInfo {
 }
 
 export interface LoopDevices {
-  /** Every attached loop device with its backing file. */
+  /** Every attached loop device with its backing file (`losetup -J`: the start-up inventory). */
   list(): Promise<LoopInfo[]>;
+  /** The device attached to `image`, if any: the per-call fast path. */
+  find(image: string): Promise<string | undefined>;
   /** Attach `image`, or return the device already attached to it. */
   attach(image: string, opts?: { directIo?: boolean; readOnly?: boolean }): Promise<string>;
   detach(device: string): Promise<void>;
@@ -46,9 +49,30 @@ export class RealLoopDevices implements LoopDevices {
       });
   }
 
+  // sysfs holds the same truth as `losetup -J` for a fraction of the cost: a
+  // process spawn here costs 10-40 ms, a few small file reads well under one.
+  async find(image: string): Promise<string | undefined> {
+    let names: string[];
+    try {
+      names = (await readdir('/sys/block')).filter((n) => n.startsWith('loop'));
+    } catch {
+      return (await this.list()).find((l) => l.backingFile === image)?.device;
+    }
+    for (const n of names) {
+      let back: string;
+      try {
+        back = (await readFile(`/sys/block/${n}/loop/backing_file`, 'utf8')).trim();
+      } catch {
+        continue; // not bound
+      }
+      if (back === image || back === image + DELETED) return `/dev/${n}`;
+    }
+    return undefined;
+  }
+
   async attach(image: string, opts: { directIo?: boolean; readOnly?: boolean } = {}): Promise<string> {
-    const existing = (await this.list()).find((l) => l.backingFile === image);
-    if (existing) return existing.device;
+    const existing = await this.find(image);
+    if (existing) return existing;
     const args = ['--find', '--show'];
     if (opts.directIo) args.push('--direct-io=on');
     if (opts.readOnly) args.push('--read-only');

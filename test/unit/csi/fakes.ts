@@ -16,6 +16,7 @@ export class FakeLoops implements LoopDevices {
   readAhead = new Map<string, number>();
   private next = 0;
   async list() { return [...this.loops]; }
+  async find(image: string) { return this.loops.find((l) => l.backingFile === image)?.device; }
   async attach(image: string) {
     const hit = this.loops.find((l) => l.backingFile === image);
     if (hit) return hit.device;
