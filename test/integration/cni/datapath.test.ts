@@ -110,6 +110,22 @@ describe('datapath details', () => {
     expect((await runPlugin('DEL', c, { containerId: id, netns: ns })).code).toBe(0);
   });
 
+  it('any other ipam.type is delegated: host-local from CNI_PATH allocates on ADD and releases on DEL', async () => {
+    const hlDir = join(sb.dataDir, 'host-local');
+    const c = { ...conf('1.0.0', 15), ipam: { type: 'host-local', ranges: [[{ subnet: '10.211.15.0/24' }]], dataDir: hlDir } };
+    const ns = sb.netns('h');
+    const id = `${sb.tag}-h`;
+    const r = await runPlugin('ADD', c, { containerId: id, netns: ns });
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    const addr = addrOf(r.out, 4);
+    expect(readdirSync(join(hlDir, c.name))).toContain(addr);
+    expect(ping(ns, '10.211.15.1')).toBe(true);
+    const chk = await runPlugin('CHECK', { ...c, prevResult: r.out }, { containerId: id, netns: ns });
+    expect(chk.code, chk.stdout).toBe(0);
+    expect((await runPlugin('DEL', { ...c, prevResult: r.out }, { containerId: id, netns: ns })).code).toBe(0);
+    expect(readdirSync(join(hlDir, c.name))).not.toContain(addr);
+  });
+
   it('a netns path outside /run/netns works (nsenter path), e.g. /proc/PID/ns/net', async () => {
     const c = conf('1.1.0', 14);
     const ns = sb.netns('p');
