@@ -1,7 +1,7 @@
 // Watches a changing set of directories (non-recursively) and calls back
 // once per burst of events. inotify via fs.watch: a device node or sysfs
 // entry appearing is seen in milliseconds, where polling would take seconds.
-import { watch, type FSWatcher } from 'node:fs';
+import { watch, statSync, type FSWatcher } from 'node:fs';
 
 export interface DirWatcherOptions {
   /** Called after events settle for debounceMs; `names` are the entries that changed, per dir. */
@@ -18,7 +18,8 @@ export interface DirWatcherOptions {
 }
 
 export class DirWatcher {
-  private readonly watchers = new Map<string, FSWatcher>();
+  /** Per dir: the watcher and the inode it watches (a dir deleted and recreated is a new inode). */
+  private readonly watchers = new Map<string, { w: FSWatcher; ino: string }>();
   private pending: Array<{ dir: string; name: string | null }> = [];
   private timer: NodeJS.Timeout | undefined;
   private closed = false;
@@ -30,19 +31,23 @@ export class DirWatcher {
   setDirs(dirs: Iterable<string>): void {
     if (this.closed) return;
     const want = new Set(dirs);
-    for (const [d, w] of this.watchers) if (!want.has(d)) { w.close(); this.watchers.delete(d); }
+    for (const [d, e] of this.watchers) {
+      if (!want.has(d) || inode(d) !== e.ino) { e.w.close(); this.watchers.delete(d); }
+    }
     for (const d of want) {
       if (this.watchers.has(d)) continue;
+      const ino = inode(d);
+      if (ino === undefined) continue; // not there yet; the caller also watches an existing ancestor
       try {
         const w = watch(d, { persistent: false }, (ev, name) => {
           if (this.opts.renamesOnly && ev !== 'rename') return;
           this.event(d, name === null ? null : String(name));
         });
-        // A watched dir that is removed reports an error; the next rescan re-adds it.
-        w.on('error', () => { w.close(); this.watchers.delete(d); this.event(d, null); });
-        this.watchers.set(d, w);
+        // A watched dir that goes away may report an error; the next setDirs re-adds it.
+        w.on('error', () => { w.close(); if (this.watchers.get(d)?.w === w) this.watchers.delete(d); this.event(d, null); });
+        this.watchers.set(d, { w, ino });
       } catch {
-        // ENOENT: not there yet; the caller also watches an existing ancestor.
+        // Raced away between stat and watch: as if it was never there.
       }
     }
   }
@@ -65,7 +70,17 @@ export class DirWatcher {
   close(): void {
     this.closed = true;
     if (this.timer) clearTimeout(this.timer);
-    for (const w of this.watchers.values()) w.close();
+    for (const e of this.watchers.values()) e.w.close();
     this.watchers.clear();
+  }
+}
+
+/** Identity of a directory: inode numbers are reused at once, so birth time too. */
+function inode(dir: string): string | undefined {
+  try {
+    const st = statSync(dir);
+    return st.isDirectory() ? `${st.ino}:${st.birthtimeMs}` : undefined;
+  } catch {
+    return undefined;
   }
 }

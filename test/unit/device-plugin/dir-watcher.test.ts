@@ -1,5 +1,5 @@
 import { describe, it, expect, afterEach } from 'vitest';
-import { mkdtempSync, writeFileSync, rmSync, appendFileSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, writeFileSync, rmSync, appendFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DirWatcher } from '../../../device-plugin/dir-watcher.ts';
@@ -38,5 +38,24 @@ describe('DirWatcher', () => {
     w = new DirWatcher({ onChange: () => {} });
     w.setDirs([join(dir, 'nope'), dir]);
     expect(w.dirs()).toEqual([dir]);
+  });
+});
+
+describe('DirWatcher on a dir that is deleted and recreated', () => {
+  it('setDirs watches the new dir (new inode), so later events are seen', async () => {
+    dir = mkdtempSync(join(tmpdir(), 'hp-dw-'));
+    const sub = join(dir, 'sub');
+    mkdirSync(sub);
+    const seen: string[] = [];
+    w = new DirWatcher({ onChange: (c) => { for (const x of c) if (x.name) seen.push(x.name); }, debounceMs: 5 });
+    w.setDirs([sub]);
+    rmSync(sub, { recursive: true });
+    mkdirSync(sub);
+    w.setDirs([sub]);
+    await sleep(30);
+    seen.length = 0;
+    writeFileSync(join(sub, 'dev0'), '');
+    await sleep(50);
+    expect(seen).toContain('dev0');
   });
 });
