@@ -40,6 +40,7 @@ export interface StartOptions {
 export interface DevicePlugins {
   /** Send an empty device list on every stream (before shutdown). */
   drain(): Promise<void>;
+  /** Sockets removed; CDI specs kept (see ResourceRunner.close). */
   close(): Promise<void>;
   devices(): Array<{ resource: string; id: string; health: 'Healthy' | 'Unhealthy' }>;
   /** Successful Register calls per resource since start. */
@@ -73,7 +74,7 @@ export async function startDevicePlugins(opts: StartOptions): Promise<DevicePlug
   const failure = started.find((r): r is PromiseRejectedResult => r.status === 'rejected');
   if (failure) {
     // Leave nothing half-started behind: sockets and CDI specs of the others go too.
-    await Promise.all([...runners.values()].map((r) => r.close()));
+    await Promise.all([...runners.values()].map((r) => r.close(true)));
     throw failure.reason;
   }
 
@@ -99,7 +100,7 @@ export async function startDevicePlugins(opts: StartOptions): Promise<DevicePlug
   const apply = async (next: DevicePluginConfig) => {
     const wanted = new Map(next.resources.map((r) => [r.name, r]));
     for (const [name, runner] of [...runners]) {
-      if (!wanted.has(name)) { runners.delete(name); await runner.close(); log.info({ resource: name }, 'resource removed'); }
+      if (!wanted.has(name)) { runners.delete(name); await runner.close(true); log.info({ resource: name }, 'resource removed'); }
     }
     for (const r of next.resources) {
       const runner = runners.get(r.name);
@@ -109,7 +110,7 @@ export async function startDevicePlugins(opts: StartOptions): Promise<DevicePlug
           log.info({ resource: r.name }, 'resource added');
         } catch (e) {
           log.error({ resource: r.name, err: errorMessage(e) }, 'resource could not start');
-          await runners.get(r.name)?.close();
+          await runners.get(r.name)?.close(true);
           runners.delete(r.name);
         }
       }
@@ -161,7 +162,7 @@ export async function startDevicePlugins(opts: StartOptions): Promise<DevicePlug
       kubeletWatch.close();
       configWatch?.close();
       if (rescanTimer) clearInterval(rescanTimer);
-      await Promise.all([...runners.values()].map((r) => r.close()));
+      await Promise.all([...runners.values()].map((r) => r.close(false)));
       runners.clear();
     },
     devices() {

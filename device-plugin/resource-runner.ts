@@ -154,15 +154,19 @@ export class ResourceRunner {
     return this.enqueue('drain', async () => { this.server.drain(); });
   }
 
-  /** Stop everything this resource owns: watchers, sockets, its CDI spec. */
-  close(): Promise<void> {
+  /**
+   * Stop watchers and sockets. The CDI spec goes only with the resource
+   * (`removeCdi`): on a mere shutdown (plugin upgrade) containers of running
+   * pods that restart still resolve the CDI names kubelet cached for them.
+   */
+  close(removeCdi: boolean): Promise<void> {
     this.closed = true;
     if (this.retryTimer) clearTimeout(this.retryTimer);
     this.watcher.close();
     return this.enqueue('close', async () => {
       await this.server.stop();
       await this.regServer?.close(200);
-      await this.deps.cdi.remove(this.cfg.name);
+      if (removeCdi) await this.deps.cdi.remove(this.cfg.name);
     });
   }
 }
