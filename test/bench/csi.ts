@@ -16,7 +16,8 @@ import { summary, median, percentile, nowMs, fmtMs } from './stats.ts';
 
 const root = join(import.meta.dirname, '..', '..');
 const OURS = join(root, 'dist', 'hostplane');
-const REFERENCE = '/usr/local/bin/hostpathplugin';
+// HOSTPATHPLUGIN points at another build of the reference (e.g. a private GOBIN).
+const REFERENCE = process.env.HOSTPATHPLUGIN ?? '/usr/local/bin/hostpathplugin';
 const GiB = 1024 ** 3;
 const ITER = Number(process.argv[2] ?? 15);
 const WARMUP = 2;
