@@ -88,6 +88,14 @@ describe('allocator: release, boots, GC', () => {
     expect(r.released).toHaveLength(2);
     expect(a.store.all().map((l) => l.containerId)).toEqual(['b']);
   });
+  it('GC removes temp files of processes killed mid-reservation, not those of live ones', () => {
+    const a = new Allocator(small(), 'n', 'boot1');
+    a.allocate(o('a'), []);
+    writeFileSync(join(dir, 'n', '.lease-999999999-10.1.0.3'), 'dead');
+    writeFileSync(join(dir, 'n', `.lease-${process.pid}-10.1.0.4`), 'alive');
+    a.gc([o('a')]);
+    expect(readdirSync(join(dir, 'n')).filter((f) => f.startsWith('.lease-'))).toEqual([`.lease-${process.pid}-10.1.0.4`]);
+  });
   it('a state directory that cannot be reached is reported as inaccessible, not thrown', () => {
     const a = new Allocator(small(), 'n', 'boot1');
     expect(a.store.accessible()).toBe(true);
