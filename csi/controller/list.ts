@@ -7,7 +7,7 @@ import { checkParameters } from '../parameters.ts';
 import { page } from './paging.ts';
 import { freeBytes, imageExists } from '../volumes/image.ts';
 import type { VolumeRecord } from '../state/records.ts';
-import type { CsiVolume, Topology, VolumeCapability, VolumeCondition } from '../types.ts';
+import type { Topology, VolumeCapability, VolumeCondition } from '../types.ts';
 import { imagePath } from '../context.ts';
 import { MAX_VOLUME_BYTES } from '../validate.ts';
 
@@ -55,4 +55,3 @@ export async function getCapacity(
   return { available_capacity: free, maximum_volume_size: { value: Math.min(free, MAX_VOLUME_BYTES) }, minimum_volume_size: { value: 4096 } };
 }
 
-export type { CsiVolume };

@@ -81,6 +81,9 @@ export async function nodeUnstageVolume(ctx: CsiContext, req: { volume_id?: stri
   return ctx.lock.run(id, async () => {
     const v = getVolume(ctx, id);
     if (v.stage && v.stage.path !== path) return {}; // staged elsewhere: nothing of ours at this path
+    const published = Object.keys(v.publish);
+    // The CO unpublishes first; unmounting under live bind mounts would pin the loop device.
+    if (published.length) throw failedPrecondition(`volume ${id} is still published at ${published.join(', ')}`);
     // Unmount this volume's device at the path (more than once if a crashed retry stacked it),
     // and nothing else: a foreign mount there is not ours to remove.
     const device = await attachedDevice(ctx, id);

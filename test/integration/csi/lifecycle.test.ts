@@ -142,6 +142,17 @@ describe('mount volumes', () => {
   });
 });
 
+describe('ordering', () => {
+  it('NodeUnstageVolume while still published → FAILED_PRECONDITION, and nothing is unmounted', async () => {
+    const { volume } = await h.client.controller.CreateVolume({ name: 'order', capacity_range: { required_bytes: 16 * MiB }, volume_capabilities: cap() });
+    const { staging, target } = await stageAndPublish(volume.volume_id, mountCap(), 'order');
+    expect(await codeOf(h.client.node.NodeUnstageVolume({ volume_id: volume.volume_id, staging_target_path: staging }))).toBe('FAILED_PRECONDITION');
+    expect(mountsUnder(h.dir)).toEqual(expect.arrayContaining([staging, target]));
+    expect(await codeOf(h.client.controller.DeleteVolume({ volume_id: volume.volume_id }))).toBe('FAILED_PRECONDITION');
+    await teardown(volume.volume_id, staging, target);
+  });
+});
+
 describe('block volumes', () => {
   it('publishes the loop device node at a file target, of exactly the capacity', async () => {
     const { volume } = await h.client.controller.CreateVolume({ name: 'blk', capacity_range: { required_bytes: 48 * MiB }, volume_capabilities: [blockCap()] });
