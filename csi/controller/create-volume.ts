@@ -97,7 +97,8 @@ export async function createVolume(ctx: CsiContext, req: CreateVolumeRequest): P
         await growImage(img, size);
       } else if (source?.volumeId) {
         const srcVol = source.volumeId;
-        await withQuiescedVolume(ctx, srcVol, () => ctx.copier.copy(imagePath(ctx, srcVol), img));
+        // The source's lock: no Stage, expand or delete of it mid-copy.
+        await ctx.lock.run(srcVol, () => withQuiescedVolume(ctx, srcVol, () => ctx.copier.copy(imagePath(ctx, srcVol), img)));
         await growImage(img, size);
       } else {
         await createImage(img, size);

@@ -90,9 +90,16 @@ describe('mount volumes', () => {
     expect(bytes.total).toBeLessThanOrEqual(64 * MiB);
     expect(inodes.total).toBeGreaterThan(1000);
     expect(st.volume_condition.abnormal).toBe(false);
+    // The image file deleted under a live loop device: both views say abnormal.
+    execFileSync('mv', [image(volume.volume_id), `${image(volume.volume_id)}.moved`]);
+    const noImage = await h.client.node.NodeGetVolumeStats({ volume_id: volume.volume_id, volume_path: target });
+    expect(noImage.volume_condition).toMatchObject({ abnormal: true, message: expect.stringMatching(/image file is missing/) });
+    const cv = await h.client.controller.ControllerGetVolume({ volume_id: volume.volume_id });
+    expect(cv.status.volume_condition.abnormal).toBe(true);
+    execFileSync('mv', [`${image(volume.volume_id)}.moved`, image(volume.volume_id)]);
     execFileSync('umount', [target]);
     const gone = await h.client.node.NodeGetVolumeStats({ volume_id: volume.volume_id, volume_path: target });
-    expect(gone.volume_condition.abnormal).toBe(true);
+    expect(gone.volume_condition).toMatchObject({ abnormal: true, message: expect.stringMatching(/not mounted/) });
     await teardown(volume.volume_id, staging, target);
   });
 
