@@ -129,6 +129,9 @@ function parseIpOrThrow(s: string): Ip {
   return ip;
 }
 
+// Within the first 64Ki addresses of a set: enough spread for any realistic
+// burst of parallel ADDs, and IPv6 pods get readable addresses (fd00::1a2b),
+// not ones scattered over a /64.
 function offsetFor(o: Owner): bigint {
-  return fnv1a64(`${o.containerId}/${o.ifname}`);
+  return fnv1a64(`${o.containerId}/${o.ifname}`) % 65536n;
 }

@@ -37,7 +37,7 @@ function runOnce(cmd: string, kind: 'hp' | 'ref', id: string, ns: string): numbe
   const t = process.hrtime.bigint();
   const r = spawnSync(bin, [], { input: confs[kind], env: env(cmd, kind, id, ns) });
   const ms = Number(process.hrtime.bigint() - t) / 1e6;
-  if (r.status !== 0) throw new Error(`${kind} ${cmd} failed: ${r.stdout}${r.stderr}`);
+  if (r.status !== 0) throw new Error(`${kind} ${cmd} failed: ${r.error?.message ?? ""} ${r.stdout}${r.stderr}`);
   return ms;
 }
 function runAsync(cmd: string, kind: 'hp' | 'ref', id: string, ns: string): Promise<void> {

@@ -78,11 +78,11 @@ describe('allocator: release, boots, GC', () => {
     now.allocate(o('f'), []);
     expect(now.store.all().map((l) => l.containerId)).toEqual(['f']);
   });
-  it('GC keeps the valid attachments and releases the rest (empty leases from a killed ADD too)', () => {
+  it('GC keeps the valid attachments and releases the rest (ownerless leases too)', () => {
     const a = new Allocator(small(), 'n', 'boot1');
     a.allocate(o('a'), []);
     a.allocate(o('b'), []);
-    writeFileSync(join(dir, 'n', '10.1.0.6'), ''); // a process killed between create and write
+    writeFileSync(join(dir, 'n', '10.1.0.7'), ''); // an unreadable, ownerless lease
     const r = a.gc([o('b')]);
     expect(r.kept).toHaveLength(1);
     expect(r.released).toHaveLength(2);
