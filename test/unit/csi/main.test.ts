@@ -1,0 +1,35 @@
+// `hostplane csi` flag handling: a bad or missing flag is named, exit code 2,
+// and nothing is started.
+import { describe, it, expect, vi, afterEach } from 'vitest';
+import { main } from '../../../csi/main.ts';
+
+afterEach(() => vi.restoreAllMocks());
+
+async function run(argv: string[]): Promise<{ code: number; err: string }> {
+  let err = '';
+  vi.spyOn(process.stderr, 'write').mockImplementation((s: string | Uint8Array) => { err += String(s); return true; });
+  const code = await main(argv);
+  return { code, err };
+}
+
+const ok = ['--endpoint', 'unix:///tmp/x.sock', '--node-id', 'n1', '--data-dir', '/tmp/d'];
+
+describe('hostplane csi flags', () => {
+  it.each([
+    [['--node-id', 'n1', '--data-dir', '/tmp/d'], '--endpoint is required'],
+    [['--endpoint', 'unix:///tmp/x.sock', '--data-dir', '/tmp/d'], '--node-id is required'],
+    [['--endpoint', 'unix:///tmp/x.sock', '--node-id', 'n1'], '--data-dir is required'],
+    [['--endpoint', 'tcp://1.2.3.4:5', '--node-id', 'n1', '--data-dir', '/tmp/d'], '--endpoint tcp://1.2.3.4:5'],
+    [['--endpoint', 'unix:///tmp/x.sock', '--node-id', 'n1', '--data-dir', 'relative'], '--data-dir relative'],
+    [['--endpoint', 'unix:///tmp/x.sock', '--node-id', 'bad/id', '--data-dir', '/tmp/d'], '--node-id bad/id'],
+    [[...ok, '--driver-name', 'bad_name!'], '--driver-name bad_name!'],
+    [[...ok, '--max-volumes', '0'], '--max-volumes 0'],
+    [[...ok, '--plugins-registry', 'rel'], '--plugins-registry rel'],
+    [[...ok, '--bogus'], "'--bogus'"],
+  ])('%j → exit 2 naming the flag', async (argv, msg) => {
+    const r = await run(argv);
+    expect(r.code).toBe(2);
+    expect(r.err).toContain(msg);
+    expect(r.err).toContain('usage: hostplane csi');
+  });
+});
