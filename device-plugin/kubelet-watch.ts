@@ -11,8 +11,9 @@ export const KUBELET_SOCKET = 'kubelet.sock';
 /** Identity of the current kubelet.sock (undefined when absent): a new file means a new kubelet. */
 export function kubeletSocketId(kubeletDir: string): string | undefined {
   try {
+    // Inode numbers are reused at once after a delete: birth time tells two sockets apart.
     const st = statSync(join(kubeletDir, KUBELET_SOCKET));
-    return `${st.ino}:${st.ctimeMs}`;
+    return `${st.ino}:${st.birthtimeMs}`;
   } catch {
     return undefined;
   }
