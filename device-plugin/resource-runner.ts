@@ -145,7 +145,10 @@ export class ResourceRunner {
       // kubelet.sock can exist before kubelet serves it; try again soon, backing off to 5 s.
       this.log.warn({ err: errorMessage(e), retryMs: this.retryMs }, 'register failed');
       if (this.retryTimer) clearTimeout(this.retryTimer);
+      // Closed while this attempt was in flight: no retry, or its timer would hold the process open.
+      if (this.closed) return;
       this.retryTimer = setTimeout(() => { this.retryTimer = undefined; void this.resync(); }, this.retryMs);
+      this.retryTimer.unref();
       this.retryMs = Math.min(this.retryMs * 2, 5000);
     }
   }

@@ -39,6 +39,9 @@ const child = spawn(process.execPath, [join(repo, 'main.ts'), 'device-plugin', '
   stdio: ['ignore', 'ignore', 'inherit'],
   env: { ...process.env, HOSTPLANE_LOG_LEVEL: 'warn' },
 });
+// However this bench ends (error, Ctrl-C, a closed pipe), the plugin and temp dir go with it.
+process.on('exit', () => { child.kill('SIGKILL'); rmSync(root, { recursive: true, force: true }); });
+for (const sig of ['SIGINT', 'SIGTERM', 'SIGPIPE'] as const) process.on(sig, () => process.exit(1));
 await kubelet.waitFor(() => kubelet.latest(RES)?.length === 8, 5000, 'registration');
 let failed = false;
 
