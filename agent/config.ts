@@ -124,7 +124,7 @@ export function validateConfig(doc: unknown, file: string, env: NodeJS.ProcessEn
       confDir: cni.path('confDir', '/etc/cni/net.d'),
       confName: cni.string('confName', '10-hostplane.conflist', { pattern: /^[A-Za-z0-9._-]+\.conflist$/, what: 'a file name ending in .conflist' }),
       networkName: cni.string('networkName', 'hostplane', { pattern: /^[A-Za-z0-9][A-Za-z0-9._-]*$/, what: 'a CNI network name' }),
-      cniVersion: cni.oneOf('cniVersion', ['1.1.0', '1.0.0'], '1.1.0'),
+      cniVersion: cni.oneOf('cniVersion', ['1.1.0', '1.0.0'], '1.0.0'),
       podCIDRs: cni.cidrList('podCIDRs'),
       bridge: cni.string('bridge', 'hp0', { pattern: /^[A-Za-z0-9_.-]{1,15}$/, what: 'an interface name of at most 15 characters' }),
       mtu: cni.int('mtu', 1500, 576, 65535),

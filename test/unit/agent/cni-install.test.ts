@@ -57,7 +57,7 @@ describe('buildConflist', () => {
 
   it('has one IPAM range set per pod CIDR and portmap after hostplane', () => {
     const c = JSON.parse(buildConflist(cfg, ['10.244.1.0/24', 'fd00::/64']));
-    expect(c.cniVersion).toBe('1.1.0');
+    expect(c.cniVersion).toBe('1.0.0');
     expect(c.name).toBe('hostplane');
     expect(c.plugins.map((p: { type: string }) => p.type)).toEqual(['hostplane', 'portmap']);
     expect(c.plugins[0]).toMatchObject({ bridge: 'hp0', isGateway: true, isDefaultGateway: true, ipMasq: true, mtu: 1450, hairpinMode: true });
