@@ -87,7 +87,7 @@ export async function nodeUnstageVolume(ctx: CsiContext, req: { volume_id?: stri
     // Unmount this volume's device at the path (more than once if a crashed retry stacked it),
     // and nothing else: a foreign mount there is not ours to remove.
     const device = await attachedDevice(ctx, id);
-    for (let i = 0; i < 4 && device && (await mountAt(ctx.mounts, path))?.source === device; i++) await ctx.fs.unmount(path);
+    for (let i = 0; i < 4 && device && (await mountAt(ctx.mounts, path))?.source === device; i++) await ctx.fs.unmount(path, { detachLoop: true });
     await detachLoopsOf(ctx, imagePath(ctx, id));
     if (v.stage) {
       const { stage: _dropped, ...rest } = v;

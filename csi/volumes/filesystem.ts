@@ -11,7 +11,8 @@ export interface Filesystems {
   detect(device: string): Promise<string | undefined>;
   make(device: string, fsType: FsType): Promise<void>;
   mount(source: string, target: string, opts: { fsType?: string; flags?: string[]; bind?: boolean; readOnly?: boolean }): Promise<void>;
-  unmount(target: string): Promise<void>;
+  /** detachLoop: also free the loop device it was mounted from (`umount -d`), saving a separate losetup run. */
+  unmount(target: string, opts?: { detachLoop?: boolean }): Promise<void>;
   /** Grow the filesystem mounted at `mountPath` to fill its device. */
   grow(device: string, mountPath: string, fsType: string): Promise<void>;
   /** Grow an unmounted ext4 to fill its device (needs a forced fsck first). */
@@ -48,8 +49,8 @@ export class RealFilesystems implements Filesystems {
     await this.exec.run('mount', [...args, '--', source, target]);
   }
 
-  async unmount(target: string): Promise<void> {
-    await this.exec.run('umount', [target]);
+  async unmount(target: string, opts: { detachLoop?: boolean } = {}): Promise<void> {
+    await this.exec.run('umount', opts.detachLoop ? ['-d', target] : [target]);
   }
 
   async grow(device: string, mountPath: string, fsType: string): Promise<void> {
