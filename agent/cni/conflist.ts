@@ -1,7 +1,7 @@
 // The network configuration list the container runtime reads: our plugin
 // (bridge + hostplane IPAM, one range set per pod CIDR, so dual-stack nodes
 // get one address of each family) followed by the reference portmap plugin
-// for hostPort. Keys follow docs/cni.md.
+// for hostPort. Keys follow the CNI section of README.md.
 import type { CniConfig } from '../config.ts';
 
 export function buildConflist(cni: CniConfig, podCIDRs: readonly string[]): string {
