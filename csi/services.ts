@@ -4,11 +4,11 @@
 import type * as grpc from '@grpc/grpc-js';
 import { wrapUnary, type CallObserver } from '../lib/grpc/handler.ts';
 import { loadProto, lookup } from '../lib/grpc/proto.ts';
-import { unimplemented } from '../lib/grpc/status-error.ts';
 import type { CsiContext } from './context.ts';
 import { identityHandlers } from './identity.ts';
 import { createVolume } from './controller/create-volume.ts';
 import { deleteVolume } from './controller/delete-volume.ts';
+import { controllerPublishVolume, controllerUnpublishVolume } from './controller/publish.ts';
 import { controllerGetVolume, getCapacity, listVolumes } from './controller/list.ts';
 import { controllerGetCapabilities, validateVolumeCapabilities } from './controller/capabilities.ts';
 import { createSnapshot, deleteSnapshot, getSnapshot, listSnapshots } from './controller/snapshots.ts';
@@ -20,7 +20,7 @@ import { nodeGetVolumeStats } from './node/stats.ts';
 import { nodeExpandVolume } from './node/expand.ts';
 import { nodeGetCapabilities, nodeGetInfo } from './node/info.ts';
 
-const LOG_FIELDS = ['volume_id', 'name', 'snapshot_id', 'source_volume_id', 'staging_target_path', 'target_path', 'volume_path'] as const;
+const LOG_FIELDS = ['volume_id', 'node_id', 'name', 'snapshot_id', 'source_volume_id', 'staging_target_path', 'target_path', 'volume_path'] as const;
 
 type Impl = (req: any) => unknown; // eslint-disable-line @typescript-eslint/no-explicit-any
 
@@ -35,14 +35,13 @@ export function registerCsi(server: grpc.Server, ctx: CsiContext, opts: { observ
     for (const [m, impl] of Object.entries(impls)) out[m] = wrapUnary(`${svc}/${m}`, (req: unknown) => impl(req) as never, wrapOpts);
     return out;
   };
-  const notOffered = (what: string) => () => { throw unimplemented(`${what}: volumes are node-local, there is nothing to attach`); };
 
   server.addService(service('Identity'), wrapAll('Identity', identityHandlers(ctx, opts.ready)));
   server.addService(service('Controller'), wrapAll('Controller', {
     CreateVolume: (r) => createVolume(ctx, r),
     DeleteVolume: (r) => deleteVolume(ctx, r),
-    ControllerPublishVolume: notOffered('ControllerPublishVolume'),
-    ControllerUnpublishVolume: notOffered('ControllerUnpublishVolume'),
+    ControllerPublishVolume: (r) => controllerPublishVolume(ctx, r),
+    ControllerUnpublishVolume: (r) => controllerUnpublishVolume(ctx, r),
     ValidateVolumeCapabilities: (r) => validateVolumeCapabilities(ctx, r),
     ListVolumes: (r) => listVolumes(ctx, r),
     GetCapacity: (r) => getCapacity(ctx, r),

@@ -17,6 +17,7 @@ export async function deleteVolume(ctx: CsiContext, req: { volume_id?: string })
   return ctx.lock.run(id, async () => {
     const v = ctx.store.volume(id);
     if (!v) return {};
+    if (Object.keys(v.attached ?? {}).length > 0) throw failedPrecondition(`volume ${id} is still controller-published to node ${Object.keys(v.attached ?? {}).join(', ')}; ControllerUnpublish it first`);
     if (Object.keys(v.publish).length > 0 || v.stage?.complete) {
       throw failedPrecondition(`volume ${id} is still ${Object.keys(v.publish).length ? 'published' : 'staged'} on node; unpublish and unstage it first`);
     }

@@ -20,7 +20,7 @@ async function entry(ctx: CsiContext, v: VolumeRecord) {
   return {
     volume: toCsiVolume(ctx, v),
     status: {
-      published_node_ids: Object.keys(v.publish).length ? [ctx.nodeId] : [],
+      published_node_ids: Object.keys(v.publish).length || Object.keys(v.attached ?? {}).length ? [ctx.nodeId] : [],
       volume_condition: await condition(ctx, v),
     },
   };

@@ -18,6 +18,13 @@ export interface PublishRecord {
   block: boolean;
 }
 
+/** A ControllerPublish to a node (always this one): what the CO asked for, to answer a repeat idempotently. */
+export interface AttachRecord {
+  readonly: boolean;
+  block: boolean;
+  mode: string;
+}
+
 export interface VolumeRecord {
   id: string;
   name: string;
@@ -33,6 +40,8 @@ export interface VolumeRecord {
   /** The image grew but the filesystem inside has not yet: grown at the next NodeExpand or Stage. */
   fsGrowPending?: boolean;
   publish: Record<string, PublishRecord>;
+  /** ControllerPublish records by node id; absent in records written before it was offered. */
+  attached?: Record<string, AttachRecord>;
 }
 
 export type SnapshotStatus = 'creating' | 'ready' | 'deleting';

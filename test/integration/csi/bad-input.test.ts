@@ -75,7 +75,15 @@ const cases: Case[] = [
   ['NodeGetVolumeStats relative path', 'NOT_FOUND', () => h.client.node.NodeGetVolumeStats({ volume_id: volId, volume_path: 'some/path' })],
   ['NodeGetVolumeStats without path', 'INVALID_ARGUMENT', () => h.client.node.NodeGetVolumeStats({ volume_id: volId })],
   ['NodeExpandVolume unknown volume', 'NOT_FOUND', () => h.client.node.NodeExpandVolume({ volume_id: 'v-nope', volume_path: staging })],
-  ['ControllerPublishVolume (not offered)', 'UNIMPLEMENTED', () => h.client.controller.ControllerPublishVolume({ volume_id: volId, node_id: 'test-node' })],
+  ['ControllerPublishVolume without volume id', 'INVALID_ARGUMENT', () => h.client.controller.ControllerPublishVolume({ node_id: 'test-node', volume_capability: mountCap() })],
+  ['ControllerPublishVolume without node id', 'INVALID_ARGUMENT', () => h.client.controller.ControllerPublishVolume({ volume_id: volId, volume_capability: mountCap() })],
+  ['ControllerPublishVolume without capability', 'INVALID_ARGUMENT', () => h.client.controller.ControllerPublishVolume({ volume_id: volId, node_id: 'test-node' })],
+  ['ControllerPublishVolume traversal volume id', 'INVALID_ARGUMENT', () => h.client.controller.ControllerPublishVolume({ volume_id: '../state/x', node_id: 'test-node', volume_capability: mountCap() })],
+  ['ControllerPublishVolume unknown volume', 'NOT_FOUND', () => h.client.controller.ControllerPublishVolume({ volume_id: 'v-nope', node_id: 'test-node', volume_capability: mountCap() })],
+  ['ControllerPublishVolume to another node', 'NOT_FOUND', () => h.client.controller.ControllerPublishVolume({ volume_id: volId, node_id: 'some-fake-node-id', volume_capability: mountCap() })],
+  ['ControllerPublishVolume multi-node mode', 'FAILED_PRECONDITION', () => h.client.controller.ControllerPublishVolume({ volume_id: volId, node_id: 'test-node', volume_capability: mountCap('ext4', 'MULTI_NODE_MULTI_WRITER') })],
+  ['ControllerUnpublishVolume without volume id', 'INVALID_ARGUMENT', () => h.client.controller.ControllerUnpublishVolume({ node_id: 'test-node' })],
+  ['ControllerUnpublishVolume traversal volume id', 'INVALID_ARGUMENT', () => h.client.controller.ControllerUnpublishVolume({ volume_id: '..', node_id: 'test-node' })],
 ];
 
 describe('bad input', () => {
@@ -92,6 +100,13 @@ describe('bad input', () => {
     // maxVolumes is 2 and two exist now: the node is full.
     expect(await codeOf(h.client.controller.CreateVolume({ name: 'third', volume_capabilities: caps, capacity_range: { required_bytes: MiB } }))).toBe('RESOURCE_EXHAUSTED');
     await h.client.controller.DeleteVolume({ volume_id: volume.volume_id });
+  });
+
+  it('ControllerUnpublishVolume of an unknown volume, or one never published, succeeds (already unpublished)', async () => {
+    const before = tree(h.dir);
+    expect(await codeOf(h.client.controller.ControllerUnpublishVolume({ volume_id: 'v-never-existed', node_id: 'test-node' }))).toBeUndefined();
+    expect(await codeOf(h.client.controller.ControllerUnpublishVolume({ volume_id: volId, node_id: 'test-node' }))).toBeUndefined();
+    expect(tree(h.dir)).toEqual(before);
   });
 
   it('DeleteVolume of an unknown id succeeds (already gone)', async () => {
