@@ -9,14 +9,17 @@ export PATH="/usr/local/go/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin
 
 need_apt=()
 for pkg in iproute2 nftables iptables containernetworking-plugins util-linux mount e2fsprogs xfsprogs \
-           containerd runc kmod procps strace hyperfine git ca-certificates tar gzip; do
+           containerd runc kmod procps strace hyperfine git ca-certificates tar gzip openssl \
+           iputils-ping; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || need_apt+=("$pkg")
 done
-if [ ${#need_apt[@]} -gt 0 ]; then
+# The image build's `apt-get download` needs package lists even when nothing is missing.
+if [ ${#need_apt[@]} -gt 0 ] || ! ls /var/lib/apt/lists/*_Packages >/dev/null 2>&1; then
   apt-get update -qq
+fi
+if [ ${#need_apt[@]} -gt 0 ]; then
   apt-get install -y -qq --no-install-recommends "${need_apt[@]}"
 fi
-dpkg-query -W -f='${Status}' iputils-ping 2>/dev/null | grep -q 'install ok installed' || { apt-get update -qq; apt-get install -y -qq --no-install-recommends iputils-ping; }  # CNI integration tests ping between pods
 
 # Reference tools, built from the Go module proxy into /usr/local/bin.
 export GOBIN=/usr/local/bin GOFLAGS=-mod=mod
