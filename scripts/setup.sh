@@ -28,6 +28,14 @@ go_tool() { # name module@version
 }
 go_tool cnitool github.com/containernetworking/cni/cnitool@v1.3.0
 go_tool csi-sanity github.com/kubernetes-csi/csi-test/v5/cmd/csi-sanity@v5.4.0
+# The reference CNI plugins v1.10.0 (Debian's 1.1.1 refuses cniVersion 1.1.0) in a
+# directory of their own: the host's /opt/cni/bin is never touched.
+REF_CNI_DIR=/opt/hostplane-ref/cni-plugins-v1.10.0
+if [ ! -x "$REF_CNI_DIR/loopback" ]; then
+  GOBIN="$REF_CNI_DIR.tmp" go install \
+    github.com/containernetworking/plugins/plugins/{main/bridge,main/loopback,ipam/host-local,meta/portmap,meta/bandwidth}@v1.10.0
+  rm -rf "$REF_CNI_DIR" && mv "$REF_CNI_DIR.tmp" "$REF_CNI_DIR"
+fi
 # The reference CSI driver (csi-driver-host-path) is refused by the Go module
 # proxy here (403 "module version is not available"), so the CSI benchmark
 # compares against the bare host-tool calls of the same work instead.
