@@ -73,7 +73,6 @@ build() {
   (cd "$dir" && go get "$@" >/dev/null 2>&1 || true)
   (cd "$dir" && go build -trimpath -tags "$tags" -ldflags "-s -w $ldflags" -o "$out.tmp/" "$@")
   rm -rf "$out" && mv "$out.tmp" "$out"
-  touch "$out/.complete"
 }
 
 done_already() { [ -f "$CACHE/$1-$2/.complete" ]; }
@@ -83,7 +82,8 @@ run_one() { # NAME VERSION FUNC: log to a file, say how long it took
   if done_already "$name" "$version"; then log "$name $version: cached"; return 0; fi
   log "$name $version: building (log: $CACHE/logs/$name-$version.log)"
   local t0=$SECONDS
-  if "$fn" >"$CACHE/logs/$name-$version.log" 2>&1; then
+  # The stamp is written only once the whole recipe (build and its extras) succeeded.
+  if "$fn" >"$CACHE/logs/$name-$version.log" 2>&1 && touch "$CACHE/$name-$version/.complete"; then
     log "$name $version: built in $((SECONDS - t0)) s"
   else
     log "$name $version: FAILED after $((SECONDS - t0)) s; tail of its log:"
@@ -96,7 +96,7 @@ build_etcd() {
   local dir
   dir=$(wrap etcd "$ETCD_VERSION" "go 1.26.0" go.etcd.io/etcd/server/v3 "$ETCD_VERSION" "")
   build etcd "$ETCD_VERSION" "$dir" "" "" go.etcd.io/etcd/server/v3
-  mv "$CACHE/etcd-$ETCD_VERSION/v3" "$CACHE/etcd-$ETCD_VERSION/etcd"
+  mv "$CACHE/etcd-$ETCD_VERSION/server" "$CACHE/etcd-$ETCD_VERSION/etcd"
 }
 
 build_kubernetes() {
