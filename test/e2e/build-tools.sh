@@ -70,7 +70,8 @@ build() {
   shift 5
   local out="$CACHE/$name-$version"
   rm -rf "$out.tmp" && mkdir -p "$out.tmp"
-  (cd "$dir" && go get "$@" >/dev/null 2>&1 || true)
+  # No `go get`: it would upgrade the pinned module to @latest. With
+  # -mod=mod, go build adds only the requirements it is missing.
   (cd "$dir" && go build -trimpath -tags "$tags" -ldflags "-s -w $ldflags" -o "$out.tmp/" "$@")
   rm -rf "$out" && mv "$out.tmp" "$out"
 }
