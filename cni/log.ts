@@ -67,7 +67,3 @@ function serialise(o: object): Record<string, unknown> {
   for (const [k, v] of Object.entries(o)) out[k] = v instanceof Error ? { type: v.name, message: v.message } : v;
   return out;
 }
-
-export function silentCniLogger(): CniLogger {
-  return createCniLogger({ level: 'silent' });
-}

@@ -110,8 +110,6 @@ export class DevicePluginServer {
     this.broadcast();
   }
 
-  streamCount(): number { return this.streams.size; }
-
   async stop(): Promise<void> {
     for (const s of this.streams) { try { s.end(); } catch { /* already gone */ } }
     for (const e of [...this.enders]) e();
