@@ -11,6 +11,7 @@ import { homedir, tmpdir } from 'node:os';
 import { PACKAGES, resolveClosure, downloadDebs } from './packages.ts';
 import { buildRootfs } from './rootfs.ts';
 import { writeLayer, writeImage, packLayout } from './oci.ts';
+import { VERSION } from '../../lib/version.ts';
 
 const ROOT = resolve(import.meta.dirname, '..', '..');
 const APP_DIR = '/opt/hostplane';
@@ -23,7 +24,7 @@ function flag(argv: string[], name: string): string | undefined {
 }
 
 async function main(argv: string[]): Promise<void> {
-  const version = (JSON.parse(await readFile(join(ROOT, 'package.json'), 'utf8')) as { version: string }).version;
+  const version = VERSION;
   const ref = flag(argv, '--tag') ?? `localhost/hostplane:${version}`;
   const out = resolve(flag(argv, '--out') ?? join(ROOT, 'dist', 'hostplane-image.tar'));
   const cache = process.env.HOSTPLANE_DEB_CACHE ?? join(homedir(), '.cache', 'hostplane', 'debs');
