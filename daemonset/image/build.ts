@@ -4,7 +4,7 @@
 // The .debs are cached in ~/.cache/hostplane/debs (HOSTPLANE_DEB_CACHE).
 // `--rootfs-only DIR` stops after layer 1's tree (daemonset/image/Containerfile
 // uses it, so a builder produces the same contents).
-import { cp, mkdir, mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, rm, stat } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { homedir, tmpdir } from 'node:os';
