@@ -8,6 +8,7 @@ import { dirname, join, isAbsolute } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { Fields } from '../lib/fields.ts';
 import { LOG_LEVELS } from '../lib/log-levels.ts';
+import { familyOf } from '../lib/ip-family.ts';
 import { CSI_OPTION_KEYS, readCsiOptions, type CsiOptions } from '../csi/options.ts';
 import { DEVICE_PLUGIN_OPTION_KEYS, readDevicePluginOptions, type DevicePluginOptions } from '../device-plugin/options.ts';
 import { CniError } from '../cni/errors.ts';
@@ -79,7 +80,7 @@ function defaultApiServer(env: NodeJS.ProcessEnv): string {
   const host = env.KUBERNETES_SERVICE_HOST;
   const port = env.KUBERNETES_SERVICE_PORT ?? '443';
   if (!host) return '';
-  return `https://${host.includes(':') ? `[${host}]` : host}:${port}`;
+  return `https://${familyOf(host) === 6 ? `[${host}]` : host}:${port}`;
 }
 
 /** Validate a parsed document. `env` and `selfDir` are seams for tests. */

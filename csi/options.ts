@@ -2,6 +2,8 @@
 // both `hostplane csi` (flags) and the agent (its `csi:` config section) use.
 import { Fields, type Rule } from '../lib/fields.ts';
 import { UNIX_ENDPOINT } from '../lib/endpoint.ts';
+import { isSafeName } from '../lib/names.ts';
+import { MAX_ID_LENGTH } from './validate.ts';
 
 export const CSI_DRIVER_NAME = 'csi.hostplane.io';
 
@@ -30,7 +32,7 @@ export interface CsiOptions {
 // The CSI spec's rule for a driver name: at most 63 characters, alphanumerics
 // at both ends, dashes, dots and alphanumerics between.
 const DRIVER_NAME: Rule = { pattern: /^[a-zA-Z0-9]([a-zA-Z0-9.-]{0,61}[a-zA-Z0-9])?$/, what: 'a CSI driver name (at most 63 characters: letters, digits, "-" and ".")' };
-const NODE_ID: Rule = { pattern: /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/, what: 'a node id (letters, digits, ".", "_" and "-")' };
+const NODE_ID: Rule = { pattern: { test: (s) => isSafeName(s, MAX_ID_LENGTH) }, what: 'a node id (letters, digits, ".", "_" and "-")' };
 
 export const CSI_OPTION_KEYS = ['endpoint', 'nodeId', 'dataDir', 'driverName', 'maxVolumes', 'pluginsRegistry'] as const;
 

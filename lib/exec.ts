@@ -1,5 +1,6 @@
 // The one seam through which hostplane drives host tools (ip, nft, losetup,
 // mount, mkfs...). Arguments are always arrays: no shell ever parses them.
+import { SBIN_DIRS } from './sbin-path.ts';
 import { execa } from 'execa';
 
 export interface ExecOptions {
@@ -49,7 +50,7 @@ export class RealExec implements HostExec {
   constructor() {
     // Runtimes exec plugins with a minimal environment; make sure the sbin dirs are searchable.
     const path = process.env.PATH ?? '';
-    const extra = ['/usr/local/sbin', '/usr/local/bin', '/usr/sbin', '/usr/bin', '/sbin', '/bin'].filter((d) => !path.split(':').includes(d));
+    const extra = SBIN_DIRS.filter((d) => !path.split(':').includes(d));
     this.env = { PATH: [path, ...extra].filter(Boolean).join(':'), LC_ALL: 'C' };
   }
 

@@ -3,6 +3,7 @@
 // get one address of each family) followed by the reference portmap plugin
 // for hostPort. Keys follow the CNI section of README.md.
 import type { CniConfig } from '../config.ts';
+import { familyOf } from '../../lib/ip-family.ts';
 
 export function buildConflist(cni: CniConfig, podCIDRs: readonly string[]): string {
   const plugins: Record<string, unknown>[] = [
@@ -27,7 +28,7 @@ export function buildConflist(cni: CniConfig, podCIDRs: readonly string[]): stri
 
 /** Node.spec.podCIDRs order is not meaningful to us; IPv4 first keeps the conflist stable. */
 export function normalizeCidrs(cidrs: readonly string[]): string[] {
-  const v4 = cidrs.filter((c) => !c.includes(':'));
-  const v6 = cidrs.filter((c) => c.includes(':'));
+  const v4 = cidrs.filter((c) => familyOf(c) === 4);
+  const v6 = cidrs.filter((c) => familyOf(c) === 6);
   return [...new Set([...v4, ...v6])];
 }
