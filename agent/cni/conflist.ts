@@ -1,7 +1,7 @@
 // The network configuration list the container runtime reads: our plugin
 // (bridge + hostplane IPAM, one range set per pod CIDR, so dual-stack nodes
 // get one address of each family) followed by the reference portmap plugin
-// for hostPort. Keys follow the CNI section of README.md.
+// for hostPort. Keys are the CNI plugin's (cni/README.md).
 import type { CniConfig } from '../config.ts';
 import { familyOf } from '../../lib/ip-family.ts';
 
