@@ -135,7 +135,9 @@ export function validateConfig(doc: unknown, file: string, env: NodeJS.ProcessEn
       pollSeconds: cni.int('pollSeconds', 30, 1, 86400),
     },
     kubernetes: {
-      apiServer: kube.string('apiServer', defaultApiServer(env), { pattern: /^(https?:\/\/\S+)?$/, what: 'an http(s):// URL' }),
+      // https only: the agent sends its service-account token with every
+      // request, and over http:// anyone on the path could replay it.
+      apiServer: kube.string('apiServer', defaultApiServer(env), { pattern: /^(https:\/\/\S+)?$/, what: 'an https:// URL (http:// would send the service-account token in the clear)' }),
       tokenFile: kube.path('tokenFile', `${SA}/token`),
       caFile: kube.path('caFile', `${SA}/ca.crt`),
     },

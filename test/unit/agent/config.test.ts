@@ -41,6 +41,13 @@ describe('agent config', () => {
     expect(c.kubernetes.apiServer).toBe('https://[fd00::1]:443');
   });
 
+  it('refuses an http:// API server: the service-account token would travel in the clear', () => {
+    expect(problems({ kubernetes: { apiServer: 'http://10.96.0.1:8080' } })).toEqual([
+      expect.stringMatching(/^kubernetes\.apiServer: must be an https:\/\/ URL .*in the clear.*"http:\/\/10\.96\.0\.1:8080"/),
+    ]);
+    expect(v({ kubernetes: { apiServer: 'https://10.96.0.1:6443' } }).kubernetes.apiServer).toBe('https://10.96.0.1:6443');
+  });
+
   it('names each bad field by its dotted path, all at once', () => {
     const p = problems({ cni: { mtu: 'big', podCIDRs: ['10.0.0.0/33'], binDir: 'relative' }, http: { port: 70000 } });
     expect(p.some((m) => m.startsWith('cni.mtu:'))).toBe(true);
