@@ -42,7 +42,7 @@ describe('agent config', () => {
   });
 
   it('refuses an http:// API server: the service-account token would travel in the clear', () => {
-    expect(problems({ kubernetes: { apiServer: 'http://10.96.0.1:8080' } })).toEqual([
+    expect(problems({ cni: { enabled: false }, kubernetes: { apiServer: 'http://10.96.0.1:8080' } })).toEqual([
       expect.stringMatching(/^kubernetes\.apiServer: must be an https:\/\/ URL .*in the clear.*"http:\/\/10\.96\.0\.1:8080"/),
     ]);
     expect(v({ kubernetes: { apiServer: 'https://10.96.0.1:6443' } }).kubernetes.apiServer).toBe('https://10.96.0.1:6443');
