@@ -14,6 +14,7 @@ import { CniController } from './cni/controller.ts';
 import { InClusterClient, type KubeClient } from './kube/client.ts';
 import { AgentMetrics } from './metrics.ts';
 import { startHealthServer, type HealthServer } from './http-server.ts';
+import { lockDir, type DirLock } from '../lib/flock.ts';
 
 export interface AgentDeps {
   log: Logger;
@@ -37,6 +38,7 @@ export async function startAgent(cfg: AgentConfig, deps: AgentDeps): Promise<Run
   let devices: DevicePluginsHandle | undefined;
   let cni: CniController | undefined;
   let http: HealthServer | undefined;
+  const locks: DirLock[] = [];
 
   const notReady = (): string[] => {
     const out: string[] = [];
@@ -54,10 +56,15 @@ export async function startAgent(cfg: AgentConfig, deps: AgentDeps): Promise<Run
     }
     await csi?.close().catch((e: unknown) => log.error({ err: errorMessage(e) }, 'csi driver close failed'));
     await http?.close();
+    for (const l of locks) await l.release();
     log.info('agent stopped; volumes, mounts and the CNI installation left in place');
   };
 
   try {
+    // One agent per node: the state dirs are locked before anything is
+    // served, so a second agent stops here, naming the first one's pid.
+    const stateDirs = [...(cfg.csi.enabled ? [cfg.csi.dataDir] : []), ...(cfg.cni.enabled ? [cfg.cni.ipamDataDir] : [])];
+    for (const d of stateDirs) locks.push(await lockDir(d));
     http = await startHealthServer({ address: cfg.http.address, port: cfg.http.port, registry: metrics.registry, notReady, log });
     if (cfg.cni.enabled) {
       const kube = deps.kube ?? (cfg.cni.podCIDRs.length ? undefined : new InClusterClient(cfg.kubernetes));

@@ -82,6 +82,24 @@ describe('serveUnix', () => {
     }
   });
 
+  it('refuses a socket another live process serves, and leaves it answering', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'hp-sock-'));
+    const info = (name: string) => ({ type: 'DevicePlugin' as const, name, endpoint: 'x.sock', supported_versions: ['v1beta1'] });
+    try {
+      const sock = join(dir, 'live.sock');
+      const first = await servePluginRegistration({ socketPath: sock, info: info('first/one'), log: silentLogger() });
+      try {
+        await expect(servePluginRegistration({ socketPath: sock, info: info('second/one'), log: silentLogger() }))
+          .rejects.toThrow(/live\.sock is served by another live process/);
+        expect(await call(sock, 'GetInfo', {})).toMatchObject({ name: 'first/one' });
+      } finally {
+        await first.close(100);
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('parses unix endpoints and rejects relative ones', () => {
     expect(socketPathFromEndpoint('unix:///run/x.sock')).toBe('/run/x.sock');
     expect(socketPathFromEndpoint('unix:/run/x.sock')).toBe('/run/x.sock');
