@@ -6,6 +6,7 @@
 // list rather than a vanished stream, then stop serving gRPC. Nothing on the
 // host is removed: volumes stay mounted, the CNI plugin and conflist stay in
 // place, because running pods depend on all of them.
+import { join } from 'node:path';
 import type { Logger } from '../lib/logging.ts';
 import { errorMessage } from '../lib/errors.ts';
 import type { AgentConfig } from './config.ts';
@@ -15,12 +16,17 @@ import { InClusterClient, type KubeClient } from './kube/client.ts';
 import { AgentMetrics } from './metrics.ts';
 import { startHealthServer, type HealthServer } from './http-server.ts';
 import { lockDir, type DirLock } from '../lib/flock.ts';
+import { socketPathFromEndpoint } from '../lib/grpc/unix-server.ts';
+import { HealthMonitor, HEALTH_DEFAULTS } from './health/monitor.ts';
+import { csiCheck, csiRegistrationCheck, devicePluginCheck, cniCheck } from './health/checks.ts';
 
 export interface AgentDeps {
   log: Logger;
   components: ComponentFactories;
   kube?: KubeClient;
   metrics?: AgentMetrics;
+  /** How often and how patiently liveness checks ask each component (tests shorten them). */
+  health?: { intervalMs?: number; deadlineMs?: number };
 }
 
 export interface RunningAgent {
@@ -39,16 +45,19 @@ export async function startAgent(cfg: AgentConfig, deps: AgentDeps): Promise<Run
   let cni: CniController | undefined;
   let http: HealthServer | undefined;
   const locks: DirLock[] = [];
+  const health = new HealthMonitor({ ...HEALTH_DEFAULTS, ...deps.health, log: log.child({ component: 'health' }) });
 
   const notReady = (): string[] => {
     const out: string[] = [];
     if (cfg.cni.enabled && !cni?.isReady()) out.push('cni');
     if (cfg.csi.enabled && !csi) out.push('csi');
     if (cfg.devicePlugin.enabled && !devices) out.push('device-plugin');
+    for (const f of health.failures()) out.push(`${f.component} (${f.reason})`);
     return out;
   };
 
   const stop = async (): Promise<void> => {
+    await health.stop();
     cni?.stop();
     if (devices) {
       await devices.drain().catch((e: unknown) => log.error({ err: errorMessage(e) }, 'device plugin drain failed'));
@@ -65,7 +74,7 @@ export async function startAgent(cfg: AgentConfig, deps: AgentDeps): Promise<Run
     // served, so a second agent stops here, naming the first one's pid.
     const stateDirs = [...(cfg.csi.enabled ? [cfg.csi.dataDir] : []), ...(cfg.cni.enabled ? [cfg.cni.ipamDataDir] : [])];
     for (const d of stateDirs) locks.push(await lockDir(d));
-    http = await startHealthServer({ address: cfg.http.address, port: cfg.http.port, registry: metrics.registry, notReady, log });
+    http = await startHealthServer({ address: cfg.http.address, port: cfg.http.port, registry: metrics.registry, notReady, unhealthy: () => health.failures(), log });
     if (cfg.cni.enabled) {
       const kube = deps.kube ?? (cfg.cni.podCIDRs.length ? undefined : new InClusterClient(cfg.kubernetes));
       cni = new CniController({
@@ -94,6 +103,16 @@ export async function startAgent(cfg: AgentConfig, deps: AgentDeps): Promise<Run
   }
   const csiNow = csi;
   const devicesNow = devices;
+  const cniNow = cni;
+  // Checked only once everything started: a slow start is the readiness probe's business, not a reason to restart.
+  if (cniNow) health.add(cniCheck(() => cniNow.installedFiles()));
+  if (csiNow) {
+    health.add(csiCheck(socketPathFromEndpoint(cfg.csi.endpoint)));
+    health.add(csiRegistrationCheck(join(cfg.csi.pluginsRegistry, `${cfg.csi.driverName}-reg.sock`), cfg.csi.driverName));
+  }
+  if (devicesNow) health.add(devicePluginCheck(() => devicesNow.endpoints()));
+  await health.checkNow();
+  health.start();
   metrics.setSources({
     devices: devicesNow ? () => devicesNow.devices() : undefined,
     volumes: csiNow ? () => csiNow.stats() : undefined,

@@ -7,7 +7,7 @@ import type { DevicePlugins, StartOptions as DevicePluginsOptions } from '../dev
 
 export type { CsiDriverOptions, DevicePluginsOptions };
 export type CsiDriverHandle = Pick<CsiDriver, 'close' | 'stats'>;
-export type DevicePluginsHandle = Pick<DevicePlugins, 'drain' | 'close' | 'devices'>;
+export type DevicePluginsHandle = Pick<DevicePlugins, 'drain' | 'close' | 'devices' | 'endpoints'>;
 
 export interface ComponentFactories {
   startCsiDriver(opts: CsiDriverOptions): Promise<CsiDriverHandle>;

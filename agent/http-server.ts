@@ -1,6 +1,7 @@
-// /healthz (liveness: the process answers), /readyz (readiness: every enabled
-// component is up and the CNI conflist is in place) and /metrics. Plain
-// node:http: three routes do not need a framework.
+// /healthz (liveness: every started component still answers its own API, see
+// health/monitor.ts), /readyz (readiness: every enabled component is up and
+// answering, and the CNI conflist is in place; the body names what is not)
+// and /metrics. Plain node:http: three routes do not need a framework.
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from '../lib/logging.ts';
@@ -18,6 +19,8 @@ export interface HealthServerOptions {
   registry: Registry;
   /** Names of what is not ready yet; empty means ready. */
   notReady: () => string[];
+  /** Components failing their liveness check, with why; empty means alive. */
+  unhealthy?: () => Array<{ component: string; reason: string }>;
   log: Logger;
 }
 
@@ -29,7 +32,10 @@ export async function startHealthServer(opts: HealthServerOptions): Promise<Heal
       res.end(body);
     };
     if (req.method !== 'GET' && req.method !== 'HEAD') return reply(405, 'method not allowed\n');
-    if (path === '/healthz') return reply(200, 'ok\n');
+    if (path === '/healthz') {
+      const bad = opts.unhealthy?.() ?? [];
+      return bad.length ? reply(503, `unhealthy: ${bad.map((b) => `${b.component} (${b.reason})`).join(', ')}\n`) : reply(200, 'ok\n');
+    }
     if (path === '/readyz') {
       const missing = opts.notReady();
       return missing.length ? reply(503, `not ready: ${missing.join(', ')}\n`) : reply(200, 'ok\n');

@@ -34,6 +34,8 @@ export interface DevicePlugins {
   devices(): Array<{ resource: string; id: string; health: 'Healthy' | 'Unhealthy' }>;
   /** Successful Register calls per resource since start. */
   registrations(): Record<string, number>;
+  /** Each resource's sockets, for liveness checks. */
+  endpoints(): Array<{ resource: string; socket: string; registrationSocket?: string }>;
 }
 
 export async function startDevicePlugins(opts: StartOptions): Promise<DevicePlugins> {
@@ -159,6 +161,11 @@ export async function startDevicePlugins(opts: StartOptions): Promise<DevicePlug
     },
     registrations() {
       return Object.fromEntries([...runners.values()].map((r) => [r.cfg.name, r.registrations]));
+    },
+    endpoints() {
+      return [...runners.values()].map((r) => ({
+        resource: r.cfg.name, socket: r.socketPath, ...(r.registrationSocket ? { registrationSocket: r.registrationSocket } : {}),
+      }));
     },
   };
 }

@@ -60,7 +60,9 @@ export class ResourceRunner {
   }
 
   get socket(): string { return socketName(this.cfg.name); }
-  private get socketPath(): string { return join(this.deps.kubeletDir, this.socket); }
+  get socketPath(): string { return join(this.deps.kubeletDir, this.socket); }
+  /** The plugin-watcher Registration socket, when one is served. */
+  get registrationSocket(): string | undefined { return this.regServer?.path; }
 
   /** Run fn after every earlier step; a failure is logged (and rethrown only when asked: start). */
   private enqueue(what: string, fn: () => Promise<void>, rethrow = false): Promise<void> {

@@ -40,6 +40,11 @@ export class CniController {
     return join(this.opts.cfg.confDir, this.opts.cfg.confName);
   }
 
+  /** What the runtime needs on disk: the plugin binary, and the conflist once written (liveness). */
+  installedFiles(): { binary: string; conflist?: string } {
+    return { binary: join(this.opts.cfg.binDir, 'hostplane'), ...(this.ready ? { conflist: this.conflistPath } : {}) };
+  }
+
   /** True once a conflist with pod CIDRs is in place. */
   isReady(): boolean {
     return this.ready;

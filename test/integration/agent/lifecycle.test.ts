@@ -24,7 +24,7 @@ function config() {
     nodeName: 'node-a',
     http: { address: '127.0.0.1', port: 0 },
     cni: { binarySource: join(dir, 'cni-src'), binDir: join(dir, 'bin'), confDir: join(dir, 'net.d'), ipamDataDir: join(dir, 'ipam'), podCIDRs: ['10.9.0.0/24'] },
-    csi: { endpoint: `unix://${dir}/csi.sock`, dataDir: join(dir, 'csi'), maxVolumes: 10 },
+    csi: { endpoint: `unix://${dir}/csi.sock`, dataDir: join(dir, 'csi'), pluginsRegistry: join(dir, 'registry'), maxVolumes: 10 },
     devicePlugin: { config: { resources: [] }, kubeletDir: join(dir, 'kubelet') },
   }, 'test', {}, dir);
 }
