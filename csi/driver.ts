@@ -9,6 +9,7 @@ import type { CallObserver } from '../lib/grpc/handler.ts';
 import { RealExec, type HostExec } from '../lib/exec.ts';
 import { serveUnix, socketPathFromEndpoint, type UnixServer } from '../lib/grpc/unix-server.ts';
 import { servePluginRegistration } from '../lib/grpc/plugin-registration.ts';
+import { keepServing, type KeptSocket } from '../lib/grpc/socket-keeper.ts';
 import { FileStore } from './state/store.ts';
 import { KeyedMutex } from './state/keyed-mutex.ts';
 import { RealLoopDevices } from './volumes/loop.ts';
@@ -63,14 +64,16 @@ export async function startCsiDriver(opts: CsiDriverOptions): Promise<CsiDriver>
   ready = true;
   log.info({ endpoint: socketPath, node: ctx.nodeId, driver: ctx.driverName }, 'CSI driver serving');
 
-  let registration: UnixServer | undefined;
+  let registration: KeptSocket | undefined;
   if (opts.pluginsRegistry) {
-    registration = await servePluginRegistration({
-      socketPath: join(opts.pluginsRegistry, `${ctx.driverName}-reg.sock`),
+    // Kept: served again if kubelet's plugins_registry is deleted and recreated.
+    const regPath = join(opts.pluginsRegistry, `${ctx.driverName}-reg.sock`);
+    registration = await keepServing(regPath, () => servePluginRegistration({
+      socketPath: regPath,
       info: { type: 'CSIPlugin', name: ctx.driverName, endpoint: socketPath, supported_versions: ['1.0.0'] },
       log,
       ...(opts.observe ? { observe: opts.observe } : {}),
-    });
+    }), log);
   }
 
   return {

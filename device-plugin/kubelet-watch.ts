@@ -1,9 +1,12 @@
 // Notices kubelet restarts. On start kubelet deletes every socket in the
 // device-plugins dir (ours included) and creates a fresh kubelet.sock; the
 // plugin must then serve again and re-register. Both signals are watched:
-// kubelet.sock being (re)created and our own sockets disappearing.
+// kubelet.sock being (re)created and our own sockets disappearing. The
+// parent dir is watched too: when the device-plugins dir itself is deleted
+// and recreated, the watch on the old one is dead and only the parent sees
+// the new one appear; the dir is then watched afresh and everything resynced.
 import { statSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { DirWatcher } from './dir-watcher.ts';
 
 export const KUBELET_SOCKET = 'kubelet.sock';
@@ -28,12 +31,20 @@ export interface KubeletWatchOptions {
 }
 
 export function watchKubeletDir(opts: KubeletWatchOptions): DirWatcher {
-  const w = new DirWatcher({
+  const parent = dirname(opts.kubeletDir);
+  const self = basename(opts.kubeletDir);
+  const w: DirWatcher = new DirWatcher({
     debounceMs: opts.debounceMs ?? 30,
     renamesOnly: true,
-    filter: (_dir, name) => name === null || name === KUBELET_SOCKET || opts.ownSockets().has(name),
-    onChange: () => opts.onChange(),
+    filter: (dir, name) => dir === parent
+      ? name === null || name === self
+      : name === null || name === KUBELET_SOCKET || opts.ownSockets().has(name),
+    onChange: () => {
+      // setDirs drops a watch whose dir was replaced (new inode) and watches the new one.
+      w.setDirs([opts.kubeletDir, parent]);
+      opts.onChange();
+    },
   });
-  w.setDirs([opts.kubeletDir]);
+  w.setDirs([opts.kubeletDir, parent]);
   return w;
 }

@@ -81,7 +81,7 @@ export async function startDevicePlugins(opts: StartOptions): Promise<DevicePlug
     if (rescanTimer) clearInterval(rescanTimer);
     rescanTimer = config.rescanIntervalMs > 0 ? setInterval(() => {
       // Also re-check the kubelet dir: a watch lost with a deleted-and-recreated dir comes back here.
-      kubeletWatch.setDirs([kubeletDir]);
+      kubeletWatch.setDirs([kubeletDir, dirname(kubeletDir)]);
       for (const r of runners.values()) { void r.rescan(); void r.resync(); }
     }, config.rescanIntervalMs) : undefined;
     rescanTimer?.unref();

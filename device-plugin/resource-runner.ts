@@ -8,7 +8,7 @@ import type { Logger } from '../lib/logging.ts';
 import type { CallObserver } from '../lib/grpc/handler.ts';
 import { errorMessage } from '../lib/errors.ts';
 import { servePluginRegistration } from '../lib/grpc/plugin-registration.ts';
-import type { UnixServer } from '../lib/grpc/unix-server.ts';
+import { keepServing, type KeptSocket } from '../lib/grpc/socket-keeper.ts';
 import type { ResourceConfig } from './config.ts';
 import { DeviceState } from './health.ts';
 import { DevicePluginServer } from './server.ts';
@@ -45,7 +45,7 @@ export class ResourceRunner {
   private registeredWith: string | undefined;
   private retryTimer: NodeJS.Timeout | undefined;
   private retryMs = 100;
-  private regServer: UnixServer | undefined;
+  private regServer: KeptSocket | undefined;
   private closed = false;
   /** Successful Register calls so far (reported by DevicePlugins.registrations()). */
   registrations = 0;
@@ -85,12 +85,14 @@ export class ResourceRunner {
       await this.deps.cdi.write(this.cfg, this.state.all());
       await this.server.start(this.socketPath);
       if (this.deps.pluginsRegistry) {
-        this.regServer = await servePluginRegistration({
-          socketPath: join(this.deps.pluginsRegistry, this.socket.replace(/\.sock$/, '-reg.sock')),
+        // Kept: served again if kubelet's plugins_registry is deleted and recreated.
+        const regPath = join(this.deps.pluginsRegistry, this.socket.replace(/\.sock$/, '-reg.sock'));
+        this.regServer = await keepServing(regPath, () => servePluginRegistration({
+          socketPath: regPath,
           info: { type: 'DevicePlugin', name: this.cfg.name, endpoint: this.socketPath, supported_versions: [API_VERSION] },
           log: this.log,
           ...(this.deps.observe ? { observe: this.deps.observe } : {}),
-        });
+        }), this.log);
       }
       this.log.info({ socket: this.socketPath, devices: this.state.list().length }, 'serving');
       await this.registerIfKubelet();
