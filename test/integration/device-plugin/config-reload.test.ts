@@ -1,5 +1,6 @@
 // Config changes applied without a restart; a bad config keeps the running one.
 import { describe, it, expect } from 'vitest';
+import pino from 'pino';
 import { writeFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { socketName } from '../../../device-plugin/resource-runner.ts';
@@ -30,10 +31,15 @@ describe('config reload', () => {
   it('a bad new config is rejected and the running one kept', async () => {
     writeFileSync(join(env.devDir, 'fuse'), '');
     const kubelet = await startKubelet();
-    await start();
+    // The rejection is observed in the plugin's own log, not assumed after a sleep.
+    const lines: Array<{ msg?: string; err?: string }> = [];
+    const log = pino({ level: 'info' }, { write: (l: string) => { lines.push(JSON.parse(l)); } });
+    await start(config(), { log });
     await kubelet.waitFor(() => kubelet!.plugins.size === 2, 2000, 'registered');
     writeFileSync(env.configPath, 'resources:\n  - name: not-a-resource\n    devices: [{path: /dev/fuse}]\n');
-    await new Promise((r) => setTimeout(r, 300));
+    const rejected = await kubelet.waitFor(() => lines.find((l) => l.msg === 'new config rejected; keeping the running one'), 5000, 'rejection logged');
+    expect(rejected.err).toMatch(/resources\[0\]\.name: must be vendor\.domain\/resource/);
+    expect(lines.some((l) => l.msg === 'config changed')).toBe(false);
     expect(plugins!.devices().map((d) => d.resource)).toContain(GPU);
     expect(existsSync(join(env.kubeletDir, socketName(GPU)))).toBe(true);
     expect((await kubelet.allocate(FUSE, ['fuse'])).container_responses).toHaveLength(1);
