@@ -1,12 +1,13 @@
-// ListAndWatch: device files, fake sysfs PCI entries and real /dev nodes appearing
-// and vanishing reach the fake kubelet within 100 ms.
+// ListAndWatch: device files and real /dev nodes appearing and vanishing reach
+// the fake kubelet within 100 ms (inotify); PCI entries in sysfs, which sends
+// no inotify events, within one rescan interval.
 import { describe, it, expect, afterEach } from 'vitest';
 import { statSync, writeFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { addPci, removeEntry } from '../../support/fake-sysfs.ts';
-import { env, FUSE, GPU, useHarness, startKubelet, start, ids } from './harness.ts';
+import { silenceBus, silentAddPci, silentRemove } from '../../support/fake-sysfs.ts';
+import { env, FUSE, GPU, useHarness, startKubelet, start, config, ids } from './harness.ts';
 
 useHarness();
 
@@ -31,15 +32,37 @@ describe('ListAndWatch', () => {
     }
   });
 
-  it('a PCI device appearing in sysfs is reported with its NUMA node; removal marks it Unhealthy', async () => {
+  // Real sysfs raises no inotify event for a device that appears or goes, so
+  // the periodic rescan is what finds it: reported within one
+  // rescanIntervalSeconds plus a scan (the bound device-plugin/README.md gives).
+  const INTERVAL_S = 1;
+  const SLACK_MS = 1000; // a loaded machine: timers late, a scan slow
+
+  it('a PCI device appearing in sysfs (no inotify event) is reported by the rescan within one interval, with its NUMA node; removal marks it Unhealthy', async () => {
+    silenceBus(env.sysfs, 'pci');
     const kubelet = await startKubelet();
-    await start();
+    await start({ ...config(), rescanIntervalSeconds: INTERVAL_S });
     await kubelet.waitFor(() => kubelet!.latest(GPU)?.length === 4, 2000, 'four GPUs');
-    addPci(env.sysfs, '0000:d8:00.0', { vendor: '0x10de', class: '0x030200', numa: 1 });
-    const added = await kubelet.waitFor(() => kubelet!.latest(GPU)?.find((d) => d.ID === '0000:d8:00.0'), 1000, 'new GPU');
+    let t0 = Date.now();
+    silentAddPci(env.sysfs, '0000:d8:00.0', { vendor: '0x10de', class: '0x030200', numa: 1 });
+    const added = await kubelet.waitFor(() => kubelet!.latest(GPU)?.find((d) => d.ID === '0000:d8:00.0'), INTERVAL_S * 1000 + SLACK_MS, 'new GPU');
+    expect(Date.now() - t0).toBeLessThan(INTERVAL_S * 1000 + SLACK_MS);
     expect(added).toEqual({ ID: '0000:d8:00.0', health: 'Healthy', topology: { nodes: [{ ID: 1 }] } });
-    removeEntry(env.sysfs, 'pci', '0000:3b:00.0');
-    await kubelet.waitFor(() => kubelet!.latest(GPU)?.find((d) => d.ID === '0000:3b:00.0' && d.health === 'Unhealthy'), 1000, 'GPU unhealthy');
+    t0 = Date.now();
+    silentRemove(env.sysfs, 'pci', '0000:3b:00.0');
+    await kubelet.waitFor(() => kubelet!.latest(GPU)?.find((d) => d.ID === '0000:3b:00.0' && d.health === 'Unhealthy'), INTERVAL_S * 1000 + SLACK_MS, 'GPU unhealthy');
+    expect(Date.now() - t0).toBeLessThan(INTERVAL_S * 1000 + SLACK_MS);
+  });
+
+  it('control: with the rescan off, the same event-less sysfs change is not seen (the watch alone cannot see sysfs)', async () => {
+    silenceBus(env.sysfs, 'pci');
+    const kubelet = await startKubelet();
+    await start({ ...config(), rescanIntervalSeconds: 0 });
+    await kubelet.waitFor(() => kubelet!.latest(GPU)?.length === 4, 2000, 'four GPUs');
+    silentAddPci(env.sysfs, '0000:d8:00.0', { vendor: '0x10de', class: '0x030200', numa: 1 });
+    // An absence: waited for one interval plus the slack, as long as the test above allows.
+    await new Promise((r) => setTimeout(r, INTERVAL_S * 1000 + SLACK_MS));
+    expect(kubelet.latest(GPU)?.map((d) => d.ID)).not.toContain('0000:d8:00.0');
   });
 });
 
