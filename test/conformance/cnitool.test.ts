@@ -1,13 +1,18 @@
-// The real cnitool (libcni v1.3.0) drives hostplane as the first plugin of a
-// conflist followed by the reference portmap and bandwidth plugins.
-// The Debian reference plugins speak CNI ≤ 1.0.0, so the chain runs at 1.0.0;
+// The real cnitool (libcni v1.3.0, checked from the binary's build info)
+// drives hostplane as the first plugin of a conflist followed by the reference
+// portmap and bandwidth plugins v1.10.0 (/opt/hostplane-ref, whose portmap can
+// CHECK its own rules, unlike Debian's 1.1.1). The chain runs at 1.0.0;
 // STATUS and GC (1.1.0 only) run against a 1.1.0 conflist of hostplane alone.
+// libcni folds a plugin's error into a message without its code, so the
+// plugin is reached through a recorder that keeps each reply, and the tests
+// assert the spec's codes on what the plugin actually answered.
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { spawnSync } from 'node:child_process';
-import { writeFileSync, mkdtempSync, rmSync, readdirSync, existsSync, readFileSync } from 'node:fs';
+import { writeFileSync, mkdtempSync, rmSync, readdirSync, existsSync, readFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
-import { ensureBuilt, Sandbox, PLUGIN_DIR, REF_DIR, sh, ping } from '../integration/cni/helpers.ts';
+import { ensureBuilt, Sandbox, PLUGIN, sh, ping } from '../integration/cni/helpers.ts';
+import { goModuleVersion } from '../support/tool-version.ts';
 import { hostVethName } from '../../cni/net/veth.ts';
 import { ids } from '../../cni/net/masq.ts';
 
@@ -17,6 +22,12 @@ const bridge = sb.bridge();
 const chain = `${sb.tag}-chain`;
 const solo = `${sb.tag}-solo`;
 const CACHE = '/var/lib/cni/results';
+const CNITOOL = '/usr/local/bin/cnitool';
+const REF = '/opt/hostplane-ref/cni-plugins-v1.10.0';
+// The recorder: runs the built plugin, keeps its stdout and exit code per call.
+const recDir = mkdtempSync(join(tmpdir(), 'hp-cnirec-'));
+const shimDir = join(recDir, 'bin');
+const replies = join(recDir, 'replies');
 const caps = JSON.stringify({
   portMappings: [{ hostPort: 18000 + (process.pid % 1000), containerPort: 80, protocol: 'tcp' }],
   bandwidth: { ingressRate: 8_000_000, ingressBurst: 800_000, egressRate: 8_000_000, egressBurst: 800_000 },
@@ -32,6 +43,16 @@ function hostplane(ranges: object[][]) {
 
 beforeAll(() => {
   ensureBuilt();
+  mkdirSync(shimDir);
+  mkdirSync(replies);
+  writeFileSync(join(shimDir, 'hostplane'), [
+    '#!/bin/sh',
+    `out=$(${JSON.stringify(PLUGIN)}); rc=$?`,
+    `printf '%s' "$out" > "${replies}/$(date +%s%N)-$CNI_COMMAND-$rc.json"`,
+    `printf '%s\\n' "$out"`,
+    'exit $rc',
+    '',
+  ].join('\n'), { mode: 0o755 });
   sb.nft(ids(chain).chain);
   sb.nft(ids(solo).chain);
   writeFileSync(join(confDir, '10-chain.conflist'), JSON.stringify({
@@ -48,12 +69,20 @@ afterAll(() => {
   for (const f of existsSync(CACHE) ? readdirSync(CACHE) : []) if (f.startsWith(`${chain}-`) || f.startsWith(`${solo}-`)) rmSync(join(CACHE, f), { force: true });
   sb.cleanup();
   rmSync(confDir, { recursive: true, force: true });
+  rmSync(recDir, { recursive: true, force: true });
 });
 
+/** The plugin's last reply to `command`: its exit code and the JSON it printed. */
+function lastReply(command: string): { rc: number; out: { code?: number; msg?: string } } {
+  const f = readdirSync(replies).filter((n) => n.endsWith('.json') && n.split('-')[1] === command).sort().at(-1);
+  if (!f) throw new Error(`no ${command} reply recorded`);
+  return { rc: Number(f.split('-')[2]!.replace('.json', '')), out: JSON.parse(readFileSync(join(replies, f), 'utf8') || '{}') };
+}
+
 function cnitool(cmd: string, net: string, netns: string, extra: Record<string, string> = {}) {
-  const r = spawnSync('/usr/local/bin/cnitool', [cmd, net, netns], {
+  const r = spawnSync(CNITOOL, [cmd, net, netns], {
     encoding: 'utf8',
-    env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', NETCONFPATH: confDir, CNI_PATH: `${PLUGIN_DIR}:${REF_DIR}`, ...extra },
+    env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', NETCONFPATH: confDir, CNI_PATH: `${shimDir}:${REF}`, ...extra },
   });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
@@ -63,6 +92,13 @@ const cid = (netns: string) => {
   const h = spawnSync('sha512sum', { input: netns, encoding: 'utf8' }).stdout.slice(0, 20);
   return `cnitool-${h}`;
 };
+
+describe('the tools are the versions this suite is written against', () => {
+  it('cnitool is libcni v1.3.0; the reference plugins are v1.10.0', () => {
+    expect(goModuleVersion(CNITOOL, 'github.com/containernetworking/cni')).toBe('v1.3.0');
+    for (const p of ['portmap', 'bandwidth']) expect(goModuleVersion(join(REF, p), 'github.com/containernetworking/plugins')).toBe('v1.10.0');
+  });
+});
 
 describe('cnitool with hostplane → portmap → bandwidth (cniVersion 1.0.0)', () => {
   it('add returns hostplane\'s interfaces and IPs plus the chained plugins\' additions; the pod reaches the gateway', () => {
@@ -82,13 +118,10 @@ describe('cnitool with hostplane → portmap → bandwidth (cniVersion 1.0.0)', 
     expect(sh('tc', ['qdisc', 'show', 'dev', veth]).stdout).toContain('tbf');
     expect(sh('iptables-save', []).stdout + sh('nft', ['list', 'ruleset']).stdout).toContain(String(18000 + (process.pid % 1000)));
   });
-  it('check passes against the cached result', () => {
-    // The Debian portmap (plugins 1.1.1) cannot CHECK its own hostPort rules:
-    // it looks for the IPv4 rules in ip6tables. So CHECK runs without the
-    // portMappings capability, which makes portmap's CHECK a no-op.
-    const bwOnly = JSON.stringify({ bandwidth: JSON.parse(caps).bandwidth });
-    const r = cnitool('check', chain, `/var/run/netns/${sb.tag}-a`, { CAP_ARGS: bwOnly });
+  it('check passes against the cached result, with portMappings present (portmap checks its rules)', () => {
+    const r = cnitool('check', chain, `/var/run/netns/${sb.tag}-a`, { CAP_ARGS: caps });
     expect(r.code, r.stderr + r.stdout).toBe(0);
+    expect(lastReply('CHECK').rc).toBe(0);
   });
   it('del removes veth, lease and masquerade entry; a second del succeeds', () => {
     const ns = `/var/run/netns/${sb.tag}-a`;
@@ -110,10 +143,13 @@ describe('cnitool status and gc (cniVersion 1.1.0)', () => {
     const st = cnitool('status', solo, n1);
     expect(st.code).not.toBe(0);
     expect(st.stderr + st.stdout).toMatch(/exhausted/);
+    // CNI 1.1.0: STATUS answers 50, "the plugin is not available" (pool exhausted).
+    expect(lastReply('STATUS')).toMatchObject({ rc: 1, out: { code: 50, msg: expect.stringMatching(/exhausted/) } });
     // A third ADD fails with "try again later" and leaves nothing behind.
     const n3 = sb.netns('s3');
     const third = cnitool('add', solo, n3);
     expect(third.code).not.toBe(0);
+    expect(lastReply('ADD')).toMatchObject({ rc: 1, out: { code: 11, msg: expect.stringMatching(/no free address/) } });
     expect(leases(solo)).toHaveLength(2);
   });
   it('check of a cached attachment passes at 1.1.0', () => {

@@ -12,6 +12,7 @@ import { existsSync, mkdtempSync, writeFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { cleanupHost, loopsUnder, mountsUnder } from '../integration/csi/host.ts';
+import { goModuleVersion } from '../support/tool-version.ts';
 
 const root = join(import.meta.dirname, '..', '..');
 const bin = join(root, 'dist', 'hostplane');
@@ -91,5 +92,11 @@ describe.each(['mount', 'block'])('csi-sanity v5.4.0, access type %s', (accessTy
     expect(mountsUnder(dir)).toEqual([]);
     expect(readdirSync(join(dir, 'data', 'images'))).toEqual([]);
     expect(readdirSync(join(dir, 'data', 'snapshots'))).toEqual([]);
+  });
+});
+
+describe('the tool is the version this suite is written against', () => {
+  it('csi-sanity is csi-test v5.4.0 (from the binary\'s build info, not assumed)', () => {
+    expect(goModuleVersion(SANITY, 'github.com/kubernetes-csi/csi-test/v5')).toBe('v5.4.0');
   });
 });
