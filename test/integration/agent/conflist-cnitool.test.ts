@@ -2,7 +2,7 @@
 // runtime) ADDs a throwaway netns through the installed dist/cni/hostplane and
 // the reference portmap; the pod gets an address from the configured CIDR.
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
@@ -11,6 +11,7 @@ import { startAgent, type RunningAgent } from '../../../agent/agent.ts';
 import { AgentMetrics } from '../../../agent/metrics.ts';
 import { silentLogger } from '../../../lib/logging.ts';
 import { fakeComponents } from './fakes.ts';
+import { ids, TABLE } from '../../../cni/net/masq.ts';
 
 const ROOT = join(import.meta.dirname, '..', '..', '..');
 const tag = `hpa${process.pid % 100000}`;
@@ -28,8 +29,17 @@ afterAll(async () => {
   const quiet = (f: string, a: string[]) => { try { execFileSync(f, a, { stdio: 'ignore' }); } catch { /* already gone */ } };
   quiet('ip', ['netns', 'del', netns]);
   quiet('ip', ['link', 'del', tag]);
-  quiet('nft', ['delete', 'table', 'inet', tag]);
+  // What the plugin made for this network (ipMasq is on by default): its
+  // chain and address sets in the shared table, and the table itself when
+  // nothing else is left in it (other tests may hold chains there).
+  const { chain, set4, set6 } = ids(tag);
+  quiet('nft', ['delete', 'chain', ...TABLE.split(' '), chain]);
+  for (const set of [set4, set6]) quiet('nft', ['delete', 'set', ...TABLE.split(' '), set]);
+  const rest = spawnSync('nft', ['list', 'table', ...TABLE.split(' ')], { encoding: 'utf8' }).stdout;
+  if (rest && !/\b(chain|set) /.test(rest)) quiet('nft', ['delete', 'table', ...TABLE.split(' ')]);
   rmSync(dir, { recursive: true, force: true });
+  const left = spawnSync('nft', ['list', 'table', ...TABLE.split(' ')], { encoding: 'utf8' }).stdout ?? '';
+  if (left.includes(chain) || left.includes(set4)) throw new Error(`nft objects of network ${tag} left behind:\n${left}`);
 });
 
 describe('agent-written conflist with the real plugins', () => {
