@@ -2,7 +2,8 @@
 // lease, and a SIGKILLed ADD wedges nobody.
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { spawn } from 'node:child_process';
-import { readdirSync } from 'node:fs';
+import { readdirSync, readFileSync, existsSync } from 'node:fs';
+import { hostVethName } from '../../../cni/net/veth.ts';
 import { join } from 'node:path';
 import { ensureBuilt, runPlugin, Sandbox, cniEnv, PLUGIN, ping } from './helpers.ts';
 
@@ -33,20 +34,39 @@ describe('parallel ADD', () => {
   });
 
   it('an ADD killed with SIGKILL mid-way does not wedge later ADDs; GC releases what it left', async () => {
-    const victims = [0, 1, 2, 3, 4].map((i) => ({ ns: sb.netns(`k${i}`), id: `${sb.tag}-k${i}` }));
-    // Kill at staggered moments so some die before, some during the kernel work.
-    await Promise.all(victims.map(({ ns, id }, i) => new Promise<void>((resolve) => {
+    // Each victim is killed the moment it has left state on the host: the
+    // first ones right after their lease appears (before any kernel work), the
+    // others once their host veth exists (mid-way through the kernel work).
+    // So what GC must clean up is known to exist, not hoped for.
+    const victims = [0, 1, 2, 3, 4].map((i) => ({ ns: sb.netns(`k${i}`), id: `${sb.tag}-k${i}`, killOn: i < 2 ? 'lease' as const : 'veth' as const }));
+    const leaseOf = (id: string) => leases().find((f) => { try { return readFileSync(join(sb.dataDir, conf.name, f), 'utf8').startsWith(`${id}\r\n`); } catch { return false; } });
+    const vethOf = (id: string) => existsSync(`/sys/class/net/${hostVethName(id, 'eth0')}`);
+    await Promise.all(victims.map(({ ns, id, killOn }) => new Promise<void>((resolve, reject) => {
       const p = spawn(PLUGIN, [], { env: cniEnv('ADD', { containerId: id, netns: ns }), stdio: ['pipe', 'ignore', 'ignore'] });
       p.stdin.end(JSON.stringify(conf));
-      setTimeout(() => p.kill('SIGKILL'), 5 + i * 8);
-      p.on('close', () => resolve());
+      const poll = setInterval(() => {
+        if ((killOn === 'lease' && leaseOf(id)) || (killOn === 'veth' && vethOf(id))) { clearInterval(poll); p.kill('SIGKILL'); }
+      }, 1);
+      p.on('close', (_code, signal) => {
+        clearInterval(poll);
+        if (signal !== 'SIGKILL') reject(new Error(`victim ${id} finished before its ${killOn} was seen; nothing was killed mid-way`));
+        else resolve();
+      });
     })));
+    // Every victim left something behind: a lease, and for the later ones a veth too.
+    for (const v of victims) {
+      expect(leaseOf(v.id) !== undefined || vethOf(v.id), `victim ${v.id} left no state`).toBe(true);
+      if (v.killOn === 'veth') expect(vethOf(v.id), `victim ${v.id} veth`).toBe(true);
+    }
+    expect(victims.filter((v) => leaseOf(v.id) !== undefined).length).toBeGreaterThanOrEqual(2);
+
     const ns = sb.netns('after');
     const after = await runPlugin('ADD', conf, { containerId: `${sb.tag}-after`, netns: ns });
     expect(after.code, after.stdout).toBe(0);
     const gc = await runPlugin('GC', { ...conf, 'cni.dev/valid-attachments': [{ containerID: `${sb.tag}-after`, ifname: 'eth0' }] });
     expect(gc.code, gc.stdout).toBe(0);
     expect(leases()).toEqual([(after.out!.ips as { address: string }[])[0]!.address.split('/')[0]]);
+    for (const v of victims) expect(vethOf(v.id), `victim ${v.id} veth after GC`).toBe(false);
     expect(readdirSync(`/sys/class/net/${bridge}/brif`)).toHaveLength(1);
     expect((await runPlugin('DEL', conf, { containerId: `${sb.tag}-after`, netns: ns })).code).toBe(0);
   });
