@@ -108,7 +108,7 @@ export async function startAgent(cfg: AgentConfig, deps: AgentDeps): Promise<Run
   if (cniNow) health.add(cniCheck(() => cniNow.installedFiles()));
   if (csiNow) {
     health.add(csiCheck(socketPathFromEndpoint(cfg.csi.endpoint)));
-    health.add(csiRegistrationCheck(join(cfg.csi.pluginsRegistry, `${cfg.csi.driverName}-reg.sock`), cfg.csi.driverName));
+    if (cfg.csi.pluginsRegistry) health.add(csiRegistrationCheck(join(cfg.csi.pluginsRegistry, `${cfg.csi.driverName}-reg.sock`), cfg.csi.driverName));
   }
   if (devicesNow) health.add(devicePluginCheck(() => devicesNow.endpoints()));
   await health.checkNow();

@@ -64,7 +64,13 @@ describe('agent CNI install from the Node object', () => {
     api.node.spec.podCIDRs = ['10.244.9.0/24', 'fd00:9::/64'];
     await until(() => ranges().length === 2);
     expect(ranges()).toEqual([[{ subnet: '10.244.9.0/24' }], [{ subnet: 'fd00:9::/64' }]]);
-    const text = await agent.metrics.registry.getSingleMetricAsString('hostplane_cni_installs_total');
+    // The file is in place before the install is counted (the conflist's dir is fsynced after the rename).
+    let text = '';
+    const end = Date.now() + 5000;
+    while (!text.includes('hostplane_cni_installs_total{kind="conflist"} 2') && Date.now() < end) {
+      text = await agent.metrics.registry.getSingleMetricAsString('hostplane_cni_installs_total');
+      await new Promise((r) => setTimeout(r, 20));
+    }
     expect(text).toContain('hostplane_cni_installs_total{kind="conflist"} 2');
   });
 

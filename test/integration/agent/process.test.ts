@@ -88,7 +88,7 @@ describe('hostplane agent (process)', () => {
     }
     expect(readdirSync(join(dir, 'device-plugins')).some((f) => f.endsWith('.sock'))).toBe(true);
     const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
-    expect(metrics).toMatch(/hostplane_grpc_call_duration_seconds_count\{component="csi",method="[^"]*Probe",code="OK"\} 1/);
+    expect(metrics).toMatch(/hostplane_grpc_call_duration_seconds_count\{component="csi",method="[^"]*Probe",code="OK"\} [1-9]\d*/); // kubelet-style calls plus the liveness checks
     expect(metrics).toContain('hostplane_devices{resource="hostplane.dev/null",health="Healthy"} 1');
 
     child!.removeAllListeners('exit');
