@@ -116,6 +116,7 @@ export async function startAgent(cfg: AgentConfig, deps: AgentDeps): Promise<Run
   metrics.setSources({
     devices: devicesNow ? () => devicesNow.devices() : undefined,
     volumes: csiNow ? () => csiNow.stats() : undefined,
+    health: () => health.states(),
   });
   log.info({ node: cfg.nodeName, port: http.port, notReady: notReady() }, 'agent started');
   return { port: http.port, metrics, cni, stop };

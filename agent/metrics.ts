@@ -11,6 +11,8 @@ export interface VolumeStats { volumes: number; bytes: number }
 export interface MetricSources {
   devices?: () => DeviceView[];
   volumes?: () => Promise<VolumeStats>;
+  /** Each checked component and whether its last liveness check passed. */
+  health?: () => Array<{ component: string; healthy: boolean }>;
 }
 
 export class AgentMetrics {
@@ -51,6 +53,16 @@ export class AgentMetrics {
           const [resource, health] = k.split('\u0000') as [string, string];
           this.set({ resource, health }, n);
         }
+      },
+    });
+    new Gauge({
+      name: 'hostplane_component_healthy',
+      help: 'Whether the component passed its last liveness check (1) or not (0); see /healthz',
+      labelNames: ['component'],
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        for (const h of self.sources.health?.() ?? []) this.set({ component: h.component }, h.healthy ? 1 : 0);
       },
     });
     new Gauge({

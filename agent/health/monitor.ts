@@ -36,6 +36,11 @@ export class HealthMonitor {
 
   add(check: HealthCheck): void { this.checks.push(check); }
 
+  /** Every checked component and whether its last check passed. */
+  states(): Array<{ component: string; healthy: boolean }> {
+    return [...new Set(this.checks.map((c) => c.component))].map((component) => ({ component, healthy: !this.failing.has(component) }));
+  }
+
   /** Components failing their last check, with the reason. */
   failures(): Array<{ component: string; reason: string }> {
     return [...this.failing].map(([component, reason]) => ({ component, reason }));

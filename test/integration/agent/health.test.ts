@@ -70,6 +70,8 @@ async function expectDown(name: string, component: RegExp, reason: RegExp): Prom
   const h = await get('/healthz');
   expect(h.body).toMatch(component);
   expect(h.body).toMatch(reason);
+  const m = await get('/metrics');
+  expect(m.body).toContain(`hostplane_component_healthy{component="${name}"} 0`);
   const r = await get('/readyz');
   expect(r.status).toBe(503);
   expect(r.body).toMatch(new RegExp(`^not ready: (.*, )?${name} \\(`));
@@ -79,6 +81,8 @@ describe('agent liveness and readiness', () => {
   it('all components answering: /healthz and /readyz are 200', async () => {
     expect(await get('/healthz')).toEqual({ status: 200, body: 'ok\n' });
     expect(await get('/readyz')).toEqual({ status: 200, body: 'ok\n' });
+    const m = (await get('/metrics')).body;
+    for (const c of ['csi', 'csi-registration', 'device-plugin', 'cni']) expect(m).toContain(`hostplane_component_healthy{component="${c}"} 1`);
   });
 
   it('the CSI socket wedged (accepts, never answers): /healthz fails on the Probe deadline, /readyz names csi', async () => {
