@@ -57,7 +57,7 @@ export async function startAgent(cfg: AgentConfig, deps: AgentDeps): Promise<Run
   };
 
   const stop = async (): Promise<void> => {
-    await health.stop();
+    health.stop();
     cni?.stop();
     if (devices) {
       await devices.drain().catch((e: unknown) => log.error({ err: errorMessage(e) }, 'device plugin drain failed'));

@@ -69,6 +69,8 @@ export class HealthMonitor {
         clearTimeout(timer);
       }
     }));
+    // Components are closing on shutdown: their checks failing then means nothing.
+    if (this.stopped) return;
     const next = new Map<string, string>();
     for (const [component, reason] of results) {
       if (reason === undefined) continue;
@@ -88,9 +90,9 @@ export class HealthMonitor {
     void this.checkNow().finally(loop);
   }
 
-  async stop(): Promise<void> {
+  /** Stop checking. A check in flight is not waited for (it may be on its deadline): its result is dropped. */
+  stop(): void {
     this.stopped = true;
     clearTimeout(this.timer);
-    await this.running;
   }
 }
