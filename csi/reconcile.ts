@@ -10,7 +10,8 @@ import { imagePath, snapshotPath } from './context.ts';
 import { removeImage } from './volumes/image.ts';
 import { mountAt } from './volumes/mounts.ts';
 import { fileIdentity, sameFile, type LoopInfo } from './volumes/loop.ts';
-import { isNotFound } from '../lib/errors.ts';
+import { teardownEphemeral } from './node/ephemeral.ts';
+import { errorMessage, isNotFound } from '../lib/errors.ts';
 
 async function listDir(dir: string): Promise<string[]> {
   try {
@@ -48,6 +49,18 @@ export async function reconcile(ctx: CsiContext): Promise<ReconcileReport> {
 
   for (const v of ctx.store.volumes()) {
     const img = imagePath(ctx, v.id);
+    if (v.ephemeral) {
+      // A live inline volume keeps its device and mount; one cut short mid-Publish or
+      // mid-Unpublish is removed (kubelet retries the call and gets a fresh one).
+      if (v.status === 'ready') continue;
+      try {
+        await teardownEphemeral(ctx, v);
+        report.rolledBackVolumes.push(v.id);
+      } catch (e) {
+        ctx.log.warn({ volume_id: v.id, err: errorMessage(e) }, 'inline volume still in use; left for its NodeUnpublishVolume');
+      }
+      continue;
+    }
     if (v.status !== 'ready') {
       for (const l of await loopsOf(img)) { await ctx.loops.detach(l.device); report.detachedLoops.push(l.device); }
       await removeImage(img);

@@ -15,6 +15,7 @@ import { mkdir } from 'node:fs/promises';
 import type { FsType } from '../volumes/filesystem.ts';
 import { imageExists } from '../volumes/image.ts';
 import { releaseImage } from '../volumes/loop.ts';
+import { releaseAfterUnmount } from './release.ts';
 
 export interface StageRequest {
   volume_id?: string;
@@ -98,10 +99,7 @@ export async function nodeUnstageVolume(ctx: CsiContext, req: { volume_id?: stri
     for (let i = 0; i < 4 && (await mountedFromVolume(ctx, id, path, devices)); i++) await ctx.fs.unmount(path, { detachLoop: true });
     const left = await mountedFromVolume(ctx, id, path, devices);
     if (left) throw failedPrecondition(`staging path ${path} of volume ${id} is still mounted from ${left.source}`);
-    // OK only once no loop device holds the image: one left mounted elsewhere
-    // would keep writing into an image that Delete then removes.
-    const busy = await releaseImage(ctx.loops, img);
-    if (busy.length) throw failedPrecondition(`volume ${id} is still held by loop device ${busy.join(', ')} (mounted or open elsewhere)`);
+    await releaseAfterUnmount(ctx, id, img);
     if (v.stage) {
       const { stage: _dropped, ...rest } = v;
       await ctx.store.putVolume(rest);

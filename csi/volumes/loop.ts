@@ -48,8 +48,8 @@ export interface LoopDevices {
 
 /** glibc's encoding of st_dev, split as the kernel prints it. */
 export function devString(dev: bigint): string {
-  const major = ((dev >> 8n) & 0xfffn) | ((dev >> 32n) & ~0xfffn);
-  const minor = (dev & 0xffn) | ((dev >> 12n) & ~0xffn);
+  const major = ((dev >> 8n) & 0xfffn) | ((dev >> 32n) & 0xfffff000n);
+  const minor = (dev & 0xffn) | ((dev >> 12n) & 0xffffff00n);
   return `${major}:${minor}`;
 }
 
@@ -167,14 +167,18 @@ export class RealLoopDevices implements LoopDevices {
   }
 }
 
+/** How long a detached loop device may stay open by someone else before we call it in use. */
+export const RELEASE_GRACE_MS = 5000;
+
 /**
  * Detach every loop device holding `image`, and report the ones that still
  * hold it afterwards. A device nobody has open is freed at once; one still
  * open (mounted in some namespace, opened by a process) is only marked to
- * free itself at its last close, so a short grace covers brief openers
- * (blkid, udev) and anything left is really in use.
+ * free itself at its last close (autoclear), so a short grace covers brief
+ * openers (a blkid or lsblk probing every device, a mount namespace created
+ * while the volume was mounted and not yet gone) and anything left is in use.
  */
-export async function releaseImage(loops: LoopDevices, image: string, graceMs = 2000): Promise<string[]> {
+export async function releaseImage(loops: LoopDevices, image: string, graceMs = RELEASE_GRACE_MS): Promise<string[]> {
   for (const d of await loops.findAll(image)) await loops.detach(d);
   const deadline = Date.now() + graceMs;
   let left = await loops.findAll(image);

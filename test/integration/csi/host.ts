@@ -15,8 +15,8 @@ export function loopsHolding(file: string): string[] {
   let st;
   try { st = statSync(file, { bigint: true }); } catch { return []; }
   const ino = String(st.ino);
-  const major = ((st.dev >> 8n) & 0xfffn) | ((st.dev >> 32n) & ~0xfffn);
-  const minor = (st.dev & 0xffn) | ((st.dev >> 12n) & ~0xffn);
+  const major = ((st.dev >> 8n) & 0xfffn) | ((st.dev >> 32n) & 0xfffff000n);
+  const minor = (st.dev & 0xffn) | ((st.dev >> 12n) & 0xffffff00n);
   // --raw escapes the spaces util-linux pads BACK-MAJ:MIN with as \x20.
   const out = execFileSync('losetup', ['-l', '-n', '--raw', '-O', 'NAME,BACK-INO,BACK-MAJ:MIN'], { encoding: 'utf8' });
   return out.split('\n').map((l) => l.replace(/\\x20/g, ' ').trim().split(/\s+/))
