@@ -82,7 +82,7 @@ export async function reconcile(ctx: CsiContext): Promise<ReconcileReport> {
     } else if (!v.stage.block && (await mountAt(ctx.mounts, v.stage.path))) {
       // A snapshot cut short by a crash may have left the filesystem frozen:
       // every writer in the pod would hang. Thawing a thawed fs is a no-op.
-      await ctx.exec.run('fsfreeze', ['--unfreeze', v.stage.path], { allowFail: true });
+      await ctx.fs.thaw(v.stage.path);
     }
   }
 

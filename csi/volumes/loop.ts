@@ -188,3 +188,9 @@ export async function releaseImage(loops: LoopDevices, image: string, graceMs = 
   }
   return left;
 }
+
+/** Apply a volume's mutable parameters (see csi/parameters.ts) to its loop device. */
+export async function applyMutable(loops: LoopDevices, device: string, p: Record<string, string>): Promise<void> {
+  if (p.readAheadKB !== undefined) await loops.setReadAheadKB(device, Number(p.readAheadKB));
+  if (p.directIO !== undefined) await loops.setDirectIo(device, p.directIO === 'true');
+}
