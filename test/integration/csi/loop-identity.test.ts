@@ -77,6 +77,29 @@ describe('loop device lookup by backing inode and device', () => {
   });
 });
 
+describe('the remembered attachments (diskseq)', () => {
+  it('a device detached and re-attached behind the driver’s back, to another file of the same name, is not mistaken for ours', async () => {
+    const loops = new RealLoopDevices(new RealExec());
+    mkdirSync(join(h.dir, 'seq-a'));
+    mkdirSync(join(h.dir, 'seq-b'));
+    const mine = join(h.dir, 'seq-a', 'v-same.img');
+    const theirs = join(h.dir, 'seq-b', 'v-same.img');
+    writeFileSync(mine, Buffer.alloc(MiB));
+    writeFileSync(theirs, Buffer.alloc(MiB));
+    const dev = await loops.attach(mine);
+    expect(await loops.findAll(mine)).toEqual([dev]);
+    execFileSync('losetup', ['-d', dev]);
+    // The lowest free device: very likely the same number again.
+    const other = execFileSync('losetup', ['--find', '--show', theirs], { encoding: 'utf8' }).trim();
+    try {
+      expect(await loops.findAll(mine)).toEqual([]);
+      expect(await loops.findAll(theirs)).toEqual([other]);
+    } finally {
+      execFileSync('losetup', ['-d', other]);
+    }
+  });
+});
+
 describe('a volume whose loop device was attached by a gone namespace', () => {
   it('Stage reuses the device, NodeExpand finds it, Unstage unmounts and frees it, Delete leaves nothing', async () => {
     const { volume } = await h.client.controller.CreateVolume({ name: 'rollout-xfs', capacity_range: { required_bytes: 320 * MiB }, volume_capabilities: [mountCap('xfs')] });
