@@ -127,12 +127,12 @@ export class RealLoopDevices implements LoopDevices {
 
   private async seqs(): Promise<Map<string, string>> {
     const m = new Map<string, string>();
-    for (const c of (await this.bound()) ?? []) if (c.seq) m.set(c.device, c.seq);
+    for (const c of (await this.bound(() => true)) ?? []) if (c.seq) m.set(c.device, c.seq);
     return m;
   }
 
-  /** Bound loop devices as sysfs shows them (undefined: no sysfs here). */
-  private async bound(): Promise<{ device: string; name: string; seq?: string }[] | undefined> {
+  /** Bound loop devices as sysfs shows them, with the diskseq of those `wantSeq` picks by name (undefined: no sysfs here). */
+  private async bound(wantSeq: (name: string) => boolean): Promise<{ device: string; name: string; seq?: string }[] | undefined> {
     let names: string[];
     try {
       names = (await readdir('/sys/block')).filter((n) => n.startsWith('loop'));
@@ -147,8 +147,9 @@ export class RealLoopDevices implements LoopDevices {
       } catch {
         continue; // not bound
       }
-      const seq = await this.diskseq(n);
-      out.push({ device: `/dev/${n}`, name: basename(stripDeleted(back)), ...(seq ? { seq } : {}) });
+      const name = basename(stripDeleted(back));
+      const seq = wantSeq(name) ? await this.diskseq(n) : undefined;
+      out.push({ device: `/dev/${n}`, name, ...(seq ? { seq } : {}) });
     }
     return out;
   }
@@ -162,8 +163,9 @@ export class RealLoopDevices implements LoopDevices {
   async findAll(image: string): Promise<string[]> {
     const id = await fileIdentity(image);
     if (!id) return [];
-    const bound = await this.bound();
-    const named = bound?.filter((b) => b.name === basename(image));
+    const want = basename(image);
+    const bound = await this.bound((name) => name === want);
+    const named = bound?.filter((b) => b.name === want);
     if (named && !named.length) return [];
     if (named?.every((b) => b.seq && this.known.get(b.device)?.seq === b.seq)) {
       return named.filter((b) => sameFile(this.known.get(b.device)!.backing, id)).map((b) => b.device);
