@@ -8,7 +8,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, readdirSync, statSync, writeFileSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startHarness, MiB, type Harness } from './harness.ts';
-import { codeOf, mountCap, blockCap } from './client.ts';
+import { codeOf, mountCap, blockCap, deleteVolumeRetrying } from './client.ts';
 
 let a: Harness;
 let b: Harness;
@@ -32,7 +32,7 @@ async function stageAndPublish(h: Harness, id: string, cap: object, name: string
 async function teardown(h: Harness, id: string, p: { staging: string; target: string }) {
   await h.client.node.NodeUnpublishVolume({ volume_id: id, target_path: p.target });
   await h.client.node.NodeUnstageVolume({ volume_id: id, staging_target_path: p.staging });
-  await h.client.controller.DeleteVolume({ volume_id: id });
+  await deleteVolumeRetrying(h.client.controller, id);
 }
 
 describe('expansion when the resizer runs on another node', () => {
@@ -106,8 +106,8 @@ describe('clones, restores and snapshots of a volume on another node', () => {
     expect(listing(b)).toEqual(bBefore);
     // On A, where they live, both work.
     const restored = await a.client.controller.CreateVolume({ name: 'copy', capacity_range: { required_bytes: 16 * MiB }, volume_capabilities: [blockCap()], volume_content_source: { snapshot: { snapshot_id: snapshot.snapshot_id } } });
-    await a.client.controller.DeleteVolume({ volume_id: restored.volume.volume_id });
+    await deleteVolumeRetrying(a.client.controller, restored.volume.volume_id);
     await a.client.controller.DeleteSnapshot({ snapshot_id: snapshot.snapshot_id });
-    await a.client.controller.DeleteVolume({ volume_id: volume.volume_id });
+    await deleteVolumeRetrying(a.client.controller, volume.volume_id);
   });
 });
