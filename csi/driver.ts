@@ -11,6 +11,7 @@ import { serveUnix, socketPathFromEndpoint, type UnixServer } from '../lib/grpc/
 import { servePluginRegistration } from '../lib/grpc/plugin-registration.ts';
 import { keepServing, type KeptSocket } from '../lib/grpc/socket-keeper.ts';
 import { FileStore } from './state/store.ts';
+import { dataDirs, stateDir } from './state/layout.ts';
 import { KeyedMutex } from './state/keyed-mutex.ts';
 import { RealLoopDevices } from './volumes/loop.ts';
 import { RealFilesystems } from './volumes/filesystem.ts';
@@ -39,7 +40,7 @@ export interface CsiDriver {
 export async function startCsiDriver(opts: CsiDriverOptions): Promise<CsiDriver> {
   const dataDir = resolve(opts.dataDir);
   const socketPath = socketPathFromEndpoint(opts.endpoint);
-  for (const d of ['images', 'snapshots', 'state']) await mkdir(join(dataDir, d), { recursive: true, mode: 0o700 });
+  for (const d of dataDirs(dataDir)) await mkdir(d, { recursive: true, mode: 0o700 });
   const exec = opts.exec ?? new RealExec();
   const log = opts.log;
   const ctx: CsiContext = {
@@ -48,7 +49,7 @@ export async function startCsiDriver(opts: CsiDriverOptions): Promise<CsiDriver>
     dataDir,
     maxVolumes: opts.maxVolumes ?? CSI_DEFAULTS.maxVolumes,
     log,
-    store: await FileStore.open(join(dataDir, 'state'), log),
+    store: await FileStore.open(stateDir(dataDir), log),
     lock: new KeyedMutex(),
     loops: new RealLoopDevices(exec),
     fs: new RealFilesystems(exec),

@@ -66,15 +66,45 @@ describe('reconcile', () => {
     await loops.attach(imagePath(ctx, 'v-stage'));
     await loops.attach(imagePath(ctx, 'v-live'));
     await loops.attach(imagePath(ctx, 'v-gone'));
+    await loops.attach(imagePath(ctx, 'v-orphan'));
     await loops.attach('/somewhere/else.img');
+    // Rendered through another mount namespace: still the same file.
+    loops.loops[1]!.backingFile = '/csi/images/v-live.img';
 
     const r = await reconcile(ctx);
     expect(r.rolledBackVolumes).toEqual(['v-half']);
     expect(r.rolledBackSnapshots).toEqual(['s-half']);
     expect(store.volumes().map((v) => v.id).sort()).toEqual(['v-live', 'v-stage']);
     expect(store.volume('v-stage')?.stage).toBeUndefined();
-    expect(loops.loops.map((l) => l.backingFile)).toEqual([imagePath(ctx, 'v-live'), '/somewhere/else.img']);
+    // v-gone's image no longer exists: its device cannot be proven ours and is left alone.
+    expect(loops.loops.map((l) => l.device)).toEqual(['/dev/loop1', '/dev/loop2', '/dev/loop4']);
+    expect(r.detachedLoops.sort()).toEqual(['/dev/loop0', '/dev/loop3']);
     expect(existsSync(imagePath(ctx, 'v-orphan'))).toBe(false);
     expect(readdirSync(join(dir, 'snapshots'))).toEqual([]);
+  });
+});
+
+describe('reconcile of inline ephemeral volumes', () => {
+  it('keeps a ready one with its loop device and mount; tears down one cut short (mount, loop, image, target, record)', async () => {
+    const f = setup();
+    const { ctx, store, loops, mounts } = f;
+    const base = { parameters: {}, mutableParameters: {}, createdAt: 'x', publish: {}, capacityBytes: 1 };
+    const eph = (id: string, status: 'ready' | 'creating' | 'deleting') => ({
+      ...base, id, name: `csi-${id}`, status, ephemeral: { handle: `csi-${id}`, targetPath: join(dir, 'pods', id), readonly: false, fsType: 'ext4' },
+    });
+    for (const [id, status] of [['e-live', 'ready'], ['e-half', 'creating'], ['e-going', 'deleting']] as const) {
+      await store.putVolume(eph(id, status));
+      writeFileSync(imagePath(ctx, id), '');
+      mkdirSync(join(dir, 'pods', id), { recursive: true });
+      const dev = await loops.attach(imagePath(ctx, id));
+      mounts.entries.push({ source: dev, target: join(dir, 'pods', id), fsType: 'ext4', options: [], root: '/' });
+    }
+    const r = await reconcile(ctx);
+    expect(r.rolledBackVolumes.sort()).toEqual(['e-going', 'e-half']);
+    expect(store.volumes().map((v) => v.id)).toEqual(['e-live']);
+    expect(loops.loops.map((l) => l.backingFile)).toEqual([imagePath(ctx, 'e-live')]);
+    expect(mounts.entries.map((m) => m.target)).toEqual([join(dir, 'pods', 'e-live')]);
+    expect(readdirSync(join(dir, 'images'))).toEqual(['e-live.img']);
+    expect(existsSync(join(dir, 'pods', 'e-half'))).toBe(false);
   });
 });
