@@ -13,6 +13,7 @@ import type { LoopDevices } from './volumes/loop.ts';
 import type { Filesystems } from './volumes/filesystem.ts';
 import type { MountTable } from './volumes/mounts.ts';
 import type { ImageCopier } from './volumes/snapshot.ts';
+import type { CapacityPolicy } from './controller/capacity.ts';
 import type { CsiSnapshot, CsiVolume, Topology } from './types.ts';
 
 export const TOPOLOGY_KEY = 'topology.hostplane.io/node';
@@ -32,6 +33,8 @@ export interface CsiContext {
   mounts: MountTable;
   copier: ImageCopier;
   exec: HostExec;
+  /** Disk policy (controller/capacity.ts); defaults when absent. */
+  capacity?: CapacityPolicy;
 }
 
 export const imagePath = (ctx: CsiContext, id: string) => join(ctx.dataDir, 'images', `${id}.img`);

@@ -30,6 +30,10 @@ export interface CsiDriverOptions {
   /** If set, serve kubelet's pluginregistration API in this directory. */
   pluginsRegistry?: string;
   maxVolumes?: number;
+  /** Disk policy: bytes never promised to volumes (default 5% of the data dir's filesystem, at most 1 GiB). */
+  capacityReserveBytes?: number;
+  /** Disk policy: promised bytes allowed per byte of pool (default 1: no overcommit). See controller/capacity.ts. */
+  overprovisionRatio?: number;
   /** Seam for tests; the real host otherwise. */
   exec?: HostExec;
 }
@@ -60,6 +64,10 @@ export async function startCsiDriver(opts: CsiDriverOptions): Promise<CsiDriver>
     mounts: new ProcMountTable(),
     copier: new ReflinkCopier(exec),
     exec,
+    capacity: {
+      ...(opts.capacityReserveBytes !== undefined ? { reserveBytes: opts.capacityReserveBytes } : {}),
+      ...(opts.overprovisionRatio !== undefined ? { overprovisionRatio: opts.overprovisionRatio } : {}),
+    },
   };
   const report = await reconcile(ctx);
   log.info({ ...report, volumes: ctx.store.volumes().length, snapshots: ctx.store.snapshots().length }, 'state reconciled');

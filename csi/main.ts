@@ -15,6 +15,9 @@ const USAGE = `usage: hostplane csi --endpoint unix:///abs/path.sock --node-id N
   --driver-name NAME       CSI driver name (default ${DEFAULT_DRIVER_NAME})
   --plugins-registry DIR   also register with kubelet's plugin watcher in DIR
   --max-volumes N          volumes this node accepts (default ${DEFAULT_MAX_VOLUMES})
+  --capacity-reserve SIZE  bytes of the data dir's filesystem never promised to volumes
+                           (bytes, or with Ki/Mi/Gi/Ti; default 5% of the filesystem, at most 1Gi)
+  --overprovision-ratio R  promised bytes allowed per byte of disk (default 1: no overcommit)
   --log-level LEVEL        pino level (default info)
 `;
 
@@ -35,7 +38,7 @@ export async function main(argv: string[]): Promise<number> {
       options: {
         endpoint: { type: 'string' }, 'node-id': { type: 'string' }, 'data-dir': { type: 'string' },
         'driver-name': { type: 'string' }, 'plugins-registry': { type: 'string' }, 'max-volumes': { type: 'string' },
-        'log-level': { type: 'string' }, help: { type: 'boolean', short: 'h' },
+        'log-level': { type: 'string' }, 'capacity-reserve': { type: 'string' }, 'overprovision-ratio': { type: 'string' }, help: { type: 'boolean', short: 'h' },
       },
     }));
   } catch (e) {
@@ -61,10 +64,25 @@ export async function main(argv: string[]): Promise<number> {
     maxVolumes = Number(str('max-volumes'));
     if (!Number.isInteger(maxVolumes) || maxVolumes < 1) return usageError(`--max-volumes ${str('max-volumes')}: must be a positive integer`);
   }
+  let capacityReserveBytes: number | undefined;
+  const reserve = str('capacity-reserve');
+  if (reserve !== undefined) {
+    const m = /^(\d+)(Ki|Mi|Gi|Ti)?$/.exec(reserve);
+    if (!m) return usageError(`--capacity-reserve ${reserve}: must be a byte count, optionally with Ki, Mi, Gi or Ti`);
+    capacityReserveBytes = Number(m[1]) * 1024 ** ['', 'Ki', 'Mi', 'Gi', 'Ti'].indexOf(m[2] ?? '');
+  }
+  let overprovisionRatio: number | undefined;
+  const ratio = str('overprovision-ratio');
+  if (ratio !== undefined) {
+    overprovisionRatio = Number(ratio);
+    if (!/^\d+(\.\d+)?$/.test(ratio) || !(overprovisionRatio >= 1) || overprovisionRatio > 100) return usageError(`--overprovision-ratio ${ratio}: must be a number from 1 to 100`);
+  }
 
   const log = createLogger({ name: 'csi', ...(str('log-level') ? { level: str('log-level')! } : {}) });
   const driver = await startCsiDriver({
     endpoint, nodeId, dataDir, driverName, log, maxVolumes,
+    ...(capacityReserveBytes !== undefined ? { capacityReserveBytes } : {}),
+    ...(overprovisionRatio !== undefined ? { overprovisionRatio } : {}),
     ...(registry ? { pluginsRegistry: registry } : {}),
   });
   await new Promise<void>((resolve) => {

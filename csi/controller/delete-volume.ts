@@ -6,6 +6,7 @@ import { imagePath } from '../context.ts';
 import { failedPrecondition } from '../../lib/grpc/status-error.ts';
 import { checkId } from '../validate.ts';
 import { removeImage } from '../volumes/image.ts';
+import { StateDiskFullError } from '../state/store.ts';
 
 export async function detachLoopsOf(ctx: CsiContext, image: string): Promise<void> {
   // More than one only if something outside the driver attached the image too.
@@ -21,7 +22,15 @@ export async function deleteVolume(ctx: CsiContext, req: { volume_id?: string })
     if (Object.keys(v.publish).length > 0 || v.stage?.complete) {
       throw failedPrecondition(`volume ${id} is still ${Object.keys(v.publish).length ? 'published' : 'staged'} on node; unpublish and unstage it first`);
     }
-    await ctx.store.putVolume({ ...v, status: 'deleting' });
+    try {
+      await ctx.store.putVolume({ ...v, status: 'deleting' });
+    } catch (e) {
+      // Deleting is how an operator frees a full disk: go on without the intent
+      // record. A crash before the record is removed leaves a 'ready' record
+      // without an image, which the CO's retried Delete removes.
+      if (!(e instanceof StateDiskFullError)) throw e;
+      ctx.log.warn({ volume_id: id, err: e.message }, 'data dir full: deleting without an intent record');
+    }
     const img = imagePath(ctx, id);
     await detachLoopsOf(ctx, img);
     await removeImage(img);

@@ -8,7 +8,7 @@ import { invalidArgument, outOfRange } from '../../lib/grpc/status-error.ts';
 import { checkId, parseCapability, sizeFor } from '../validate.ts';
 import { growImage } from '../volumes/image.ts';
 import type { CapacityRange, VolumeCapability } from '../types.ts';
-import { statfs } from 'node:fs/promises';
+import { withRoomFor } from './capacity.ts';
 
 export async function controllerExpandVolume(ctx: CsiContext, req: { volume_id?: string; capacity_range?: CapacityRange | null; volume_capability?: VolumeCapability | null }) {
   const id = checkId(req.volume_id, 'volume_id');
@@ -19,13 +19,14 @@ export async function controllerExpandVolume(ctx: CsiContext, req: { volume_id?:
     const v = getVolume(ctx, id);
     const block = cap?.block ?? v.stage?.block ?? false;
     if (want <= v.capacityBytes) return { capacity_bytes: v.capacityBytes, node_expansion_required: false };
-    const st = await statfs(ctx.dataDir);
-    if (want - v.capacityBytes > st.bavail * st.bsize) throw outOfRange(`growing to ${want} bytes exceeds the free space of the data dir`);
-    const img = imagePath(ctx, id);
-    await growImage(img, want);
-    const dev = await ctx.loops.find(img);
-    if (dev) await ctx.loops.refreshSize(dev);
-    await ctx.store.putVolume({ ...v, capacityBytes: want, ...(block ? {} : { fsGrowPending: true }) });
+    // The growth is a new promise: the disk policy (capacity.ts) must allow it.
+    await withRoomFor(ctx, want - v.capacityBytes, outOfRange, async () => {
+      const img = imagePath(ctx, id);
+      await growImage(img, want);
+      const dev = await ctx.loops.find(img);
+      if (dev) await ctx.loops.refreshSize(dev);
+      await ctx.store.putVolume({ ...v, capacityBytes: want, ...(block ? {} : { fsGrowPending: true }) });
+    });
     return { capacity_bytes: want, node_expansion_required: !block };
   });
 }

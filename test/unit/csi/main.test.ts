@@ -26,6 +26,10 @@ describe('hostplane csi flags', () => {
     [[...ok, '--max-volumes', '0'], '--max-volumes 0'],
     [[...ok, '--plugins-registry', 'rel'], '--plugins-registry rel'],
     [[...ok, '--bogus'], "'--bogus'"],
+    [[...ok, '--capacity-reserve', '5%'], '--capacity-reserve 5%'],
+    [[...ok, '--capacity-reserve', '12Pi'], '--capacity-reserve 12Pi'],
+    [[...ok, '--overprovision-ratio', '0.5'], '--overprovision-ratio 0.5'],
+    [[...ok, '--overprovision-ratio', 'lots'], '--overprovision-ratio lots'],
   ])('%j → exit 2 naming the flag', async (argv, msg) => {
     const r = await run(argv);
     expect(r.code).toBe(2);
