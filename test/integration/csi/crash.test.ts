@@ -18,7 +18,7 @@
 // that the operation had really begun before the kill.
 import { describe, it, expect, beforeEach, afterEach } from 'vitest';
 import { execFileSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, mkdirSync, writeFileSync, readFileSync, readdirSync, existsSync, rmSync, chmodSync, statSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, writeFileSync, readFileSync, readdirSync, existsSync, rmSync, chmodSync, statSync, readlinkSync } from 'node:fs';
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { spawnDriver, waitForSocket, killHard, MiB } from './harness.ts';
@@ -67,6 +67,10 @@ async function start(): Promise<void> {
   driver = spawnDriver(dir, { PATH: `${shimDir}:${process.env.PATH}`, HP_PAUSE_DIR: dir }, { nodeArgs: ['--import', join(root, 'test', 'integration', 'csi', 'pause-hook.ts')] });
   await waitForSocket(join(dir, 'csi.sock'), driver);
   client = csiClient(join(dir, 'csi.sock'));
+  // The socket file exists from bind(); on a loaded machine the first dial can still be refused.
+  for (let i = 0; ; i++) {
+    try { await client.identity.Probe({}); break; } catch (e) { if (i >= 50) throw e; await new Promise((r) => setTimeout(r, 100)); }
+  }
 }
 
 async function waitFor(what: string, ok: () => boolean, ms = 20_000): Promise<void> {
@@ -114,6 +118,26 @@ function state(kind: 'volumes' | 'snapshots'): { id: string; status: string; cap
   return readdirSync(d).filter((f) => f.endsWith('.json') && !f.startsWith('.')).map((f) => JSON.parse(readFileSync(join(d, f), 'utf8')));
 }
 
+/** Who holds our loop devices open (for a failure message): losetup's view plus every /proc/PID/fd pointing at one. */
+function loopDiagnostics(): string {
+  const loops = loopsUnder(dir);
+  const out = [execFileSync('losetup', ['-l', '-O', 'NAME,AUTOCLEAR,BACK-FILE'], { encoding: 'utf8' }).split('\n').filter((l) => loops.some((d) => l.startsWith(d + ' '))).join('; ')];
+  for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
+    let fds: string[] = [];
+    try { fds = readdirSync(`/proc/${pid}/fd`); } catch { continue; }
+    for (const fd of fds) {
+      let t = '';
+      try { t = readlinkSync(`/proc/${pid}/fd/${fd}`); } catch { continue; }
+      if (loops.includes(t)) {
+        let cmd = '';
+        try { cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' '); } catch { /* gone */ }
+        out.push(`pid ${pid} (${cmd.slice(0, 120)}) holds ${t}`);
+      }
+    }
+  }
+  return out.join('\n');
+}
+
 /** Loop devices of images under `dir` that no staged volume explains, or staged volumes with more than one. */
 function strayLoops(): number {
   const vols = state('volumes');
@@ -134,7 +158,8 @@ function strayLoops(): number {
  * autoclear, and the kernel frees it at that holder's last close.
  */
 async function expectCoherent(): Promise<void> {
-  await waitFor('loop devices settle', () => strayLoops() === 0, 5_000).catch(() => {});
+  await waitFor('loop devices settle', () => strayLoops() === 0, 15_000).catch(() => {});
+  if (strayLoops()) console.error('stray loop devices:', loopDiagnostics());
   const vols = state('volumes');
   const snaps = state('snapshots');
   expect(vols.every((v) => v.status === 'ready')).toBe(true);
