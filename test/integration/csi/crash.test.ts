@@ -18,12 +18,13 @@
 // that the operation had really begun before the kill.
 import { describe, it, expect, beforeEach, afterEach } from 'vitest';
 import { execFileSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, mkdirSync, writeFileSync, readFileSync, readdirSync, existsSync, rmSync, chmodSync, statSync, readlinkSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, writeFileSync, readFileSync, readdirSync, existsSync, rmSync, chmodSync, statSync } from 'node:fs';
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { spawnDriver, waitForSocket, killHard, MiB } from './harness.ts';
 import { csiClient, mountCap, blockCap, codeOf, type CsiClient } from './client.ts';
 import { cleanupHost, loopsUnder, mountsUnder } from './host.ts';
+import { liveLoopsUnder, loopDiagnostics } from './live-loops.ts';
 import { parseMountinfo } from '../../../csi/volumes/mounts.ts';
 
 const SHIMMED = ['cp', 'mkfs.ext4', 'mount', 'umount', 'losetup', 'xfs_growfs'];
@@ -118,38 +119,20 @@ function state(kind: 'volumes' | 'snapshots'): { id: string; status: string; cap
   return readdirSync(d).filter((f) => f.endsWith('.json') && !f.startsWith('.')).map((f) => JSON.parse(readFileSync(join(d, f), 'utf8')));
 }
 
-/** Who holds our loop devices open (for a failure message): losetup's view plus every /proc/PID/fd pointing at one. */
-function loopDiagnostics(): string {
-  const loops = loopsUnder(dir);
-  const out = [execFileSync('losetup', ['-l', '-O', 'NAME,AUTOCLEAR,BACK-FILE'], { encoding: 'utf8' }).split('\n').filter((l) => loops.some((d) => l.startsWith(d + ' '))).join('; ')];
-  for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
-    let fds: string[] = [];
-    try { fds = readdirSync(`/proc/${pid}/fd`); } catch { continue; }
-    for (const fd of fds) {
-      let t = '';
-      try { t = readlinkSync(`/proc/${pid}/fd/${fd}`); } catch { continue; }
-      if (loops.includes(t)) {
-        let cmd = '';
-        try { cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' '); } catch { /* gone */ }
-        out.push(`pid ${pid} (${cmd.slice(0, 120)}) holds ${t}`);
-      }
-    }
-  }
-  return out.join('\n');
-}
-
 /** Loop devices of images under `dir` that no staged volume explains, or staged volumes with more than one. */
 function strayLoops(): number {
   const vols = state('volumes');
   let owned = 0;
   let extra = 0;
   for (const v of vols) {
-    const n = loopsUnder(dir, join(dir, 'data', 'images', `${v.id}.img`)).length;
+    const n = ourLoops(join(dir, 'data', 'images', `${v.id}.img`)).length;
     owned += n;
     extra += Math.max(0, n - (v.stage?.complete ? 1 : 0));
   }
-  return extra + loopsUnder(dir).length - owned;
+  return extra + ourLoops().length - owned;
 }
+
+const ourLoops = (file?: string) => liveLoopsUnder(dir, file);
 
 /**
  * The invariants a crash must never break. Loop devices are given a few
@@ -158,8 +141,8 @@ function strayLoops(): number {
  * autoclear, and the kernel frees it at that holder's last close.
  */
 async function expectCoherent(): Promise<void> {
-  await waitFor('loop devices settle', () => strayLoops() === 0, 15_000).catch(() => {});
-  if (strayLoops()) console.error('stray loop devices:', loopDiagnostics());
+  await waitFor('loop devices settle', () => strayLoops() === 0, 5_000).catch(() => {});
+  if (strayLoops() || ourLoops().length !== loopsUnder(dir).length) console.error(`loop devices of ${dir}:\n${loopDiagnostics(dir)}`);
   const vols = state('volumes');
   const snaps = state('snapshots');
   expect(vols.every((v) => v.status === 'ready')).toBe(true);
@@ -171,11 +154,11 @@ async function expectCoherent(): Promise<void> {
   // may have none: a reboot, or an Unstage killed after its umount -d).
   let owned = 0;
   for (const v of vols) {
-    const l = loopsUnder(dir, join(dir, 'data', 'images', `${v.id}.img`));
+    const l = ourLoops(join(dir, 'data', 'images', `${v.id}.img`));
     expect(l.length, `loop devices of ${v.id}`).toBeLessThanOrEqual(v.stage?.complete ? 1 : 0);
     owned += l.length;
   }
-  expect(loopsUnder(dir)).toHaveLength(owned);
+  expect(ourLoops()).toHaveLength(owned);
   // Every mount is a completed stage or a recorded publish: nothing unexplained.
   for (const m of mountsUnder(dir)) expect(staged.some((v) => m === v.stage!.path) || vols.some((v) => m in (v.publish ?? {})), `unexplained mount ${m}`).toBe(true);
   expect(readdirSync(join(dir, 'data', 'state', 'volumes')).filter((f) => f.endsWith('.tmp'))).toEqual([]);
@@ -186,7 +169,7 @@ async function expectEmpty(): Promise<void> {
   await expectCoherent();
   expect(state('volumes')).toEqual([]);
   expect(readdirSync(join(dir, 'data', 'images'))).toEqual([]);
-  await waitFor('no loop device left', () => loopsUnder(dir).length === 0, 5_000);
+  await waitFor('no loop device left', () => ourLoops().length === 0, 5_000);
   expect(mountsUnder(dir)).toEqual([]);
 }
 
@@ -229,16 +212,16 @@ describe('SIGKILL during NodeStageVolume', () => {
     const req = { volume_id: volume.volume_id, staging_target_path: staging, volume_capability: mountCap() };
     await crashDuring(tool, () => client.node.NodeStageVolume(req));
     await expectCoherent();
-    await waitFor('no loop device left', () => loopsUnder(dir).length === 0, 5_000);
+    await waitFor('no loop device left', () => ourLoops().length === 0, 5_000);
     expect(mountsUnder(dir)).toEqual([]);
     await client.node.NodeStageVolume(req);
-    await waitFor('exactly one loop device', () => loopsUnder(dir).length === 1, 5_000);
+    await waitFor('exactly one loop device', () => ourLoops().length === 1, 5_000);
     expect(parseMountinfo(readFileSync('/proc/self/mountinfo', 'utf8')).filter((m) => m.target === staging)).toHaveLength(1);
     await expectCoherent();
     await client.node.NodeUnstageVolume(req);
     await client.controller.DeleteVolume({ volume_id: volume.volume_id });
     await expectCoherent();
-    await waitFor('no loop device left', () => loopsUnder(dir).length === 0, 5_000);
+    await waitFor('no loop device left', () => ourLoops().length === 0, 5_000);
   });
 });
 
@@ -305,7 +288,7 @@ describe('driver restart while a pod writes to its volume', () => {
       // The restarted driver sees the volume as it is: staged, published, healthy.
       const stats = await client.node.NodeGetVolumeStats({ volume_id: v.id, volume_path: v.target });
       expect(stats.volume_condition).toMatchObject({ abnormal: false });
-      await waitFor('exactly one loop device', () => loopsUnder(dir).length === 1, 5_000);
+      await waitFor('exactly one loop device', () => ourLoops().length === 1, 5_000);
       expect(isMounted(v.staging) && isMounted(v.target)).toBe(true);
       await expectCoherent();
     } finally {
@@ -382,7 +365,7 @@ describe('SIGKILL during NodeUnstageVolume', () => {
     await expectCoherent();
     await client.node.NodeUnstageVolume(req);
     expect(isMounted(v.staging)).toBe(false);
-    await waitFor('no loop device left', () => loopsUnder(dir).length === 0, 5_000);
+    await waitFor('no loop device left', () => ourLoops().length === 0, 5_000);
     expect(recordOf(v.id)?.stage).toBeUndefined();
     // Nothing lost: staged again, the file is there.
     await client.node.NodeStageVolume({ ...req, volume_capability: mountCap() });

@@ -13,7 +13,8 @@ import { mkdtempSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawnDriver, waitForSocket, killHard, MiB } from './harness.ts';
 import { csiClient, codeOf, mountCap, type CsiClient } from './client.ts';
-import { cleanupHost, loopsUnder, mountsUnder } from './host.ts';
+import { cleanupHost, mountsUnder } from './host.ts';
+import { liveLoopsUnder } from './live-loops.ts';
 
 const CAP_SYS_RESOURCE = 24n;
 const capsOf = (pid: number | 'self', set: 'CapEff' | 'CapBnd') =>
@@ -64,8 +65,8 @@ async function teardown(c: CsiClient, id: string, staging: string, target: strin
   await c.node.NodeUnpublishVolume({ volume_id: id, target_path: target });
   await c.node.NodeUnstageVolume({ volume_id: id, staging_target_path: staging });
   await c.controller.DeleteVolume({ volume_id: id });
-  for (let i = 0; i < 100 && loopsUnder(dir).length; i++) await new Promise((r) => setTimeout(r, 50));
-  expect(loopsUnder(dir)).toEqual([]);
+  for (let i = 0; i < 100 && liveLoopsUnder(dir).length; i++) await new Promise((r) => setTimeout(r, 50));
+  expect(liveLoopsUnder(dir)).toEqual([]);
   expect(mountsUnder(dir)).toEqual([]);
 }
 
