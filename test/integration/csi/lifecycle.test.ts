@@ -5,7 +5,8 @@ import { writeFileSync, readFileSync, statSync, existsSync, openSync, writeSync,
 import { join } from 'node:path';
 import { startHarness, MiB, type Harness } from './harness.ts';
 import { codeOf, mountCap, blockCap } from './client.ts';
-import { loopsUnder, mountsUnder } from './host.ts';
+import { mountsUnder } from './host.ts';
+import { liveLoopsUnder } from './live-loops.ts';
 
 let h: Harness;
 beforeAll(async () => { h = await startHarness('life'); });
@@ -13,7 +14,8 @@ afterAll(async () => { await h?.close(); });
 
 const cap = (fs = 'ext4') => [mountCap(fs)];
 const image = (id: string) => join(h.dataDir, 'images', `${id}.img`);
-const loopsOf = (id: string) => loopsUnder(h.dir, image(id));
+// Released loop devices pinned by another test's mount namespace are not ours (live-loops.ts).
+const loopsOf = (id: string) => liveLoopsUnder(h.dir, image(id));
 const dfSize = (p: string) => Number(execFileSync('df', ['-B1', '--output=size', p], { encoding: 'utf8' }).split('\n')[1]);
 
 async function stageAndPublish(id: string, c: object, name: string, readonly = false) {
