@@ -52,46 +52,73 @@ export function defaultReserve(fsBytes: number): number {
   return Math.min(DEFAULT_RESERVE_CAP, Math.floor(fsBytes * DEFAULT_RESERVE_FRACTION));
 }
 
+// Promises granted but not yet in a record (the record write is under way):
+// they count as soon as they are granted, so the lock is held only for the
+// check, not for the fsync of the record.
+const grants = new WeakMap<CsiContext, Map<string, number>>();
+const grantsOf = (ctx: CsiContext) => { let g = grants.get(ctx); if (!g) grants.set(ctx, (g = new Map())); return g; };
+
 export async function capacityView(ctx: CsiContext): Promise<CapacityView> {
   const st = await statfs(ctx.dataDir);
   const fsBytes = st.blocks * st.bsize;
   const freeBytes = st.bavail * st.bsize;
   const reserveBytes = ctx.capacity?.reserveBytes ?? defaultReserve(fsBytes);
   const ratio = ctx.capacity?.overprovisionRatio ?? DEFAULT_OVERPROVISION_RATIO;
+  const granted = new Map(grantsOf(ctx));
   let allocated = 0;
   let promised = 0;
   for (const v of ctx.store.volumes()) {
     const a = await allocatedBytes(imagePath(ctx, v.id));
     allocated += a;
     // A volume being deleted gives its space back: only what it holds counts.
-    promised += v.status === 'deleting' ? a : Math.max(v.capacityBytes, a);
+    promised += v.status === 'deleting' ? a : Math.max(v.capacityBytes, a, granted.get(v.id) ?? 0);
+    granted.delete(v.id);
   }
   for (const s of ctx.store.snapshots()) {
+    granted.delete(s.id);
     if (s.status !== 'creating') continue;
     // A copy under way will take about what its source holds; part of it may be on disk already.
     const pending = (await allocatedBytes(imagePath(ctx, s.sourceVolumeId))) - (await allocatedBytes(snapshotPath(ctx, s.id)));
     promised += Math.max(0, pending);
   }
+  for (const g of granted.values()) promised += g;
   const pool = freeBytes + allocated - reserveBytes;
   const availableBytes = Math.max(0, Math.floor(ratio * pool) - promised);
   return { fsBytes, freeBytes, reserveBytes, allocatedBytes: allocated, promisedBytes: promised, ratio, availableBytes };
 }
 
+export interface PromiseOf {
+  /** The volume or snapshot id the promise is for. */
+  id: string;
+  /** How many bytes more than is counted for `id` now. */
+  more: number;
+  /** What `id` will be counted for once its record is written (volume: its new capacity; snapshot: the copy). */
+  total: number;
+}
+
 /**
- * Run `fn` (which records the promise) only if `bytes` more fit; `refuse`
- * builds the error otherwise. The lock makes check + record one step.
+ * Run `fn` (which writes the record that makes the promise) only if `p.more`
+ * bytes fit; `refuse` builds the error otherwise. The check and the grant are
+ * one step under the lock; the grant lasts until `fn` settles, by when the
+ * record (or its absence, on failure) speaks for itself.
  */
-export async function withRoomFor<T>(ctx: CsiContext, bytes: number, refuse: (msg: string) => Error, fn: () => Promise<T>): Promise<T> {
-  return ctx.lock.run(CAPACITY_LOCK, async () => {
-    if (bytes > 0) {
+export async function withRoomFor<T>(ctx: CsiContext, p: PromiseOf, refuse: (msg: string) => Error, fn: () => Promise<T>): Promise<T> {
+  const g = grantsOf(ctx);
+  await ctx.lock.run(CAPACITY_LOCK, async () => {
+    if (p.more > 0) {
       const c = await capacityView(ctx);
-      if (bytes > c.availableBytes) {
-        throw refuse(`${bytes} more bytes do not fit on node ${ctx.nodeId}: ${c.availableBytes} available ` +
+      if (p.more > c.availableBytes) {
+        throw refuse(`${p.more} more bytes do not fit on node ${ctx.nodeId}: ${c.availableBytes} available ` +
           `(free ${c.freeBytes} + held by volumes ${c.allocatedBytes} − reserve ${c.reserveBytes}, ×${c.ratio}, − promised ${c.promisedBytes})`);
       }
     }
-    return fn();
+    g.set(p.id, p.total);
   });
+  try {
+    return await fn();
+  } finally {
+    g.delete(p.id);
+  }
 }
 
 /** ENOSPC / EDQUOT from a syscall or a host tool (cp): the data dir's disk is full. */

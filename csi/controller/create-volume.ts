@@ -93,7 +93,7 @@ export async function createVolume(ctx: CsiContext, req: CreateVolumeRequest): P
     };
     // RESOURCE_EXHAUSTED, not OUT_OF_RANGE: this node is full, another may not
     // be (external-provisioner reschedules a WaitForFirstConsumer claim on it).
-    await withRoomFor(ctx, size, resourceExhausted, () => ctx.store.putVolume(rec));
+    await withRoomFor(ctx, { id, more: size, total: size }, resourceExhausted, () => ctx.store.putVolume(rec));
     const img = imagePath(ctx, id);
     try {
       if (source?.snapshotId) {

@@ -20,7 +20,7 @@ export async function controllerExpandVolume(ctx: CsiContext, req: { volume_id?:
     const block = cap?.block ?? v.stage?.block ?? false;
     if (want <= v.capacityBytes) return { capacity_bytes: v.capacityBytes, node_expansion_required: false };
     // The growth is a new promise: the disk policy (capacity.ts) must allow it.
-    await withRoomFor(ctx, want - v.capacityBytes, outOfRange, async () => {
+    await withRoomFor(ctx, { id, more: want - v.capacityBytes, total: want }, outOfRange, async () => {
       const img = imagePath(ctx, id);
       await growImage(img, want);
       const dev = await ctx.loops.find(img);

@@ -33,7 +33,8 @@ export async function createSnapshot(ctx: CsiContext, req: { source_volume_id?: 
     if (existing) await removeImage(file);
     const rec: SnapshotRecord = { id, name, sourceVolumeId: volId, sizeBytes: vol.capacityBytes, status: 'creating', createdAtMs: Date.now() };
     // The copy takes about what the source holds, out of the space promised to volumes.
-    await withRoomFor(ctx, await allocatedBytes(imagePath(ctx, volId)), resourceExhausted, () => ctx.store.putSnapshot(rec));
+    const copyBytes = await allocatedBytes(imagePath(ctx, volId));
+    await withRoomFor(ctx, { id, more: copyBytes, total: copyBytes }, resourceExhausted, () => ctx.store.putSnapshot(rec));
     try {
       // Hold the source volume's lock: no Stage, expand or delete mid-copy.
       await ctx.lock.run(volId, () => withQuiescedVolume(ctx, volId, () => ctx.copier.copy(imagePath(ctx, volId), file)));
