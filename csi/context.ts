@@ -13,6 +13,7 @@ import type { LoopDevices } from './volumes/loop.ts';
 import type { Filesystems } from './volumes/filesystem.ts';
 import type { MountTable } from './volumes/mounts.ts';
 import type { ImageCopier } from './volumes/snapshot.ts';
+import type { CapacityPolicy } from './volumes/capacity.ts';
 import type { CsiSnapshot, CsiVolume, Topology } from './types.ts';
 
 export const TOPOLOGY_KEY = 'topology.hostplane.io/node';
@@ -30,6 +31,8 @@ export interface CsiContext {
   mounts: MountTable;
   copier: ImageCopier;
   exec: HostExec;
+  /** Disk policy (volumes/capacity.ts); defaults when absent. */
+  capacity?: CapacityPolicy;
 }
 
 export const imagePath = (ctx: CsiContext, id: string) => imageFile(ctx.dataDir, id);

@@ -25,7 +25,7 @@ import { registerCsi } from './services.ts';
 
 /** The validated options (csi/options.ts; defaults filled in for any left out) plus the process's seams. */
 export type CsiDriverOptions = Pick<CsiOptions, 'endpoint' | 'nodeId' | 'dataDir'> &
-  Partial<Pick<CsiOptions, 'driverName' | 'maxVolumes' | 'pluginsRegistry'>> & {
+  Partial<Pick<CsiOptions, 'driverName' | 'maxVolumes' | 'pluginsRegistry' | 'capacityReserveBytes' | 'overprovisionRatio'>> & {
     log: Logger;
     observe?: CallObserver;
     /** Seam for tests; the real host otherwise. */
@@ -56,6 +56,10 @@ export async function startCsiDriver(opts: CsiDriverOptions): Promise<CsiDriver>
     mounts: new ProcMountTable(),
     copier: new ReflinkCopier(exec),
     exec,
+    capacity: {
+      ...(opts.capacityReserveBytes !== undefined ? { reserveBytes: opts.capacityReserveBytes } : {}),
+      ...(opts.overprovisionRatio !== undefined ? { overprovisionRatio: opts.overprovisionRatio } : {}),
+    },
   };
   const report = await reconcile(ctx);
   log.info({ ...report, volumes: ctx.store.volumes().length, snapshots: ctx.store.snapshots().length }, 'state reconciled');

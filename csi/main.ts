@@ -16,6 +16,9 @@ const USAGE = `usage: hostplane csi --endpoint unix:///abs/path.sock --node-id N
   --driver-name NAME       CSI driver name (default ${CSI_DEFAULTS.driverName})
   --plugins-registry DIR   also register with kubelet's plugin watcher in DIR
   --max-volumes N          volumes this node accepts (default ${CSI_DEFAULTS.maxVolumes})
+  --capacity-reserve SIZE  bytes of the data dir's filesystem never promised to volumes
+                           (bytes, or with Ki/Mi/Gi/Ti; default 5% of the filesystem, at most 1Gi)
+  --overprovision-ratio R  promised bytes allowed per byte of disk (default ${CSI_DEFAULTS.overprovisionRatio}: no overcommit)
   --log-level LEVEL        pino level (default info)
 `;
 
@@ -24,7 +27,9 @@ function usageError(msg: string): number {
   return 2;
 }
 
-const flagOf = (key: string) => `--${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
+// Option keys as the flags a user typed (camelCase → kebab-case, one exception).
+const FLAG_NAMES: Record<string, string> = { capacityReserveBytes: 'capacity-reserve' };
+const flagOf = (key: string) => `--${FLAG_NAMES[key] ?? key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
 
 export async function main(argv: string[]): Promise<number> {
   let values: Record<string, string | boolean | undefined>;
@@ -36,7 +41,7 @@ export async function main(argv: string[]): Promise<number> {
       options: {
         endpoint: { type: 'string' }, 'node-id': { type: 'string' }, 'data-dir': { type: 'string' },
         'driver-name': { type: 'string' }, 'plugins-registry': { type: 'string' }, 'max-volumes': { type: 'string' },
-        'log-level': { type: 'string' }, help: { type: 'boolean', short: 'h' },
+        'log-level': { type: 'string' }, 'capacity-reserve': { type: 'string' }, 'overprovision-ratio': { type: 'string' }, help: { type: 'boolean', short: 'h' },
       },
     }));
   } catch (e) {
@@ -56,6 +61,8 @@ export async function main(argv: string[]): Promise<number> {
     driverName: values['driver-name'],
     pluginsRegistry: values['plugins-registry'],
     maxVolumes: typeof maxVolumes === 'string' && /^-?\d+$/.test(maxVolumes) ? Number(maxVolumes) : maxVolumes,
+    capacityReserveBytes: values['capacity-reserve'],
+    overprovisionRatio: values['overprovision-ratio'],
     logLevel: values['log-level'],
   };
   const f = new Fields(doc, '', [], flagOf);

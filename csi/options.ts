@@ -12,6 +12,7 @@ export const CSI_DEFAULTS = {
   driverName: CSI_DRIVER_NAME,
   dataDir: '/var/lib/hostplane/csi',
   maxVolumes: 256,
+  overprovisionRatio: 1,
 } as const;
 
 export interface CsiOptions {
@@ -27,6 +28,10 @@ export interface CsiOptions {
   maxVolumes: number;
   /** kubelet's plugin-watcher directory to register in; unset: no registration. */
   pluginsRegistry?: string;
+  /** Disk policy: bytes of the data dir's filesystem never promised to volumes. @default 5% of the filesystem, at most 1 GiB */
+  capacityReserveBytes?: number;
+  /** Disk policy: promised bytes allowed per byte of pool (volumes/capacity.ts). @default 1 (no overcommit) */
+  overprovisionRatio: number;
 }
 
 // The CSI spec's rule for a driver name: at most 63 characters, alphanumerics
@@ -34,7 +39,7 @@ export interface CsiOptions {
 const DRIVER_NAME: Rule = { pattern: /^[a-zA-Z0-9]([a-zA-Z0-9.-]{0,61}[a-zA-Z0-9])?$/, what: 'a CSI driver name (at most 63 characters: letters, digits, "-" and ".")' };
 const NODE_ID: Rule = { pattern: { test: (s) => isSafeName(s, MAX_ID_LENGTH) }, what: 'a node id (letters, digits, ".", "_" and "-")' };
 
-export const CSI_OPTION_KEYS = ['endpoint', 'nodeId', 'dataDir', 'driverName', 'maxVolumes', 'pluginsRegistry'] as const;
+export const CSI_OPTION_KEYS = ['endpoint', 'nodeId', 'dataDir', 'driverName', 'maxVolumes', 'pluginsRegistry', 'capacityReserveBytes', 'overprovisionRatio'] as const;
 
 /** Read and validate the options; problems are collected in `f` (nothing is thrown). */
 export function readCsiOptions(f: Fields, defaults: { nodeId: string; pluginsRegistry?: string }): CsiOptions {
@@ -44,7 +49,10 @@ export function readCsiOptions(f: Fields, defaults: { nodeId: string; pluginsReg
     dataDir: f.path('dataDir', CSI_DEFAULTS.dataDir),
     driverName: f.string('driverName', CSI_DEFAULTS.driverName, DRIVER_NAME),
     maxVolumes: f.int('maxVolumes', CSI_DEFAULTS.maxVolumes, 1, 1_000_000),
+    overprovisionRatio: f.number('overprovisionRatio', CSI_DEFAULTS.overprovisionRatio, 1, 100),
   };
+  const reserve = f.optionalBytes('capacityReserveBytes');
+  if (reserve !== undefined) opts.capacityReserveBytes = reserve;
   const registry = f.optionalPath('pluginsRegistry') ?? defaults.pluginsRegistry;
   if (registry !== undefined) opts.pluginsRegistry = registry;
   return opts;

@@ -141,6 +141,30 @@ export class Fields {
     return v;
   }
 
+  /** A number (not only integers) in [min, max]. */
+  number(key: string, def: number, min: number, max: number): number {
+    const v = this.obj[key];
+    if (v === undefined || v === null) return def;
+    const n = typeof v === 'string' && /^\d+(\.\d+)?$/.test(v) ? Number(v) : v;
+    if (typeof n !== 'number' || !Number.isFinite(n) || n < min || n > max) {
+      this.problem(this.name(key), `must be a number from ${min} to ${max}, got ${JSON.stringify(v)}`);
+      return def;
+    }
+    return n;
+  }
+
+  /** A size in bytes: an integer, or a string with a binary suffix (`512Mi`, `1Gi`, `2Ti`). */
+  optionalBytes(key: string): number | undefined {
+    const v = this.obj[key];
+    if (v === undefined || v === null) return undefined;
+    const m = typeof v === 'number' ? (Number.isSafeInteger(v) && v >= 0 ? [String(v), String(v), ''] : null) : typeof v === 'string' ? /^(\d+)(Ki|Mi|Gi|Ti)?$/.exec(v) : null;
+    if (!m) {
+      this.problem(this.name(key), `must be a byte count, optionally with Ki, Mi, Gi or Ti, got ${JSON.stringify(v)}`);
+      return undefined;
+    }
+    return Number(m[1]) * 1024 ** ['', 'Ki', 'Mi', 'Gi', 'Ti'].indexOf(m[2] ?? '');
+  }
+
   cidrList(key: string): string[] {
     const v = this.obj[key];
     if (v === undefined || v === null) return [];

@@ -2,7 +2,6 @@
 // snapshot or another volume. Idempotent by name (the id is derived from it).
 // The record is written as 'creating' before the image exists, so a crash at
 // any point leaves something reconcile (driver start-up) can roll back.
-import { statfs } from 'node:fs/promises';
 import type { CsiContext } from '../context.ts';
 import { getSnapshot, getVolume, imagePath, snapshotPath, toCsiVolume, volumeIdFor, TOPOLOGY_KEY } from '../context.ts';
 import { alreadyExists, invalidArgument, notFound, outOfRange, resourceExhausted } from '../../lib/grpc/status-error.ts';
@@ -12,6 +11,7 @@ import { createImage, growImage, removeImage } from '../volumes/image.ts';
 import type { VolumeRecord } from '../state/records.ts';
 import type { CapacityRange, CsiVolume, Topology, VolumeCapability, VolumeContentSource } from '../types.ts';
 import { withQuiescedVolume } from './quiesce.ts';
+import { diskFullAsStatus, withRoomFor } from '../volumes/capacity.ts';
 
 export interface CreateVolumeRequest {
   name?: string;
@@ -84,20 +84,24 @@ export async function createVolume(ctx: CsiContext, req: CreateVolumeRequest): P
       if ((existing.parameters.fsType ?? '') !== (parameters.fsType ?? '')) throw alreadyExists(`volume ${name} exists with another fsType`);
       return { volume: toCsiVolume(ctx, existing) };
     }
-    // A leftover from a crash (creating) or an interrupted delete: finish it off first.
-    if (existing) await removeImage(imagePath(ctx, id));
+    // A leftover from a crash (creating) or an interrupted delete: finish it off
+    // first (its record too, or the capacity check would count it twice).
+    if (existing) {
+      await removeImage(imagePath(ctx, id));
+      await ctx.store.removeVolume(id);
+    }
 
     const live = ctx.store.volumes().filter((v) => v.status === 'ready').length;
     if (live >= ctx.maxVolumes) throw resourceExhausted(`node ${ctx.nodeId} already holds its maximum of ${ctx.maxVolumes} volumes`);
-    const fsStat = await statfs(ctx.dataDir);
-    if (size > fsStat.bavail * fsStat.bsize) throw outOfRange(`capacity ${size} bytes exceeds the free space of the data dir (${fsStat.bavail * fsStat.bsize} bytes)`);
 
     const rec: VolumeRecord = {
       id, name, capacityBytes: size, status: 'creating', parameters, mutableParameters,
       createdAt: new Date().toISOString(), publish: {},
       ...(source ? { source } : { blank: true }),
     };
-    await ctx.store.putVolume(rec);
+    // RESOURCE_EXHAUSTED, not OUT_OF_RANGE: this node is full, another may not
+    // be (external-provisioner reschedules a WaitForFirstConsumer claim on it).
+    await withRoomFor(ctx, { id, more: size, total: size }, resourceExhausted, () => ctx.store.putVolume(rec));
     const img = imagePath(ctx, id);
     try {
       if (source?.snapshotId) {
@@ -117,7 +121,7 @@ export async function createVolume(ctx: CsiContext, req: CreateVolumeRequest): P
       // Undo: no image and no record, as if the call never happened.
       await removeImage(img).catch(() => {});
       await ctx.store.removeVolume(id).catch(() => {});
-      throw e;
+      throw diskFullAsStatus(e, `CreateVolume ${name}`);
     }
     ctx.log.debug({ volume_id: id, bytes: size }, 'volume created');
     return { volume: toCsiVolume(ctx, rec) };

@@ -7,6 +7,7 @@ import { failedPrecondition } from '../../lib/grpc/status-error.ts';
 import { checkId } from '../validate.ts';
 import { removeImage } from '../volumes/image.ts';
 import { releaseImage } from '../volumes/loop.ts';
+import { StateDiskFullError } from '../state/store.ts';
 
 export async function deleteVolume(ctx: CsiContext, req: { volume_id?: string }): Promise<Record<string, never>> {
   const id = checkId(req.volume_id, 'volume_id');
@@ -28,7 +29,15 @@ export async function deleteVolume(ctx: CsiContext, req: { volume_id?: string })
     if (mounted) throw failedPrecondition(`volume ${id} is still mounted at ${mounted.target} (loop device ${mounted.source}); unstage it first`);
     const busy = await releaseImage(ctx.loops, img);
     if (busy.length) throw failedPrecondition(`volume ${id} is still held by loop device ${busy.join(', ')} (open elsewhere); not deleted`);
-    await ctx.store.putVolume({ ...v, status: 'deleting' });
+    try {
+      await ctx.store.putVolume({ ...v, status: 'deleting' });
+    } catch (e) {
+      // Deleting is how an operator frees a full disk: go on without the intent
+      // record. A crash before the record is removed leaves a 'ready' record
+      // without an image, which the CO's retried Delete removes.
+      if (!(e instanceof StateDiskFullError)) throw e;
+      ctx.log.warn({ volume_id: id, err: e.message }, 'data dir full: deleting without an intent record');
+    }
     await removeImage(img);
     await ctx.store.removeVolume(id);
     return {};

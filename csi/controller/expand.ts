@@ -12,8 +12,9 @@ import type { CsiContext } from '../context.ts';
 import { imagePath } from '../context.ts';
 import { invalidArgument, outOfRange } from '../../lib/grpc/status-error.ts';
 import { checkId, parseCapability, sizeFor, unsupportedReason } from '../validate.ts';
-import { freeBytes, growImage } from '../volumes/image.ts';
+import { growImage } from '../volumes/image.ts';
 import type { CapacityRange, VolumeCapability } from '../types.ts';
+import { withRoomFor } from '../volumes/capacity.ts';
 
 export async function controllerExpandVolume(ctx: CsiContext, req: { volume_id?: string; capacity_range?: CapacityRange | null; volume_capability?: VolumeCapability | null }) {
   const id = checkId(req.volume_id, 'volume_id');
@@ -28,13 +29,14 @@ export async function controllerExpandVolume(ctx: CsiContext, req: { volume_id?:
     if (!v || v.status !== 'ready' || v.ephemeral) return { capacity_bytes: want, node_expansion_required: true };
     const block = cap?.block ?? v.stage?.block ?? false;
     if (want <= v.capacityBytes) return { capacity_bytes: v.capacityBytes, node_expansion_required: true };
-    const free = await freeBytes(ctx.dataDir);
-    if (want - v.capacityBytes > free) throw outOfRange(`growing to ${want} bytes exceeds the free space of the data dir (${free} bytes)`);
-    const img = imagePath(ctx, id);
-    await growImage(img, want);
-    const dev = await ctx.loops.find(img);
-    if (dev) await ctx.loops.refreshSize(dev);
-    await ctx.store.putVolume({ ...v, capacityBytes: want, ...(block ? {} : { fsGrowPending: true }) });
+    // The growth is a new promise: the disk policy (capacity.ts) must allow it.
+    await withRoomFor(ctx, { id, more: want - v.capacityBytes, total: want }, outOfRange, async () => {
+      const img = imagePath(ctx, id);
+      await growImage(img, want);
+      const dev = await ctx.loops.find(img);
+      if (dev) await ctx.loops.refreshSize(dev);
+      await ctx.store.putVolume({ ...v, capacityBytes: want, ...(block ? {} : { fsGrowPending: true }) });
+    });
     return { capacity_bytes: want, node_expansion_required: true };
   });
 }

@@ -5,7 +5,8 @@ import { getVolume, toCsiVolume, TOPOLOGY_KEY } from '../context.ts';
 import { checkId, parseCapabilities, unsupportedReason } from '../validate.ts';
 import { checkParameters } from '../parameters.ts';
 import { page } from './paging.ts';
-import { freeBytes, imageExists } from '../volumes/image.ts';
+import { imageExists } from '../volumes/image.ts';
+import { capacityView } from '../volumes/capacity.ts';
 import type { VolumeRecord } from '../state/records.ts';
 import type { Topology, VolumeCapability, VolumeCondition } from '../types.ts';
 import { imagePath } from '../context.ts';
@@ -51,7 +52,9 @@ export async function getCapacity(
   if (seg && Object.keys(seg).length && seg[TOPOLOGY_KEY] !== ctx.nodeId) {
     return { available_capacity: 0, maximum_volume_size: null, minimum_volume_size: null };
   }
-  const free = await freeBytes(ctx.dataDir);
-  return { available_capacity: free, maximum_volume_size: { value: Math.min(free, MAX_VOLUME_BYTES) }, minimum_volume_size: { value: 4096 } };
+  // What CreateVolume would accept right now (volumes/capacity.ts), not the
+  // raw free space: sparse images already promised part of it.
+  const { availableBytes } = await capacityView(ctx);
+  return { available_capacity: availableBytes, maximum_volume_size: { value: Math.min(availableBytes, MAX_VOLUME_BYTES) }, minimum_volume_size: { value: 4096 } };
 }
 

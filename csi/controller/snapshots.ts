@@ -3,12 +3,13 @@
 // record 'creating', copy, record 'ready'; reconcile removes what a crash left.
 import type { CsiContext } from '../context.ts';
 import { getSnapshot as findSnapshot, getVolume, imagePath, snapshotIdFor, snapshotPath, toCsiSnapshot } from '../context.ts';
-import { alreadyExists, invalidArgument } from '../../lib/grpc/status-error.ts';
+import { alreadyExists, invalidArgument, resourceExhausted } from '../../lib/grpc/status-error.ts';
 import { checkId, checkName } from '../validate.ts';
-import { removeImage } from '../volumes/image.ts';
+import { allocatedBytes, removeImage } from '../volumes/image.ts';
 import type { SnapshotRecord } from '../state/records.ts';
 import { page } from './paging.ts';
 import { withQuiescedVolume } from './quiesce.ts';
+import { diskFullAsStatus, withRoomFor } from '../volumes/capacity.ts';
 
 function checkSnapshotParameters(p: Record<string, string> | undefined): void {
   for (const k of Object.keys(p ?? {})) {
@@ -31,7 +32,9 @@ export async function createSnapshot(ctx: CsiContext, req: { source_volume_id?: 
     const file = snapshotPath(ctx, id);
     if (existing) await removeImage(file);
     const rec: SnapshotRecord = { id, name, sourceVolumeId: volId, sizeBytes: vol.capacityBytes, status: 'creating', createdAtMs: Date.now() };
-    await ctx.store.putSnapshot(rec);
+    // The copy takes about what the source holds, out of the space promised to volumes.
+    const copyBytes = await allocatedBytes(imagePath(ctx, volId));
+    await withRoomFor(ctx, { id, more: copyBytes, total: copyBytes }, resourceExhausted, () => ctx.store.putSnapshot(rec));
     try {
       // Hold the source volume's lock: no Stage, expand or delete mid-copy.
       await ctx.lock.run(volId, () => withQuiescedVolume(ctx, volId, () => ctx.copier.copy(imagePath(ctx, volId), file)));
@@ -40,7 +43,7 @@ export async function createSnapshot(ctx: CsiContext, req: { source_volume_id?: 
     } catch (e) {
       await removeImage(file).catch(() => {});
       await ctx.store.removeSnapshot(id).catch(() => {});
-      throw e;
+      throw diskFullAsStatus(e, `CreateSnapshot ${name}`);
     }
     return { snapshot: toCsiSnapshot(rec) };
   });

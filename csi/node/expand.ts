@@ -10,7 +10,8 @@ import { checkId, parseCapability, required, sizeFor } from '../validate.ts';
 import { attachedDevice } from './stage.ts';
 import { existingPath, pathKind } from './paths.ts';
 import { mountAt } from '../volumes/mounts.ts';
-import { freeBytes, growImage } from '../volumes/image.ts';
+import { growImage } from '../volumes/image.ts';
+import { withRoomFor } from '../volumes/capacity.ts';
 import type { CapacityRange, VolumeCapability } from '../types.ts';
 
 export async function nodeExpandVolume(ctx: CsiContext, req: { volume_id?: string; volume_path?: string; capacity_range?: CapacityRange | null; volume_capability?: VolumeCapability | null }) {
@@ -26,13 +27,15 @@ export async function nodeExpandVolume(ctx: CsiContext, req: { volume_id?: strin
     const isDir = (await pathKind(path)) === 'dir';
     const block = cap?.block ?? v.stage?.block ?? !isDir;
     if (want > v.capacityBytes) {
-      const free = await freeBytes(ctx.dataDir);
-      if (want - v.capacityBytes > free) throw outOfRange(`growing volume ${id} to ${want} bytes exceeds the free space of the data dir (${free} bytes)`);
+      // The growth is a new promise: the disk policy (volumes/capacity.ts) must allow it.
       // Image first, record second: a crash in between leaves the image larger
       // than recorded, which the retry's truncate makes right.
-      await growImage(imagePath(ctx, id), want);
-      v = { ...v, capacityBytes: want, ...(block ? {} : { fsGrowPending: true }) };
-      await ctx.store.putVolume(v);
+      const grown = { ...v, capacityBytes: want, ...(block ? {} : { fsGrowPending: true }) };
+      await withRoomFor(ctx, { id, more: want - v.capacityBytes, total: want }, outOfRange, async () => {
+        await growImage(imagePath(ctx, id), want);
+        await ctx.store.putVolume(grown);
+      });
+      v = grown;
     }
     const dev = await attachedDevice(ctx, id);
     if (!dev) throw failedPrecondition(`volume ${id} is not staged on this node${want > 0 ? '; its image has grown and the filesystem grows at the next NodeStageVolume' : ''}`);

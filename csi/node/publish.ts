@@ -78,12 +78,27 @@ export async function nodeUnpublishVolume(ctx: CsiContext, req: { volume_id?: st
   return ctx.lock.run(id, async () => {
     const v = ctx.store.volume(id);
     if (!v) throw notFound(`volume ${id} does not exist`);
-    if (v.publish[target]) {
+    // A Publish killed after its bind mount but before its record leaves a
+    // mount no record knows; kubelet (which saw the call fail) may never retry
+    // the Publish, only Unpublish. So a mount of this volume's device at the
+    // target is ours to remove, recorded or not; anything else there is not.
+    const recorded = !!v.publish[target];
+    if (recorded || (await mountedFromVolume(ctx, id, target))) {
       for (let i = 0; i < 4 && (await mountAt(ctx.mounts, target)); i++) await ctx.fs.unmount(target);
       await removeTarget(target);
+    }
+    if (recorded) {
       const { [target]: _gone, ...rest } = v.publish;
       await ctx.store.putVolume({ ...v, publish: rest });
     }
     return {};
   });
+}
+
+/** Whether `target` is a bind of this volume: of its staged filesystem (source is the loop device) or of the device node itself (block). */
+async function mountedFromVolume(ctx: CsiContext, id: string, target: string): Promise<boolean> {
+  const m = await mountAt(ctx.mounts, target);
+  if (!m) return false;
+  const dev = await attachedDevice(ctx, id);
+  return !!dev && (m.source === dev || m.root === `/${dev.replace(/^\/dev\//, '')}`);
 }

@@ -5,7 +5,8 @@
 import { readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../../lib/atomic-file.ts';
-import { isNotFound } from '../../lib/errors.ts';
+import { errnoCode, isNotFound } from '../../lib/errors.ts';
+import { GrpcError, status } from '../../lib/grpc/status-error.ts';
 import type { Logger } from '../../lib/logging.ts';
 import type { SnapshotRecord, VolumeRecord } from './records.ts';
 
@@ -48,7 +49,7 @@ export class FileStore implements StateStore {
   snapshot(id: string) { const s = this.snaps.get(id); return s && clone(s); }
 
   async putVolume(v: VolumeRecord) {
-    await writeFileAtomic(join(this.volDir, `${v.id}.json`), JSON.stringify(v, null, 1), 0o600);
+    await writeRecord(join(this.volDir, `${v.id}.json`), v);
     this.vols.set(v.id, clone(v));
   }
   async removeVolume(id: string) {
@@ -56,12 +57,35 @@ export class FileStore implements StateStore {
     this.vols.delete(id);
   }
   async putSnapshot(s: SnapshotRecord) {
-    await writeFileAtomic(join(this.snapDir, `${s.id}.json`), JSON.stringify(s, null, 1), 0o600);
+    await writeRecord(join(this.snapDir, `${s.id}.json`), s);
     this.snaps.set(s.id, clone(s));
   }
   async removeSnapshot(id: string) {
     await rm(join(this.snapDir, `${id}.json`), { force: true });
     this.snaps.delete(id);
+  }
+}
+
+/**
+ * A record write that the disk refused (full, or over quota). writeFileAtomic
+ * has already removed its temp file and the old record is untouched; the
+ * in-memory copy is only updated after a successful write, so memory and disk
+ * still agree. RESOURCE_EXHAUSTED tells the CO to retry later.
+ */
+export class StateDiskFullError extends GrpcError {
+  constructor(file: string, code: string) {
+    super(status.RESOURCE_EXHAUSTED, `cannot write state record ${file}: the data dir's filesystem is full (${code}); nothing was changed`);
+    this.name = 'StateDiskFullError';
+  }
+}
+
+async function writeRecord(file: string, record: object): Promise<void> {
+  try {
+    await writeFileAtomic(file, JSON.stringify(record, null, 1), 0o600);
+  } catch (e) {
+    const code = errnoCode(e);
+    if (code === 'ENOSPC' || code === 'EDQUOT') throw new StateDiskFullError(file, code);
+    throw e;
   }
 }
 

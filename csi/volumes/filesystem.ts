@@ -1,7 +1,7 @@
 // Filesystems on volume block devices: detect, make, mount, grow. Every call
 // goes through HostExec with argument arrays; mount flags from the CO travel
 // as one `-o` list, never through a shell.
-import type { HostExec } from '../../lib/exec.ts';
+import { ExecError, type HostExec } from '../../lib/exec.ts';
 
 export const SUPPORTED_FS = ['ext4', 'xfs'] as const;
 export type FsType = (typeof SUPPORTED_FS)[number];
@@ -50,7 +50,15 @@ export class RealFilesystems implements Filesystems {
     const args: string[] = [];
     if (opts.fsType) args.push('-t', opts.fsType);
     if (o.length) args.push('-o', o.join(','));
-    await this.exec.run('mount', [...args, '--', source, target]);
+    try {
+      await this.exec.run('mount', [...args, '--', source, target]);
+    } catch (e) {
+      // Mount flags may carry credentials (cifs-style password=): the error
+      // text reaches the log and the CO's events, so it names everything but them.
+      if (!(e instanceof ExecError)) throw e;
+      const shown = args.filter((a, i) => a !== '-o' && args[i - 1] !== '-o');
+      throw new ExecError('mount', [...shown, ...(o.length ? ['-o', `<${o.length} option(s) withheld>`] : []), '--', source, target], e.exitCode, e.stderr);
+    }
   }
 
   async unmount(target: string, opts: { detachLoop?: boolean } = {}): Promise<void> {

@@ -1,7 +1,8 @@
 // Bad input: every malformed, missing, unknown, absurd or traversal request is
 // answered with the code the CSI spec names, and changes nothing on disk.
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
-import { readdirSync, statSync, mkdirSync } from 'node:fs';
+import { readdirSync, readFileSync, lstatSync, mkdirSync } from 'node:fs';
+import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { startHarness, MiB, type Harness } from './harness.ts';
 import { codeOf, mountCap, blockCap } from './client.ts';
@@ -10,11 +11,17 @@ let h: Harness;
 let volId: string;
 let staging: string;
 
+// Every path under the test dir with its type, mode, size and, for files, a
+// sha256 of the content: a handler that rewrote a record (or scribbled on an
+// image) with a same-sized value would slip past names and sizes alone.
 function tree(dir: string): string[] {
   const out: string[] = [];
   for (const e of readdirSync(dir, { withFileTypes: true })) {
     const p = join(dir, e.name);
-    out.push(e.isFile() ? `${p} ${statSync(p).size}` : p);
+    const st = lstatSync(p);
+    const mode = (st.mode & 0o7777).toString(8);
+    if (e.isFile()) out.push(`${p} file ${mode} ${st.size} ${createHash('sha256').update(readFileSync(p)).digest('hex')}`);
+    else out.push(`${p} ${e.isDirectory() ? 'dir' : 'other'} ${mode}`);
     if (e.isDirectory()) out.push(...tree(p));
   }
   return out.sort();
@@ -39,7 +46,7 @@ const cases: Case[] = [
   ['CreateVolume MULTI_NODE_MULTI_WRITER', 'INVALID_ARGUMENT', (h) => h.client.controller.CreateVolume({ name: 'x', volume_capabilities: [mountCap('ext4', 'MULTI_NODE_MULTI_WRITER')] })],
   ['CreateVolume MULTI_NODE_READER_ONLY block', 'INVALID_ARGUMENT', (h) => h.client.controller.CreateVolume({ name: 'x', volume_capabilities: [blockCap('MULTI_NODE_READER_ONLY')] })],
   ['CreateVolume of 1 EiB', 'OUT_OF_RANGE', (h) => h.client.controller.CreateVolume({ name: 'x', volume_capabilities: caps, capacity_range: { required_bytes: EiB } })],
-  ['CreateVolume larger than the free space', 'OUT_OF_RANGE', (h) => h.client.controller.CreateVolume({ name: 'x', volume_capabilities: caps, capacity_range: { required_bytes: 60 * 1024 * 1024 * MiB } })],
+  ['CreateVolume larger than the node has left (disk policy)', 'RESOURCE_EXHAUSTED', (h) => h.client.controller.CreateVolume({ name: 'x', volume_capabilities: caps, capacity_range: { required_bytes: 60 * 1024 * 1024 * MiB } })],
   ['CreateVolume with negative size', 'INVALID_ARGUMENT', (h) => h.client.controller.CreateVolume({ name: 'x', volume_capabilities: caps, capacity_range: { required_bytes: -1 } })],
   ['CreateVolume required > limit', 'INVALID_ARGUMENT', (h) => h.client.controller.CreateVolume({ name: 'x', volume_capabilities: caps, capacity_range: { required_bytes: 2 * MiB, limit_bytes: MiB } })],
   ['CreateVolume fsType btrfs', 'INVALID_ARGUMENT', (h) => h.client.controller.CreateVolume({ name: 'x', volume_capabilities: caps, parameters: { fsType: 'btrfs' } })],

@@ -7,7 +7,8 @@ import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { startHarness, MiB, type Harness } from './harness.ts';
 import { codeOf, mountCap, blockCap } from './client.ts';
-import { loopsUnder, mountsUnder } from './host.ts';
+import { mountsUnder } from './host.ts';
+import { liveLoopsUnder } from './live-loops.ts';
 
 let h: Harness;
 beforeAll(async () => { h = await startHarness('cpub'); });
@@ -35,7 +36,7 @@ describe('ControllerPublishVolume / ControllerUnpublishVolume', () => {
     await h.client.controller.ControllerUnpublishVolume({ volume_id: id, node_id });
     expect(await published(id)).toEqual([]);
     await h.client.controller.DeleteVolume({ volume_id: id });
-    expect(loopsUnder(h.dir)).toEqual([]);
+    expect(liveLoopsUnder(h.dir)).toEqual([]);
     expect(mountsUnder(h.dir)).toEqual([]);
   });
 

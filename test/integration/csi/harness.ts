@@ -46,10 +46,25 @@ export async function startHarness(prefix: string, opts: { maxVolumes?: number }
   return h;
 }
 
+export interface SpawnOptions {
+  logLevel?: string;
+  /** 'pipe' to read the driver's own log lines (its real logger writes JSON to stderr). */
+  stderr?: 'inherit' | 'pipe';
+  /** Run the driver under these argv words (e.g. setpriv dropping a capability). */
+  wrapper?: string[];
+  extraArgs?: string[];
+  /** Node options before the script (e.g. `--import` of a test-only preload). */
+  nodeArgs?: string[];
+}
+
+const NODE = join(root, 'node_modules', '.bin', 'node');
+
 /** The driver as a separate process (source tree, pinned node), for SIGKILL tests. */
-export function spawnDriver(dir: string, env: Record<string, string> = {}): ChildProcess {
-  return spawn(join(root, 'node_modules', '.bin', 'node'), [join(root, 'main.ts'), 'csi', '--endpoint', `unix://${dir}/csi.sock`, '--node-id', 'test-node', '--data-dir', `${dir}/data`, '--log-level', 'warn'], {
-    stdio: ['ignore', 'ignore', 'inherit'],
+export function spawnDriver(dir: string, env: Record<string, string> = {}, opts: SpawnOptions = {}): ChildProcess {
+  const argv = [...(opts.nodeArgs ?? []), join(root, 'main.ts'), 'csi', '--endpoint', `unix://${dir}/csi.sock`, '--node-id', 'test-node', '--data-dir', `${dir}/data`, '--log-level', opts.logLevel ?? 'warn', ...(opts.extraArgs ?? [])];
+  const [file, args] = opts.wrapper?.length ? [opts.wrapper[0]!, [...opts.wrapper.slice(1), NODE, ...argv]] : [NODE, argv];
+  return spawn(file, args, {
+    stdio: ['ignore', 'ignore', opts.stderr ?? 'inherit'],
     env: { ...process.env, ...env },
   });
 }

@@ -1,16 +1,17 @@
 // Kubelet plugin-watcher registration and Identity, as kubelet would see them,
 // plus the rule that secrets never reach the log.
 import { describe, it, expect, afterEach } from 'vitest';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
+import { randomBytes } from 'node:crypto';
 import pino from 'pino';
 import * as grpc from '@grpc/grpc-js';
 import { startCsiDriver, type CsiDriver } from '../../../csi/driver.ts';
 import { loadProto, lookup } from '../../../lib/grpc/proto.ts';
-import { csiClient, mountCap, type CsiClient } from './client.ts';
+import { codeOf, csiClient, mountCap, type CsiClient } from './client.ts';
 import { cleanupHost } from './host.ts';
-import { MiB } from './harness.ts';
+import { MiB, spawnDriver, waitForSocket } from './harness.ts';
 
 let dir: string;
 let driver: CsiDriver | undefined;
@@ -52,18 +53,62 @@ describe('Identity and NodeGetInfo', () => {
   });
 });
 
-describe('logging', () => {
-  it('logs one line per call with method, volume id, duration and code, and never the secrets', async () => {
+describe('logging (the shipped logger and handler wrapper, in the real driver process)', () => {
+  // The real `hostplane csi` process: main.ts builds the product logger
+  // (lib/logging.ts, JSON on stderr) and every call goes through the real
+  // wrapUnary. Secrets travel where a CO puts them: the `secrets` maps of every
+  // call that has one, and mount flags (cifs-style `password=`), which a failed
+  // mount would otherwise echo back into the error text and the log.
+  it('logs one JSON line per call with method, ids, duration and code, and no secret ever reaches stderr or an error message', async () => {
     dir = mkdtempSync('/tmp/hp-csi-log-');
-    const { lines, log } = capture();
-    driver = await startCsiDriver({ endpoint: `unix://${dir}/csi.sock`, nodeId: 'n1', dataDir: `${dir}/data`, log });
-    client = csiClient(`${dir}/csi.sock`);
-    const { volume } = await client.controller.CreateVolume({ name: 'logged', capacity_range: { required_bytes: MiB }, volume_capabilities: [mountCap()], secrets: { password: 'hunter2-top-secret' } });
-    await client.controller.DeleteVolume({ volume_id: volume.volume_id, secrets: { token: 'hunter2-top-secret' } });
-    const all = lines.join('');
-    expect(all).not.toContain('hunter2');
-    const calls = lines.map((l) => JSON.parse(l)).filter((l) => l.msg === 'call');
-    expect(calls.find((c) => c.method === '/csi.v1.Controller/DeleteVolume')).toMatchObject({ volume_id: volume.volume_id, code: 'OK' });
-    expect(typeof calls[0].ms).toBe('number');
+    driver = undefined;
+    const SECRET = `hunter2-${randomBytes(6).toString('hex')}`;
+    const secrets = { password: SECRET, token: SECRET };
+    const child = spawnDriver(dir, {}, { logLevel: 'debug', stderr: 'pipe' });
+    let out = '';
+    let failed: grpc.ServiceError | undefined;
+    child.stderr!.on('data', (b: Buffer) => { out += b.toString(); });
+    try {
+      await waitForSocket(join(dir, 'csi.sock'), child);
+      client = csiClient(`${dir}/csi.sock`);
+      const c = client;
+      const { volume } = await c.controller.CreateVolume({ name: 'logged', capacity_range: { required_bytes: 16 * MiB }, volume_capabilities: [mountCap()], secrets });
+      const id = volume.volume_id;
+      await c.controller.ControllerPublishVolume({ volume_id: id, node_id: 'test-node', volume_capability: mountCap(), secrets });
+      const staging = join(dir, 'staging');
+      const target = join(dir, 'pods', 'p1', 'vol');
+      mkdirSync(staging);
+      // A mount flag carrying a credential that the kernel refuses: the error must not repeat it.
+      const bad = mountCap('ext4', 'SINGLE_NODE_WRITER', [`password=${SECRET}`]);
+      try { await c.node.NodeStageVolume({ volume_id: id, staging_target_path: staging, volume_capability: bad, secrets }); } catch (e) { failed = e as grpc.ServiceError; }
+      expect(failed, 'a mount with an unknown option must fail').toBeDefined();
+      expect(`${failed!.message} ${failed!.details}`).not.toContain(SECRET);
+      await c.node.NodeStageVolume({ volume_id: id, staging_target_path: staging, volume_capability: mountCap(), secrets });
+      await c.node.NodePublishVolume({ volume_id: id, staging_target_path: staging, target_path: target, volume_capability: mountCap(), secrets });
+      const { snapshot } = await c.controller.CreateSnapshot({ name: 'logged-snap', source_volume_id: id, secrets });
+      await c.controller.ControllerExpandVolume({ volume_id: id, capacity_range: { required_bytes: 32 * MiB }, secrets });
+      await codeOf(c.node.NodeExpandVolume({ volume_id: id, volume_path: target, secrets }));
+      await c.controller.ListSnapshots({ secrets });
+      await c.controller.DeleteSnapshot({ snapshot_id: snapshot.snapshot_id, secrets });
+      await c.node.NodeUnpublishVolume({ volume_id: id, target_path: target });
+      await c.node.NodeUnstageVolume({ volume_id: id, staging_target_path: staging });
+      await c.controller.ControllerUnpublishVolume({ volume_id: id, node_id: 'test-node', secrets });
+      await c.controller.DeleteVolume({ volume_id: id, secrets });
+      child.kill('SIGTERM');
+      await new Promise((r) => child.once('exit', r));
+    } finally {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    }
+    expect(out).not.toContain(SECRET);
+    expect(out).not.toContain('hunter2');
+    const lines = out.split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
+    const calls = lines.filter((l) => l.msg === 'call' || l.msg === 'call failed');
+    const methods = calls.map((l) => l.method);
+    for (const m of ['/csi.v1.Controller/CreateVolume', '/csi.v1.Controller/ControllerPublishVolume', '/csi.v1.Node/NodeStageVolume', '/csi.v1.Node/NodePublishVolume', '/csi.v1.Controller/CreateSnapshot',
+      '/csi.v1.Controller/ControllerExpandVolume', '/csi.v1.Node/NodeExpandVolume', '/csi.v1.Controller/DeleteSnapshot', '/csi.v1.Controller/DeleteVolume']) expect(methods).toContain(m);
+    const del = calls.find((l) => l.method === '/csi.v1.Controller/DeleteVolume');
+    expect(del).toMatchObject({ volume_id: expect.stringMatching(/^v-/), code: 'OK', ms: expect.any(Number) });
+    // The refused mount is logged, with its code, yet without the flag's value.
+    expect(calls.filter((l) => l.method === '/csi.v1.Node/NodeStageVolume').map((l) => l.code)).toContain(grpc.status[failed!.code]);
   });
 });

@@ -28,6 +28,10 @@ describe('hostplane csi flags', () => {
     [[...ok, '--max-volumes', 'many'], '--max-volumes: must be an integer between 1 and 1000000, got "many"'],
     [[...ok, '--log-level', 'loud'], '--log-level: must be one of trace, debug, info, warn, error, fatal, silent'],
     [[...ok, '--bogus'], "'--bogus'"],
+    [[...ok, '--capacity-reserve', '5%'], '--capacity-reserve: must be a byte count, optionally with Ki, Mi, Gi or Ti, got "5%"'],
+    [[...ok, '--capacity-reserve', '12Pi'], '--capacity-reserve: must be a byte count, optionally with Ki, Mi, Gi or Ti, got "12Pi"'],
+    [[...ok, '--overprovision-ratio', '0.5'], '--overprovision-ratio: must be a number from 1 to 100, got "0.5"'],
+    [[...ok, '--overprovision-ratio', 'lots'], '--overprovision-ratio: must be a number from 1 to 100, got "lots"'],
   ])('%j → exit 2 naming the flag', async (argv, msg) => {
     const r = await run(argv);
     expect(r.code).toBe(2);
