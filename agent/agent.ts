@@ -11,14 +11,22 @@ import { errorMessage } from '../lib/errors.ts';
 import type { AgentConfig } from './config.ts';
 import type { ComponentFactories, CsiDriverHandle, DevicePluginsHandle } from './components.ts';
 import { CniController } from './cni/controller.ts';
-import { InClusterClient, type KubeClient } from './kube/client.ts';
+import type { NodeSource } from './kube/node-source.ts';
+import { NodeInformer } from './kube/node-informer.ts';
 import { AgentMetrics } from './metrics.ts';
 import { startHealthServer, type HealthServer } from './http-server.ts';
+import { RoutingReconciler } from './routing/reconciler.ts';
+import { RealDataplane, type Dataplane } from './routing/dataplane.ts';
+import { RoutingMetrics } from './routing/metrics.ts';
+import { RealExec } from '../lib/exec.ts';
 
 export interface AgentDeps {
   log: Logger;
   components: ComponentFactories;
-  kube?: KubeClient;
+  /** The Node watch (default: an informer on cfg.kubernetes, when something needs Nodes). */
+  nodes?: NodeSource;
+  /** Where routing applies its changes (default: this process's network namespace). */
+  dataplane?: Dataplane;
   metrics?: AgentMetrics;
 }
 
@@ -27,6 +35,7 @@ export interface RunningAgent {
   port: number;
   metrics: AgentMetrics;
   cni: CniController | undefined;
+  routing: RoutingReconciler | undefined;
   stop(): Promise<void>;
 }
 
@@ -37,6 +46,8 @@ export async function startAgent(cfg: AgentConfig, deps: AgentDeps): Promise<Run
   let devices: DevicePluginsHandle | undefined;
   let cni: CniController | undefined;
   let http: HealthServer | undefined;
+  let nodes: NodeSource | undefined;
+  let routing: RoutingReconciler | undefined;
 
   const notReady = (): string[] => {
     const out: string[] = [];
@@ -48,6 +59,9 @@ export async function startAgent(cfg: AgentConfig, deps: AgentDeps): Promise<Run
 
   const stop = async (): Promise<void> => {
     cni?.stop();
+    // Routes, VXLAN devices and the masquerade table stay: running pods use them.
+    routing?.stop();
+    await nodes?.stop().catch(() => {});
     if (devices) {
       await devices.drain().catch((e: unknown) => log.error({ err: errorMessage(e) }, 'device plugin drain failed'));
       await devices.close().catch((e: unknown) => log.error({ err: errorMessage(e) }, 'device plugin close failed'));
@@ -58,11 +72,28 @@ export async function startAgent(cfg: AgentConfig, deps: AgentDeps): Promise<Run
   };
 
   try {
-    http = await startHealthServer({ address: cfg.http.address, port: cfg.http.port, registry: metrics.registry, notReady, log });
+    http = await startHealthServer({
+      address: cfg.http.address, port: cfg.http.port, registry: metrics.registry, notReady, log,
+      debug: { '/debug/peers': () => routing?.peerTable() ?? { mode: 'off' } },
+    });
+    const routingOn = cfg.routing.mode !== 'off';
+    if ((cfg.cni.enabled && cfg.cni.podCIDRs.length === 0) || routingOn) {
+      nodes = deps.nodes ?? new NodeInformer({ kube: cfg.kubernetes, log: log.child({ component: 'node-watch' }) });
+      await nodes.start();
+    }
+    if (routingOn) {
+      routing = new RoutingReconciler({
+        nodeName: cfg.nodeName, cfg: cfg.routing, nodes: nodes!, log: log.child({ component: 'routing' }),
+        dataplane: deps.dataplane ?? new RealDataplane(new RealExec()), metrics: new RoutingMetrics(metrics.registry),
+      });
+      routing.start();
+    }
     if (cfg.cni.enabled) {
-      const kube = deps.kube ?? (cfg.cni.podCIDRs.length ? undefined : new InClusterClient(cfg.kubernetes));
+      // With routing's masquerade on, the plugin's own (which masquerades everything
+      // leaving this node's pod CIDR, other nodes' pods included) must be off.
+      const cniCfg = routingOn && cfg.routing.masquerade ? { ...cfg.cni, ipMasq: false } : cfg.cni;
       cni = new CniController({
-        cfg: cfg.cni, nodeName: cfg.nodeName, kube, log: log.child({ component: 'cni-install' }),
+        cfg: cniCfg, nodeName: cfg.nodeName, nodes, log: log.child({ component: 'cni-install' }),
         onInstall: (kind) => metrics.cniInstalls.inc({ kind }),
       });
       await cni.start();
@@ -92,5 +123,5 @@ export async function startAgent(cfg: AgentConfig, deps: AgentDeps): Promise<Run
     volumes: csiNow ? () => csiNow.stats() : undefined,
   });
   log.info({ node: cfg.nodeName, port: http.port, notReady: notReady() }, 'agent started');
-  return { port: http.port, metrics, cni, stop };
+  return { port: http.port, metrics, cni, routing, stop };
 }

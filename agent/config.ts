@@ -9,6 +9,7 @@ import { parse as parseYaml } from 'yaml';
 import { Fields } from './config-fields.ts';
 import { validateConfig as validateDeviceConfig, type DevicePluginConfig as DeviceResources } from '../device-plugin/config.ts';
 import { errorMessage } from '../lib/errors.ts';
+import { validateRouting, type RoutingConfig } from './routing/config.ts';
 
 export interface CniConfig {
   enabled: boolean;
@@ -71,6 +72,8 @@ export interface AgentConfig {
   kubernetes: KubernetesConfig;
   csi: CsiConfig;
   devicePlugin: DevicePluginConfig;
+  /** Routes to the other nodes' pod CIDRs (agent/routing/config.ts). */
+  routing: RoutingConfig;
 }
 
 export class ConfigError extends Error {
@@ -100,7 +103,7 @@ export function validateConfig(doc: unknown, file: string, env: NodeJS.ProcessEn
   const kube = f.object('kubernetes');
   const csi = f.object('csi');
   const dp = f.object('devicePlugin');
-  f.noOthers(['nodeName', 'logLevel', 'http', 'shutdownGraceSeconds', 'cni', 'kubernetes', 'csi', 'devicePlugin']);
+  f.noOthers(['nodeName', 'logLevel', 'http', 'shutdownGraceSeconds', 'cni', 'kubernetes', 'csi', 'devicePlugin', 'routing']);
   http.noOthers(['address', 'port']);
   cni.noOthers(['enabled', 'binarySource', 'binDir', 'confDir', 'confName', 'networkName', 'cniVersion', 'podCIDRs', 'bridge', 'mtu',
     'isGateway', 'isDefaultGateway', 'ipMasq', 'hairpinMode', 'ipamDataDir', 'portmap', 'extraPlugins', 'pollSeconds']);
@@ -159,7 +162,11 @@ export function validateConfig(doc: unknown, file: string, env: NodeJS.ProcessEn
       cdiDir: dp.path('cdiDir', '/var/run/cdi'),
       sysfsRoot: dp.path('sysfsRoot', '/sys'),
     },
+    routing: validateRouting(f),
   };
+  if (cfg.routing.mode !== 'off' && !cfg.kubernetes.apiServer) {
+    f.problem('routing.mode', `is ${cfg.routing.mode} but no Kubernetes API is known (set kubernetes.apiServer or run in-cluster) to watch the Nodes`);
+  }
   if (cfg.cni.enabled && cfg.cni.podCIDRs.length === 0 && !cfg.kubernetes.apiServer) {
     f.problem('cni.podCIDRs', 'is empty and no Kubernetes API is known (set kubernetes.apiServer or run in-cluster) to read the Node\'s spec.podCIDRs');
   }

@@ -19,6 +19,8 @@ export interface HealthServerOptions {
   /** Names of what is not ready yet; empty means ready. */
   notReady: () => string[];
   log: Logger;
+  /** Read-only JSON views by path (e.g. /debug/peers). */
+  debug?: Record<string, () => unknown>;
 }
 
 export async function startHealthServer(opts: HealthServerOptions): Promise<HealthServer> {
@@ -44,6 +46,8 @@ export async function startHealthServer(opts: HealthServerOptions): Promise<Heal
       );
       return;
     }
+    const view = path ? opts.debug?.[path] : undefined;
+    if (view) return reply(200, JSON.stringify(view(), null, 2) + '\n', 'application/json');
     reply(404, 'not found\n');
   });
   await new Promise<void>((resolve, reject) => {

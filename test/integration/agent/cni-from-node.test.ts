@@ -1,10 +1,11 @@
 // The agent against a fake Kubernetes API: the conflist follows the Node's
-// spec.podCIDRs, read over HTTPS with the service-account token and CA.
+// spec.podCIDRs, from the agent's Node watch (list+watch over HTTPS with the
+// service-account token and CA).
 import { describe, it, expect, beforeEach, afterEach } from 'vitest';
 import { mkdtempSync, rmSync, writeFileSync, readFileSync, existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
-import { startFakeApiServer, type FakeApiServer } from './fake-apiserver.ts';
+import { startFakeApiServer, nodeObject, type FakeApiServer } from '../../support/fake-apiserver.ts';
 import { fakeComponents } from './fakes.ts';
 import { validateConfig } from '../../../agent/config.ts';
 import { startAgent, type RunningAgent } from '../../../agent/agent.ts';
@@ -16,6 +17,13 @@ let api: FakeApiServer | undefined;
 let agent: RunningAgent | undefined;
 
 beforeEach(() => { dir = mkdtempSync(join(tmpdir(), 'hp-agent-it-')); });
+
+async function apiWith(podCIDRs: string[]): Promise<FakeApiServer> {
+  const a = await startFakeApiServer({ dir });
+  a.upsert(nodeObject('node-a', podCIDRs, ['192.0.2.10']));
+  return a;
+}
+const setCidrs = (podCIDRs: string[]) => api!.upsert(nodeObject('node-a', podCIDRs, ['192.0.2.10']));
 afterEach(async () => {
   await agent?.stop();
   await api?.close();
@@ -29,7 +37,7 @@ function config(extra: Record<string, unknown> = {}) {
   return validateConfig({
     nodeName: 'node-a',
     http: { address: '127.0.0.1', port: 0 },
-    cni: { binarySource: join(dir, 'cni-src'), binDir: join(dir, 'opt-cni-bin'), confDir: join(dir, 'net.d'), pollSeconds: 1 },
+    cni: { binarySource: join(dir, 'cni-src'), binDir: join(dir, 'opt-cni-bin'), confDir: join(dir, 'net.d'), pollSeconds: 60 },
     kubernetes: api ? { apiServer: api.url, tokenFile: api.tokenFile, caFile: api.caFile } : {},
     csi: { enabled: false },
     devicePlugin: { enabled: false },
@@ -50,31 +58,36 @@ async function until(cond: () => boolean, ms = 8000): Promise<void> {
 
 describe('agent CNI install from the Node object', () => {
   it('writes the conflist with the Node\'s pod CIDRs (dual-stack) and installs the binary', async () => {
-    api = await startFakeApiServer(dir, 'node-a', ['10.244.7.0/24', 'fd00:10:244:7::/64']);
+    api = await apiWith(['10.244.7.0/24', 'fd00:10:244:7::/64']);
     agent = await startAgent(config(), { log: silentLogger(), components: fakeComponents().components, metrics: new AgentMetrics({ defaultMetrics: false }) });
+    await until(() => existsSync(join(dir, 'net.d', '10-hostplane.conflist')));
     expect(ranges()).toEqual([[{ subnet: '10.244.7.0/24' }], [{ subnet: 'fd00:10:244:7::/64' }]]);
     expect(statSync(join(dir, 'opt-cni-bin', 'hostplane')).mode & 0o111).toBeTruthy();
-    expect(api.requests).toContain('GET /api/v1/nodes/node-a');
+    expect(api.requests).toContain('GET /api/v1/nodes');
+    expect(api.requests.some((r) => r.startsWith('GET /api/v1/nodes?') && r.includes('watch=true') && r.includes('allowWatchBookmarks=true'))).toBe(true);
   });
 
-  it('rewrites the conflist when the CIDRs change', async () => {
-    api = await startFakeApiServer(dir, 'node-a', ['10.244.7.0/24']);
+  it('rewrites the conflist as soon as the watch delivers new CIDRs (no polling)', async () => {
+    api = await apiWith(['10.244.7.0/24']);
     agent = await startAgent(config(), { log: silentLogger(), components: fakeComponents().components, metrics: new AgentMetrics({ defaultMetrics: false }) });
+    await until(() => existsSync(join(dir, 'net.d', '10-hostplane.conflist')));
     expect(ranges()).toEqual([[{ subnet: '10.244.7.0/24' }]]);
-    api.node.spec.podCIDRs = ['10.244.9.0/24', 'fd00:9::/64'];
-    await until(() => ranges().length === 2);
+    setCidrs(['10.244.9.0/24', 'fd00:9::/64']);
+    // pollSeconds is 60: only the watch can make this happen in time.
+    await until(() => ranges().length === 2, 3000);
     expect(ranges()).toEqual([[{ subnet: '10.244.9.0/24' }], [{ subnet: 'fd00:9::/64' }]]);
     const text = await agent.metrics.registry.getSingleMetricAsString('hostplane_cni_installs_total');
     expect(text).toContain('hostplane_cni_installs_total{kind="conflist"} 2');
   });
 
   it('waits without a conflist until the Node gets pod CIDRs', async () => {
-    api = await startFakeApiServer(dir, 'node-a', []);
+    api = await apiWith([]);
     agent = await startAgent(config(), { log: silentLogger(), components: fakeComponents().components, metrics: new AgentMetrics({ defaultMetrics: false }) });
+    await until(() => api!.openWatches() > 0);
     expect(existsSync(join(dir, 'net.d', '10-hostplane.conflist'))).toBe(false);
     const ready = await fetch(`http://127.0.0.1:${agent.port}/readyz`);
     expect(ready.status).toBe(503);
-    api.node.spec.podCIDRs = ['10.244.3.0/24'];
+    setCidrs(['10.244.3.0/24']);
     await until(() => existsSync(join(dir, 'net.d', '10-hostplane.conflist')));
     expect(ranges()).toEqual([[{ subnet: '10.244.3.0/24' }]]);
     expect((await fetch(`http://127.0.0.1:${agent.port}/readyz`)).status).toBe(200);
@@ -87,8 +100,9 @@ describe('agent CNI install from the Node object', () => {
   });
 
   it('leaves the binary and conflist in place on stop', async () => {
-    api = await startFakeApiServer(dir, 'node-a', ['10.244.7.0/24']);
+    api = await apiWith(['10.244.7.0/24']);
     agent = await startAgent(config(), { log: silentLogger(), components: fakeComponents().components, metrics: new AgentMetrics({ defaultMetrics: false }) });
+    await until(() => existsSync(join(dir, 'net.d', '10-hostplane.conflist')));
     await agent.stop();
     agent = undefined;
     expect(existsSync(join(dir, 'net.d', '10-hostplane.conflist'))).toBe(true);
