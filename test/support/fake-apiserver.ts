@@ -31,7 +31,7 @@ export interface FakeApiServer {
   get(name: string): FakeNode | undefined;
   /** End every open watch stream (as an apiserver restart or a dropped connection would). */
   dropWatches(): void;
-  /** Forget the event history: a watch resuming from an older version gets 410 Gone. */
+  /** Forget the event history: a watch resuming from any version seen so far gets 410 Gone. */
   compact(): void;
   openWatches(): number;
   close(): Promise<void>;
@@ -151,7 +151,10 @@ export async function startFakeApiServer(opts: FakeApiOptions): Promise<FakeApiS
       for (const w of [...watches]) { watches.delete(w); w.destroy(); }
     },
     compact() {
+      // Everything up to now is gone: any resume, even from the latest version, gets 410.
+      // (Writes to other resources advance the revision too: a LIST now returns a newer one, which is valid.)
       history = [];
+      rv++;
       oldest = rv;
     },
     openWatches: () => watches.size,
