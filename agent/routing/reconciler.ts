@@ -162,16 +162,14 @@ export class RoutingReconciler {
       const v = desired.peers.find((x) => x.podCIDR === c.dst);
       if (v) { v.backend = 'none'; v.reason = `a route to ${c.dst} exists that hostplane did not make; left alone`; }
     }
-    const errors = await dataplane.apply(p.ops);
+    // The masquerade table is independent of routes and neighbours: both go at once.
     const script = masqueradeScript({ enabled: cfg.mode !== 'off' && cfg.masquerade, nodes: nodes.all, clusterCIDRs: cfg.clusterCIDRs });
-    if (script !== this.lastNft) {
-      try {
-        await dataplane.nft(script);
-        this.lastNft = script;
-      } catch (e) {
-        errors.push(`masquerade table: ${errorMessage(e)}`);
-      }
-    }
+    const nft = script === this.lastNft ? Promise.resolve(undefined) : dataplane.nft(script).then(
+      () => { this.lastNft = script; return undefined; },
+      (e: unknown) => `masquerade table: ${errorMessage(e)}`,
+    );
+    const [errors, nftError] = await Promise.all([dataplane.apply(p.ops), nft]);
+    if (nftError) errors.push(nftError);
     const ms = performance.now() - t0;
     this.o.metrics?.reconcileDuration.observe(ms / 1000);
     this.o.metrics?.setPeers(desired.peers, nodes.skipped.length);

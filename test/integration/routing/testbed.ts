@@ -127,7 +127,7 @@ export class TestBed {
   }
 
   /** A node namespace on underlay subnet `subnet`, with its pod bridge's pod CIDRs 10.240.i.0/24 and fd00:240:i::/64. */
-  addNode(index: number, subnet: Subnet, mode: Mode = 'auto'): BedNode {
+  addNode(index: number, subnet: Subnet, mode: Mode = 'auto', podMtu = 1500): BedNode {
     const ns = this.netns(`${this.tag}-n${index}`);
     const s = SUBNET[subnet];
     const node: BedNode = {
@@ -151,7 +151,7 @@ export class TestBed {
     // The network config the runtime would pass (one plugin of the conflist): no default route in pods.
     writeFileSync(join(this.dir, `conf-n${index}.json`), JSON.stringify({
       cniVersion: '1.0.0', name: 'hostplane',
-      type: 'hostplane', bridge: 'hp0', isGateway: true, isDefaultGateway: false, ipMasq: false, mtu: 1500, hairpinMode: true,
+      type: 'hostplane', bridge: 'hp0', isGateway: true, isDefaultGateway: false, ipMasq: false, mtu: podMtu, hairpinMode: true,
       ipam: { type: 'hostplane', ranges: [[{ subnet: node.podCIDR4 }], [{ subnet: node.podCIDR6 }]], routes: POD_ROUTES.map((dst) => ({ dst })), dataDir: join(this.dir, `ipam-n${index}`) },
     }));
     this.nodes.set(index, node);
@@ -253,6 +253,14 @@ export class TestBed {
 
   ping(from: Pod, to: string): boolean {
     return sh('ip', ['netns', 'exec', from.ns, 'ping', '-c1', '-W2', '-n', '-q', to]).code === 0;
+  }
+
+  /** Any long-running command in a namespace, killed by cleanup(). */
+  spawnIn(ns: string, cmd: string, args: string[]): ChildProcess {
+    const p = spawn('ip', ['netns', 'exec', ns, cmd, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    this.procs.add(p);
+    p.once('exit', () => this.procs.delete(p));
+    return p;
   }
 
   /** Run the TCP probe in a namespace. */
