@@ -29,7 +29,7 @@ class TokenFileAuth {
     return user.authProvider?.name === 'hostplane-token-file';
   }
   async applyAuthentication(user: { authProvider?: { config?: Record<string, string> } }, opts: { headers?: Record<string, string> }): Promise<void> {
-    const file = user.authProvider?.config?.tokenFile;
+    const file = user.authProvider?.config?.hostplaneTokenFile;
     if (!file) return;
     if (!this.token || Date.now() - this.readAt > 60_000) {
       try {
@@ -67,7 +67,8 @@ export function kubeConfigFor(cfg: KubernetesConfig): KubeConfig {
   kc.addAuthenticator(new TokenFileAuth() as never);
   kc.loadFromOptions({
     clusters: [{ name: 'cluster', server: url.origin, caFile: cfg.caFile, skipTLSVerify: false }],
-    users: [{ name: 'agent', authProvider: { name: 'hostplane-token-file', config: { tokenFile: cfg.tokenFile } } }],
+    // Not `config.tokenFile`: client-node's own FileAuth would claim that one (and neither trims nor survives a missing file).
+    users: [{ name: 'agent', authProvider: { name: 'hostplane-token-file', config: { hostplaneTokenFile: cfg.tokenFile } } }],
     contexts: [{ name: 'agent', cluster: 'cluster', user: 'agent' }],
     currentContext: 'agent',
   });
