@@ -4,7 +4,7 @@
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { TestBed, ensureBuilt, output, OUTSIDE, type BedNode, type Pod } from './testbed.ts';
+import { TestBed, ensureBuilt, output, sh, AGENT, OUTSIDE, type BedNode, type Pod } from './testbed.ts';
 
 const until = (bed: TestBed, cond: () => boolean, ms: number, what: string) => bed.until(cond, ms, what);
 
@@ -103,5 +103,20 @@ describe('routing between node namespaces (auto: host-gw on one L2, vxlan across
     // Only neighbour-cache churn of the underlay (ARP/ND on eth0/hp0) may show; nothing of ours.
     const ours = events.split('\n').filter((l) => /proto 168|hp-vx|PERMANENT/.test(l));
     expect(ours).toEqual([]);
+  });
+
+  it('--uninstall-routing removes routes, VXLAN devices and the masquerade table, and nothing else', async () => {
+    await bed.killAgent(n2);
+    const foreign = sh('ip', ['-n', n2.ns, 'route', 'show']).stdout.split('\n').filter((l) => l && !l.includes('proto 168'));
+    expect(bed.routes(n2)).toHaveLength(4);
+    expect(sh('ip', ['netns', 'exec', n2.ns, 'nft', 'list', 'table', 'inet', 'hostplane_routing']).code).toBe(0);
+    const r = sh('ip', ['netns', 'exec', n2.ns, AGENT, 'agent', '--uninstall-routing']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(bed.routes(n2)).toEqual([]);
+    expect(sh('ip', ['-n', n2.ns, 'link', 'show', 'type', 'vxlan']).stdout.trim()).toBe('');
+    expect(sh('ip', ['netns', 'exec', n2.ns, 'nft', 'list', 'table', 'inet', 'hostplane_routing']).code).not.toBe(0);
+    expect(sh('ip', ['-n', n2.ns, 'route', 'show']).stdout.split('\n').filter((l) => l && !l.includes('proto 168'))).toEqual(foreign);
+    // Twice is fine.
+    expect(sh('ip', ['netns', 'exec', n2.ns, AGENT, 'agent', '--uninstall-routing']).code).toBe(0);
   });
 });
