@@ -168,20 +168,17 @@ export class RealDataplane implements Dataplane {
   }
 
   async apply(ops: readonly Op[]): Promise<string[]> {
-    const errors: string[] = [];
-    // Runs of ops for the same tool keep their order: links before FDB before routes on the way up, the reverse on the way down.
-    let i = 0;
-    while (i < ops.length) {
-      const tool = renderBridge(ops[i]!) ? 'bridge' : 'ip';
-      const lines: string[] = [];
-      while (i < ops.length && (renderBridge(ops[i]!) ? 'bridge' : 'ip') === tool) {
-        const t = (tool === 'bridge' ? renderBridge(ops[i]!) : renderIp(ops[i]!))!;
-        lines.push(line(t));
-        i++;
-      }
-      errors.push(...(await this.batch(tool, lines)));
-    }
-    return errors;
+    // One `ip` batch (it keeps the plan's order: devices, neighbours, routes up;
+    // routes, neighbours, devices down) and one `bridge` batch for the FDB. They
+    // run side by side (each exec costs milliseconds, more on a loaded node) unless
+    // a VXLAN device is being created, whose FDB entries must wait for it.
+    const ipLines = ops.map(renderIp).filter((t): t is string[] => t !== undefined).map(line);
+    const brLines = ops.map(renderBridge).filter((t): t is string[] => t !== undefined).map(line);
+    const ip = () => (ipLines.length ? this.batch('ip', ipLines) : Promise.resolve([]));
+    const br = () => (brLines.length ? this.batch('bridge', brLines) : Promise.resolve([]));
+    if (ops.some((o) => o.op === 'vxlan-add')) return [...(await ip()), ...(await br())];
+    const [a, b] = await Promise.all([ip(), br()]);
+    return [...a, ...b];
   }
 
   private async batch(tool: 'ip' | 'bridge', lines: string[]): Promise<string[]> {

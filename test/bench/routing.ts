@@ -66,11 +66,19 @@ async function convergence(mode: RoutingMode): Promise<void> {
 
     const add: number[] = [];
     const del: number[] = [];
+    // Reference, interleaved with the samples: one bare `ip route replace` exec through the same
+    // exec seam — the floor any event-driven agent that shells out to iproute2 pays per change.
+    const ref: number[] = [];
+    const exec = new RealExec();
     for (let i = 1; i <= N; i++) {
       const rv = api.upsert(peer(i));
       await until(() => routed() === 2 * i && runs.at(-1)!.errors.length === 0);
       add.push(runs.at(-1)!.at - api.sentAt.get(rv)!);
+      const t = performance.now();
+      await exec.run('ip', ['-n', ns, 'route', 'replace', '10.241.0.0/24', 'via', '10.77.0.2']);
+      ref.push(performance.now() - t);
     }
+    await exec.run('ip', ['-n', ns, 'route', 'del', '10.241.0.0/24']);
     for (let i = 1; i <= N; i++) {
       const rv = api.remove(`peer-${i}`);
       await until(() => routed() === 2 * (N - i));
@@ -82,7 +90,8 @@ async function convergence(mode: RoutingMode): Promise<void> {
     for (let i = 1; i <= N; i++) api.upsert(peer(i));
     await until(() => routed() === 2 * N);
     const burst = performance.now() - t0;
-    process.stdout.write(`${summary(`${mode}: Node added → routed`, add)}\n`);
+    process.stdout.write(`${summary(`${mode}: one bare ip exec (reference)`, ref)}\n`);
+    process.stdout.write(`${summary(`${mode}: Node added → routed`, add)}  = ${(median(add) / median(ref)).toFixed(1)}× the reference\n`);
     process.stdout.write(`${summary(`${mode}: Node deleted → unrouted`, del)}\n`);
     process.stdout.write(`${`${mode}: ${N} Nodes at once → all routed`.padEnd(34)} ${burst.toFixed(0)} ms (${runs.length} reconcile runs in all)\n`);
   } finally {
