@@ -12,7 +12,6 @@ import type { AgentConfig } from './config.ts';
 import type { ComponentFactories, CsiDriverHandle, DevicePluginsHandle } from './components.ts';
 import { CniController } from './cni/controller.ts';
 import type { NodeSource } from './kube/node-source.ts';
-import { NodeInformer } from './kube/node-informer.ts';
 import { AgentMetrics } from './metrics.ts';
 import { startHealthServer, type HealthServer } from './http-server.ts';
 import { RoutingReconciler } from './routing/reconciler.ts';
@@ -78,6 +77,8 @@ export async function startAgent(cfg: AgentConfig, deps: AgentDeps): Promise<Run
     });
     const routingOn = cfg.routing.mode !== 'off';
     if ((cfg.cni.enabled && cfg.cni.podCIDRs.length === 0) || routingOn) {
+      // Loaded only when needed: @kubernetes/client-node is most of the bundle's start-up cost.
+      const { NodeInformer } = await import('./kube/node-informer.ts');
       nodes = deps.nodes ?? new NodeInformer({ kube: cfg.kubernetes, log: log.child({ component: 'node-watch' }) });
       await nodes.start();
     }
