@@ -4,7 +4,7 @@
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { TestBed, ensureBuilt, output, sh, AGENT, OUTSIDE, type BedNode, type Pod } from './testbed.ts';
+import { TestBed, ensureBuilt, output, withTimeout, sh, AGENT, OUTSIDE, type BedNode, type Pod } from './testbed.ts';
 
 const until = (bed: TestBed, cond: () => boolean, ms: number, what: string) => bed.until(cond, ms, what);
 
@@ -84,8 +84,12 @@ describe('routing between node namespaces (auto: host-gw on one L2, vxlan across
     await bed.server(p2.ns, 7004);
     await bed.server(p3.ns, 7004);
     const before = bed.datapath(n1);
-    const hold2 = bed.probe(p1.ns, ['hold', p2.v4, '7004', '4000']);
-    const hold3 = bed.probe(p1.ns, ['hold', p3.v6, '7004', '4000']);
+    // Two long-lived connections through the restart: host-gw (p1 → p2) and VXLAN over IPv6 (p1 → p3).
+    const hold2 = bed.probe(p1.ns, ['hold', p2.v4, '7004']);
+    const hold3 = bed.probe(p1.ns, ['hold', p3.v6, '7004']);
+    const held = Promise.all([output(hold2, 60_000), output(hold3, 60_000)]);
+    const connected = (p: typeof hold2) => new Promise<void>((resolve) => p.stdout!.on('data', (d: Buffer) => { if (String(d).includes('connected')) resolve(); }));
+    await withTimeout(Promise.all([connected(hold2), connected(hold3)]), 30_000, 'probe connections');
     const mon = spawn('ip', ['-n', n1.ns, 'monitor', 'route', 'neigh', 'link'], { stdio: ['ignore', 'pipe', 'ignore'] });
     let events = '';
     mon.stdout.on('data', (d) => (events += d));
@@ -96,7 +100,9 @@ describe('routing between node namespaces (auto: host-gw on one L2, vxlan across
     await until(bed, () => readFileSync(n1.agentLog, 'utf8').split('agent started').length > 2, 15_000, 'agent restart');
     await new Promise((r) => setTimeout(r, 1500));
     mon.kill('SIGKILL');
-    const [r2, r3] = await Promise.all([output(hold2), output(hold3)]);
+    hold2.kill('SIGTERM');
+    hold3.kill('SIGTERM');
+    const [r2, r3] = await held;
     expect(r2.code, r2.stdout + r2.stderr).toBe(0);
     expect(r3.code, r3.stdout + r3.stderr).toBe(0);
     expect(bed.datapath(n1)).toBe(before);

@@ -1,7 +1,7 @@
 // A tiny TCP tool run inside pod and node namespaces by the routing tests.
 //   server PORT            accept; send the peer's address as seen here, then echo lines
 //   whoami ADDR PORT       print the address the server saw for us
-//   hold ADDR PORT MS      send a line every 20 ms for MS ms on ONE connection; exit 0 only if every line came back
+//   hold ADDR PORT         send a line every 20 ms on ONE connection until SIGTERM; exit 0 only if every line came back
 import { createServer, connect } from 'node:net';
 
 const [mode, a, b, c] = process.argv.slice(2);
@@ -22,16 +22,16 @@ if (mode === 'server') {
   s.on('error', (e) => { process.stderr.write(`${e.message}\n`); process.exit(1); });
 } else if (mode === 'hold') {
   const s = connect({ host: a, port: Number(b) });
-  const until = Date.now() + Number(c);
-  let sent = 0, got = '', first = true;
+  let sent = 0, got = '', first = true, stopping = false;
   s.setNoDelay(true);
   s.on('connect', () => process.stdout.write('connected\n'));
   s.on('data', (d) => {
     got += d;
     if (first && got.includes('\n')) { got = got.slice(got.indexOf('\n') + 1); first = false; }
   });
-  const tick = setInterval(() => {
-    if (Date.now() < until) { s.write(`${sent++}\n`); return; }
+  const tick = setInterval(() => { s.write(`${sent++}\n`); }, 20);
+  process.on('SIGTERM', () => {
+    stopping = true;
     clearInterval(tick);
     setTimeout(() => {
       const lines = got.split('\n').filter(Boolean).length;
@@ -39,7 +39,7 @@ if (mode === 'server') {
       s.destroy();
       process.exit(lines === sent && sent > 0 ? 0 : 3);
     }, 500);
-  }, 20);
+  });
   s.on('error', (e) => { process.stderr.write(`connection error: ${e.message}\n`); process.exit(1); });
-  s.on('close', () => { if (Date.now() < until) { process.stderr.write('connection closed early\n'); process.exit(4); } });
+  s.on('close', () => { if (!stopping) { process.stderr.write('connection closed early\n'); process.exit(4); } });
 }

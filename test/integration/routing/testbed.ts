@@ -200,7 +200,7 @@ export class TestBed {
     if (!p || p.exitCode !== null || p.signalCode !== null) return;
     const gone = new Promise<void>((r) => p.once('exit', () => r()));
     p.kill(signal);
-    await gone;
+    await withTimeout(gone, 15_000, `agent of ${node.name} exiting on ${signal}`);
     node.agent = undefined;
   }
 
@@ -272,10 +272,10 @@ export class TestBed {
   }
   async server(ns: string, port: number): Promise<void> {
     const p = this.probe(ns, ['server', String(port)]);
-    await new Promise<void>((resolve, reject) => {
+    await withTimeout(new Promise<void>((resolve, reject) => {
       p.stdout!.once('data', () => resolve());
       p.once('exit', (c) => reject(new Error(`probe server exited ${c}`)));
-    });
+    }), 30_000, `probe server in ${ns}`);
   }
   async whoami(ns: string, addr: string, port: number): Promise<string> {
     const r = await output(this.probe(ns, ['whoami', addr, String(port)]));
@@ -310,11 +310,18 @@ function readConf(path: string): string {
   return spawnSync('cat', [path], { encoding: 'utf8' }).stdout;
 }
 
-export function output(p: ChildProcess): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
+/** The process's exit and output; after `ms` it is killed and the promise rejects (a test never hangs on one). */
+export function output(p: ChildProcess, ms = 30_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
     let stdout = '', stderr = '';
     p.stdout?.on('data', (d) => (stdout += d));
     p.stderr?.on('data', (d) => (stderr += d));
-    p.once('exit', (code) => resolve({ code, stdout, stderr }));
+    const t = setTimeout(() => { p.kill('SIGKILL'); reject(new Error(`${p.spawnargs.join(' ')}: no exit in ${ms} ms; stdout ${stdout} stderr ${stderr}`)); }, ms);
+    p.once('exit', (code) => { clearTimeout(t); resolve({ code, stdout, stderr }); });
   });
+}
+
+export function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let t: NodeJS.Timeout | undefined;
+  return Promise.race([p, new Promise<T>((_, reject) => { t = setTimeout(() => reject(new Error(`${what}: not done in ${ms} ms`)), ms); })]).finally(() => clearTimeout(t));
 }
