@@ -11,6 +11,7 @@ import { validateConfig } from '../../../agent/config.ts';
 import { startAgent, type RunningAgent } from '../../../agent/agent.ts';
 import { AgentMetrics } from '../../../agent/metrics.ts';
 import { silentLogger } from '../../../lib/logging.ts';
+import { FakeDataplane } from '../../support/fake-dataplane.ts';
 
 let dir: string;
 let api: FakeApiServer | undefined;
@@ -107,5 +108,18 @@ describe('agent CNI install from the Node object', () => {
     agent = undefined;
     expect(existsSync(join(dir, 'net.d', '10-hostplane.conflist'))).toBe(true);
     expect(existsSync(join(dir, 'opt-cni-bin', 'hostplane'))).toBe(true);
+  });
+
+  it('with routing on: the conflist leaves masquerade to routing, and /debug/peers shows the peers from the same watch', async () => {
+    api = await apiWith(['10.244.7.0/24']);
+    api.upsert(nodeObject('node-b', ['10.244.8.0/24'], ['192.0.2.11']));
+    const dataplane = new FakeDataplane([{ dev: 'eth0', address: '192.0.2.10', prefixLen: 24, mtu: 1500 }]);
+    agent = await startAgent(config({ routing: 'auto' }), { log: silentLogger(), components: fakeComponents().components, metrics: new AgentMetrics({ defaultMetrics: false }), dataplane });
+    await until(() => existsSync(join(dir, 'net.d', '10-hostplane.conflist')) && dataplane.state.routes.length === 1);
+    expect(conflist().plugins[0].ipMasq).toBe(false);
+    expect(dataplane.state.routes).toEqual([{ family: 4, dst: '10.244.8.0/24', via: '192.0.2.11' }]);
+    const peers = await (await fetch(`http://127.0.0.1:${agent.port}/debug/peers`)).json() as { peers: { node: string; backend: string }[] };
+    expect(peers.peers).toEqual([{ node: 'node-b', family: 4, podCIDR: '10.244.8.0/24', address: '192.0.2.11', backend: 'host-gw' }]);
+    expect(dataplane.nftScripts.at(-1)).toContain('masquerade');
   });
 });
