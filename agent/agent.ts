@@ -12,18 +12,25 @@ import { errorMessage } from '../lib/errors.ts';
 import type { AgentConfig } from './config.ts';
 import type { ComponentFactories, CsiDriverHandle, DevicePluginsHandle } from './components.ts';
 import { CniController } from './cni/controller.ts';
-import { InClusterClient, type KubeClient } from './kube/client.ts';
+import type { NodeSource } from './kube/node-source.ts';
 import { AgentMetrics } from './metrics.ts';
 import { startHealthServer, type HealthServer } from './http-server.ts';
 import { lockDir, type DirLock } from '../lib/flock.ts';
 import { socketPathFromEndpoint } from '../lib/grpc/unix-server.ts';
 import { HealthMonitor, HEALTH_DEFAULTS } from './health/monitor.ts';
 import { csiCheck, csiRegistrationCheck, devicePluginCheck, cniCheck } from './health/checks.ts';
+import { RoutingReconciler } from './routing/reconciler.ts';
+import { RealDataplane, type Dataplane } from './routing/dataplane.ts';
+import { RoutingMetrics } from './routing/metrics.ts';
+import { RealExec } from '../lib/exec.ts';
 
 export interface AgentDeps {
   log: Logger;
   components: ComponentFactories;
-  kube?: KubeClient;
+  /** The Node watch (default: an informer on cfg.kubernetes, when something needs Nodes). */
+  nodes?: NodeSource;
+  /** Where routing applies its changes (default: this process's network namespace). */
+  dataplane?: Dataplane;
   metrics?: AgentMetrics;
   /** How often and how patiently liveness checks ask each component (tests shorten them). */
   health?: { intervalMs?: number; deadlineMs?: number };
@@ -34,6 +41,7 @@ export interface RunningAgent {
   port: number;
   metrics: AgentMetrics;
   cni: CniController | undefined;
+  routing: RoutingReconciler | undefined;
   stop(): Promise<void>;
 }
 
@@ -46,6 +54,8 @@ export async function startAgent(cfg: AgentConfig, deps: AgentDeps): Promise<Run
   let http: HealthServer | undefined;
   const locks: DirLock[] = [];
   const health = new HealthMonitor({ ...HEALTH_DEFAULTS, ...deps.health, log: log.child({ component: 'health' }) });
+  let nodes: NodeSource | undefined;
+  let routing: RoutingReconciler | undefined;
 
   const notReady = (): string[] => {
     const out: string[] = [];
@@ -59,6 +69,9 @@ export async function startAgent(cfg: AgentConfig, deps: AgentDeps): Promise<Run
   const stop = async (): Promise<void> => {
     health.stop();
     cni?.stop();
+    // Routes, VXLAN devices and the masquerade table stay: running pods use them.
+    routing?.stop();
+    await nodes?.stop().catch(() => {});
     if (devices) {
       await devices.drain().catch((e: unknown) => log.error({ err: errorMessage(e) }, 'device plugin drain failed'));
       await devices.close().catch((e: unknown) => log.error({ err: errorMessage(e) }, 'device plugin close failed'));
@@ -74,28 +87,41 @@ export async function startAgent(cfg: AgentConfig, deps: AgentDeps): Promise<Run
     // served, so a second agent stops here, naming the first one's pid.
     const stateDirs = [...(cfg.csi.enabled ? [cfg.csi.dataDir] : []), ...(cfg.cni.enabled ? [cfg.cni.ipamDataDir] : [])];
     for (const d of stateDirs) locks.push(await lockDir(d));
-    http = await startHealthServer({ address: cfg.http.address, port: cfg.http.port, registry: metrics.registry, notReady, unhealthy: () => health.failures(), log });
+    http = await startHealthServer({
+      address: cfg.http.address, port: cfg.http.port, registry: metrics.registry, notReady, unhealthy: () => health.failures(), log,
+      debug: { '/debug/peers': () => routing?.peerTable() ?? { mode: 'off' } },
+    });
+    const routingOn = cfg.routing.mode !== 'off';
+    if ((cfg.cni.enabled && cfg.cni.podCIDRs.length === 0) || routingOn) {
+      // Loaded only when needed: @kubernetes/client-node is most of the bundle's start-up cost.
+      const { NodeInformer } = await import('./kube/node-informer.ts');
+      nodes = deps.nodes ?? new NodeInformer({ kube: cfg.kubernetes, log: log.child({ component: 'node-watch' }) });
+      await nodes.start();
+    }
+    if (routingOn) {
+      routing = new RoutingReconciler({
+        nodeName: cfg.nodeName, cfg: cfg.routing, nodes: nodes!, log: log.child({ component: 'routing' }),
+        dataplane: deps.dataplane ?? new RealDataplane(new RealExec()), metrics: new RoutingMetrics(metrics.registry),
+      });
+      routing.start();
+    }
     if (cfg.cni.enabled) {
-      const kube = deps.kube ?? (cfg.cni.podCIDRs.length ? undefined : new InClusterClient(cfg.kubernetes));
+      // With routing's masquerade on, the plugin's own (which masquerades everything
+      // leaving this node's pod CIDR, other nodes' pods included) must be off.
+      const cniCfg = routingOn && cfg.routing.masquerade ? { ...cfg.cni, ipMasq: false } : cfg.cni;
       cni = new CniController({
-        cfg: cfg.cni, nodeName: cfg.nodeName, kube, log: log.child({ component: 'cni-install' }),
+        cfg: cniCfg, nodeName: cfg.nodeName, nodes, log: log.child({ component: 'cni-install' }),
         onInstall: (kind) => metrics.cniInstalls.inc({ kind }),
       });
       await cni.start();
     }
     if (cfg.csi.enabled) {
-      csi = await deps.components.startCsiDriver({
-        endpoint: cfg.csi.endpoint, nodeId: cfg.nodeName, dataDir: cfg.csi.dataDir, driverName: cfg.csi.driverName,
-        log: log.child({ component: 'csi' }), observe: metrics.observer('csi'),
-        pluginsRegistry: cfg.csi.pluginsRegistry, maxVolumes: cfg.csi.maxVolumes,
-      });
+      const { enabled: _csi, ...csiOptions } = cfg.csi;
+      csi = await deps.components.startCsiDriver({ ...csiOptions, nodeId: cfg.nodeName, log: log.child({ component: 'csi' }), observe: metrics.observer('csi') });
     }
     if (cfg.devicePlugin.enabled) {
-      const dp = cfg.devicePlugin;
-      devices = await deps.components.startDevicePlugins({
-        config: dp.config, configPath: dp.configPath, kubeletDir: dp.kubeletDir, pluginsRegistry: dp.pluginsRegistry,
-        cdiDir: dp.cdiDir, sysfsRoot: dp.sysfsRoot, log: log.child({ component: 'device-plugin' }), observe: metrics.observer('device-plugin'),
-      });
+      const { enabled: _dp, ...dpOptions } = cfg.devicePlugin;
+      devices = await deps.components.startDevicePlugins({ ...dpOptions, log: log.child({ component: 'device-plugin' }), observe: metrics.observer('device-plugin') });
     }
   } catch (e) {
     await stop();
@@ -119,5 +145,5 @@ export async function startAgent(cfg: AgentConfig, deps: AgentDeps): Promise<Run
     health: () => health.states(),
   });
   log.info({ node: cfg.nodeName, port: http.port, notReady: notReady() }, 'agent started');
-  return { port: http.port, metrics, cni, stop };
+  return { port: http.port, metrics, cni, routing, stop };
 }

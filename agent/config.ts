@@ -14,6 +14,7 @@ import { DEVICE_PLUGIN_OPTION_KEYS, readDevicePluginOptions, type DevicePluginOp
 import { CniError } from '../cni/errors.ts';
 import { parseNetConf } from '../cni/config.ts';
 import { buildConflist } from './cni/conflist.ts';
+import { validateRouting, type RoutingConfig } from './routing/config.ts';
 
 export interface CniConfig {
   enabled: boolean;
@@ -62,6 +63,8 @@ export interface AgentConfig {
   kubernetes: KubernetesConfig;
   csi: CsiConfig;
   devicePlugin: DevicePluginConfig;
+  /** Routes to the other nodes' pod CIDRs (agent/routing/config.ts). */
+  routing: RoutingConfig;
 }
 
 export class AgentConfigError extends Error {
@@ -91,7 +94,7 @@ export function validateConfig(doc: unknown, file: string, env: NodeJS.ProcessEn
   const kube = f.object('kubernetes');
   const csi = f.object('csi');
   const dp = f.object('devicePlugin');
-  f.noOthers(['nodeName', 'logLevel', 'http', 'shutdownGraceSeconds', 'cni', 'kubernetes', 'csi', 'devicePlugin']);
+  f.noOthers(['nodeName', 'logLevel', 'http', 'shutdownGraceSeconds', 'cni', 'kubernetes', 'csi', 'devicePlugin', 'routing']);
   http.noOthers(['address', 'port']);
   cni.noOthers(['enabled', 'binarySource', 'binDir', 'confDir', 'confName', 'networkName', 'cniVersion', 'podCIDRs', 'bridge', 'mtu',
     'isGateway', 'isDefaultGateway', 'ipMasq', 'hairpinMode', 'ipamDataDir', 'portmap', 'extraPlugins', 'pollSeconds']);
@@ -143,8 +146,12 @@ export function validateConfig(doc: unknown, file: string, env: NodeJS.ProcessEn
     },
     csi: { enabled: csiEnabled, ...csiOptions },
     devicePlugin: { enabled: dpEnabled, ...dpOptions },
+    routing: validateRouting(f),
   };
   checkWithPlugin(cfg.cni, f);
+  if (cfg.routing.mode !== 'off' && !cfg.kubernetes.apiServer) {
+    f.problem('routing.mode', `is ${cfg.routing.mode} but no Kubernetes API is known (set kubernetes.apiServer or run in-cluster) to watch the Nodes`);
+  }
   if (cfg.cni.enabled && cfg.cni.podCIDRs.length === 0 && !cfg.kubernetes.apiServer) {
     f.problem('cni.podCIDRs', 'is empty and no Kubernetes API is known (set kubernetes.apiServer or run in-cluster) to read the Node\'s spec.podCIDRs');
   }

@@ -22,6 +22,8 @@ export interface HealthServerOptions {
   /** Components failing their liveness check, with why; empty means alive. */
   unhealthy?: () => Array<{ component: string; reason: string }>;
   log: Logger;
+  /** Read-only JSON views by path (e.g. /debug/peers). */
+  debug?: Record<string, () => unknown>;
 }
 
 export async function startHealthServer(opts: HealthServerOptions): Promise<HealthServer> {
@@ -50,6 +52,8 @@ export async function startHealthServer(opts: HealthServerOptions): Promise<Heal
       );
       return;
     }
+    const view = path ? opts.debug?.[path] : undefined;
+    if (view) return reply(200, JSON.stringify(view(), null, 2) + '\n', 'application/json');
     reply(404, 'not found\n');
   });
   await new Promise<void>((resolve, reject) => {

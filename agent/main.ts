@@ -5,8 +5,11 @@ import { errorMessage } from '../lib/errors.ts';
 import { loadConfig, AgentConfigError } from './config.ts';
 import { startAgent } from './agent.ts';
 import { realComponents } from './real-components.ts';
+import { uninstallRouting } from './routing/uninstall.ts';
+import { RealDataplane } from './routing/dataplane.ts';
+import { RealExec } from '../lib/exec.ts';
 
-const USAGE = 'usage: hostplane agent --config FILE\n';
+const USAGE = 'usage: hostplane agent --config FILE\n       hostplane agent --uninstall-routing   (on a drained node: remove routes, VXLAN devices and the masquerade table)\n';
 
 function configArg(argv: string[]): string | undefined {
   for (let i = 0; i < argv.length; i++) {
@@ -21,6 +24,12 @@ export async function main(argv: string[]): Promise<number> {
   if (argv.includes('--help') || argv.includes('-h')) {
     process.stdout.write(USAGE);
     return 0;
+  }
+  if (argv.includes('--uninstall-routing')) {
+    const r = await uninstallRouting(new RealDataplane(new RealExec()));
+    for (const e of r.errors) process.stderr.write(`hostplane agent: ${e}\n`);
+    process.stdout.write(`removed ${r.removed} routing entries and the masquerade table\n`);
+    return r.errors.length ? 1 : 0;
   }
   const file = configArg(argv);
   if (!file) {

@@ -1,16 +1,15 @@
 // Keeps the node's CNI installation current: installs the plugin binaries
 // once at start, then writes the conflist from the pod CIDRs (fixed in the
-// config, or read from this Node's spec.podCIDRs) and re-checks them every
-// pollSeconds. Polling one small object is cheaper to get right than a watch
-// (no resourceVersion bookkeeping, no reconnect logic) and the CIDRs of a
-// Node change rarely; a changed set is rewritten within one interval.
+// config, or this Node's spec.podCIDRs from the agent's Node watch). A change
+// of this Node rewrites the conflist at once; every pollSeconds the cache is
+// re-read as well (no API call), which retries a conflist write that failed.
 // Nothing here is undone on shutdown: running pods keep needing the plugin.
 import { join } from 'node:path';
 import type { Logger } from '../../lib/logging.ts';
 import { errorMessage } from '../../lib/errors.ts';
 import type { CniConfig } from '../config.ts';
-import type { KubeClient } from '../kube/client.ts';
-import { podCidrsOf } from '../kube/client.ts';
+import type { NodeSource } from '../kube/node-source.ts';
+import { podCidrsOf } from '../kube/node.ts';
 import { buildConflist, normalizeCidrs } from './conflist.ts';
 import { installBinary, installConflist } from './install.ts';
 
@@ -19,7 +18,8 @@ export type InstallKind = 'binary' | 'plugin' | 'conflist';
 export interface CniControllerOptions {
   cfg: CniConfig;
   nodeName: string;
-  kube?: KubeClient;
+  /** The agent's Node watch; this controller reads its own Node from it. */
+  nodes?: NodeSource;
   log: Logger;
   /** Called for every file actually (re)written. */
   onInstall?: (kind: InstallKind) => void;
@@ -31,6 +31,8 @@ export class CniController {
   private current: string[] = [];
   private stopped = false;
   private ready = false;
+  private unsubscribe: (() => void) | undefined;
+  private syncing: Promise<void> = Promise.resolve();
 
   constructor(opts: CniControllerOptions) {
     this.opts = opts;
@@ -65,8 +67,19 @@ export class CniController {
       if (r === 'installed') this.opts.onInstall?.('plugin');
       if (r === 'missing') log.warn({ plugin: extra }, 'extra cni plugin not found; skipped');
     }
-    await this.sync();
+    if (cfg.podCIDRs.length === 0 && this.opts.nodes) {
+      this.unsubscribe = this.opts.nodes.onChange((event, node) => {
+        if (event === 'synced' || node?.metadata?.name === this.opts.nodeName) this.resync();
+      });
+    }
+    await this.resync();
     if (cfg.podCIDRs.length === 0) this.schedule();
+  }
+
+  /** One sync at a time, in order: a burst of Node updates ends with the latest CIDRs written. */
+  private resync(): Promise<void> {
+    this.syncing = this.syncing.then(() => this.sync());
+    return this.syncing;
   }
 
   /** Read the CIDRs and rewrite the conflist if they changed. Errors are logged; the next poll retries. */
@@ -76,6 +89,8 @@ export class CniController {
     try {
       cidrs = normalizeCidrs(cfg.podCIDRs.length ? cfg.podCIDRs : await this.fromNode());
     } catch (e) {
+      // Before the first LIST is in, there is nothing to say: the watch calls back when it is.
+      if (!this.opts.nodes?.synced() && this.opts.nodes) return;
       log.warn({ err: errorMessage(e), node: this.opts.nodeName }, 'cannot read the Node\'s pod CIDRs; will retry');
       return;
     }
@@ -96,14 +111,18 @@ export class CniController {
   }
 
   private async fromNode(): Promise<string[]> {
-    if (!this.opts.kube) throw new Error('no Kubernetes API configured');
-    return podCidrsOf(await this.opts.kube.getNode(this.opts.nodeName));
+    const nodes = this.opts.nodes;
+    if (!nodes) throw new Error('no Kubernetes API configured');
+    if (!nodes.synced()) throw new Error('the Node list has not been read yet');
+    const node = nodes.get(this.opts.nodeName);
+    if (!node) throw new Error(`Node ${this.opts.nodeName} not found`);
+    return podCidrsOf(node);
   }
 
   private schedule(): void {
     if (this.stopped) return;
     this.timer = setTimeout(() => {
-      this.sync().finally(() => this.schedule());
+      this.resync().finally(() => this.schedule());
     }, this.opts.cfg.pollSeconds * 1000);
     this.timer.unref();
   }
@@ -111,6 +130,7 @@ export class CniController {
   /** Stop polling. The binary and conflist stay: running pods need them. */
   stop(): void {
     this.stopped = true;
+    this.unsubscribe?.();
     if (this.timer) clearTimeout(this.timer);
   }
 }
