@@ -9,7 +9,7 @@ import type { Result, IpConfig, Route, Interface } from '../result.ts';
 import { type Deps, allocatorFor } from './deps.ts';
 import { delegate } from '../ipam/delegate.ts';
 import { parseCidr } from '../ipam/ip.ts';
-import { IpRoute, type LinkOp } from '../net/ip-link.ts';
+import type { LinkOp } from '../net/ip-link.ts';
 import { bridgeOps, bridgeNeeded, isLinkExistsError } from '../net/bridge.ts';
 import { hostVethName, containerMac } from '../net/veth.ts';
 import { enableForwarding } from '../net/sysctl.ts';
@@ -69,7 +69,7 @@ async function build(req: CniRequest, conf: NetConf, deps: Deps, undo: Undo[]): 
     { op: 'bridge-port', dev: hostVeth, hairpin: conf.hairpinMode },
     { op: 'link-set', dev: hostVeth, up: true },
   ];
-  const ip = new IpRoute(deps.exec);
+  const ip = deps.ip;
   const create = bridgeNeeded(conf, deps.view);
   // Deleting the host end removes the peer too; the bridge stays (other pods share it).
   undo.push({ what: 'delete veth', run: async () => void (await ip.applyForce([{ op: 'link-del', dev: hostVeth }])) });

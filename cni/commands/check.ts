@@ -4,7 +4,6 @@ import type { NetConf } from '../config.ts';
 import type { CniRequest } from '../request.ts';
 import { type Deps, allocatorFor } from './deps.ts';
 import { delegate } from '../ipam/delegate.ts';
-import { IpRoute } from '../net/ip-link.ts';
 import { hostVethName } from '../net/veth.ts';
 import { parseCidr, formatIp } from '../ipam/ip.ts';
 
@@ -29,7 +28,7 @@ export async function check(req: CniRequest, conf: NetConf, deps: Deps): Promise
   if (deps.view.master(hostVeth) !== conf.bridge) throw fail(`host veth ${hostVeth} is not on bridge ${conf.bridge}`);
 
   // Container side: interface, MAC, addresses, routes.
-  const ip = new IpRoute(deps.exec);
+  const ip = deps.ip;
   let links: AddrInfo[];
   try {
     links = await ip.json<AddrInfo[]>(['addr', 'show', 'dev', req.ifname], req.netns);
