@@ -11,6 +11,8 @@ import { errorMessage } from '../lib/errors.ts';
 import type { AgentConfig } from './config.ts';
 import type { ComponentFactories, CsiDriverHandle, DevicePluginsHandle } from './components.ts';
 import { CniController } from './cni/controller.ts';
+import { startCniServer, type CniServer } from './cni/server.ts';
+import { usageOf } from '../cni/ipam/usage.ts';
 import { InClusterClient, type KubeClient } from './kube/client.ts';
 import { AgentMetrics } from './metrics.ts';
 import { startHealthServer, type HealthServer } from './http-server.ts';
@@ -27,6 +29,7 @@ export interface RunningAgent {
   port: number;
   metrics: AgentMetrics;
   cni: CniController | undefined;
+  cniServer?: CniServer | undefined;
   stop(): Promise<void>;
 }
 
@@ -36,6 +39,7 @@ export async function startAgent(cfg: AgentConfig, deps: AgentDeps): Promise<Run
   let csi: CsiDriverHandle | undefined;
   let devices: DevicePluginsHandle | undefined;
   let cni: CniController | undefined;
+  let cniServer: CniServer | undefined;
   let http: HealthServer | undefined;
 
   const notReady = (): string[] => {
@@ -48,6 +52,7 @@ export async function startAgent(cfg: AgentConfig, deps: AgentDeps): Promise<Run
 
   const stop = async (): Promise<void> => {
     cni?.stop();
+    await cniServer?.close().catch((e: unknown) => log.error({ err: errorMessage(e) }, 'cni server close failed'));
     if (devices) {
       await devices.drain().catch((e: unknown) => log.error({ err: errorMessage(e) }, 'device plugin drain failed'));
       await devices.close().catch((e: unknown) => log.error({ err: errorMessage(e) }, 'device plugin close failed'));
@@ -59,6 +64,18 @@ export async function startAgent(cfg: AgentConfig, deps: AgentDeps): Promise<Run
 
   try {
     http = await startHealthServer({ address: cfg.http.address, port: cfg.http.port, registry: metrics.registry, notReady, log });
+    if (cfg.cni.enabled && cfg.cni.server.enabled) {
+      const sc = cfg.cni.server;
+      cniServer = await startCniServer({
+        socket: sc.socket, netnsDirs: sc.netnsDirs, ipamDirs: sc.ipamDirs, maxExecs: sc.maxExecs,
+        log: log.child({ component: 'cni' }),
+        observe: (command, result, seconds) => {
+          metrics.cniRequests.inc({ command, result });
+          metrics.cniDuration.observe({ command }, seconds);
+        },
+        onTeardown: (ok) => metrics.cniTeardowns.inc({ result: ok ? 'ok' : 'failed' }),
+      });
+    }
     if (cfg.cni.enabled) {
       const kube = deps.kube ?? (cfg.cni.podCIDRs.length ? undefined : new InClusterClient(cfg.kubernetes));
       cni = new CniController({
@@ -85,12 +102,22 @@ export async function startAgent(cfg: AgentConfig, deps: AgentDeps): Promise<Run
     await stop();
     throw e;
   }
+  const cniNow = cniServer;
   const csiNow = csi;
   const devicesNow = devices;
   metrics.setSources({
     devices: devicesNow ? () => devicesNow.devices() : undefined,
     volumes: csiNow ? () => csiNow.stats() : undefined,
+    cni: cniNow ? () => {
+      const pools = [], attachments = [];
+      for (const { network, ipam } of cniNow.networks().values()) {
+        const u = usageOf(network, ipam, cniNow.bootId);
+        pools.push(...u.pools);
+        attachments.push(u.attachments);
+      }
+      return { pools, attachments };
+    } : undefined,
   });
   log.info({ node: cfg.nodeName, port: http.port, notReady: notReady() }, 'agent started');
-  return { port: http.port, metrics, cni, stop };
+  return { port: http.port, metrics, cni, cniServer, stop };
 }

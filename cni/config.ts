@@ -134,6 +134,8 @@ export function parseNetConf(stdin: Buffer): NetConf {
     ips: [],
     raw: stdin,
   };
+  // Read by the executable before anything else (cni/main.ts); checked here so a bad value is named.
+  optString(o, 'agentSocket');
   const logFile = optString(o, 'logFile');
   if (logFile !== undefined) conf.logFile = logFile;
   if (isObj(o.dns)) conf.dns = o.dns as Dns;

@@ -13,8 +13,7 @@
 //
 // Ops inside a pod's netns cannot share the process (one `ip` cannot switch
 // netns between lines); they go through `exec`, bounded by LimitedExec.
-import type { ChildProcess } from 'node:child_process';
-import { execa } from 'execa';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { ExecError, type ExecResult, type HostExec } from '../../lib/exec.ts';
 import { IpRoute, renderBatch, type LinkOp, type LinkRunner } from './ip-link.ts';
 import { isLinkExistsError } from './bridge.ts';
@@ -96,13 +95,12 @@ export class IpChannel implements LinkRunner {
 
   private ensure(): ChildProcess {
     if (this.proc) return this.proc;
-    // execa, as every long-running component's host tool; streaming, so no buffering of its output.
-    const sub = execa(this.opts.ipPath, ['-force', '-batch', '-'], {
-      stdin: 'pipe', stdout: 'ignore', stderr: 'pipe', buffer: false, reject: false,
+    // node:child_process rather than execa: this is one long-lived streaming
+    // process whose stdin/stderr we drive line by line, not a call with a result.
+    const p = spawn(this.opts.ipPath, ['-force', '-batch', '-'], {
+      stdio: ['pipe', 'ignore', 'pipe'],
       env: { PATH: `${process.env.PATH ?? ''}:/usr/sbin:/usr/bin:/sbin:/bin`, LC_ALL: 'C' },
     });
-    void sub.catch(() => { /* exit and error events fail the groups */ });
-    const p = sub as unknown as ChildProcess;
     this.starts++;
     this.proc = p;
     this.line = 0;
