@@ -119,8 +119,18 @@ export async function startCniServer(opts: CniServerOptions): Promise<CniServer>
       return;
     }
     // Acknowledge before any work: from here the client waits for the answer
-    // instead of falling back (which would race this very request).
+    // instead of falling back (which would race this very request). The work
+    // starts on the next turn of the event loop, so that the acks of every
+    // request already received go out first (a burst of 50 ADDs must not make
+    // the 50th client wait for 49 requests' synchronous parts), and so that a
+    // client that gave up meanwhile (its FIN arrived with its request) is seen
+    // and its request dropped: it is doing the work in-process.
     sock.write(JSON.stringify({ [VERSION_KEY]: PROTOCOL_VERSION, ack: true }) + '\n');
+    await new Promise<void>((r) => setImmediate(r));
+    if (sock.readableEnded || sock.destroyed) {
+      log.warn({ cmd: decoded.value.env.CNI_COMMAND, containerId: decoded.value.env.CNI_CONTAINERID }, 'cni client gave up before its request started; dropped');
+      return;
+    }
     const { env, stdin } = decoded.value;
     const command = env.CNI_COMMAND ?? '';
     // Same veth name: an ADD (or CHECK) waits for the teardown of a DEL of the same attachment.

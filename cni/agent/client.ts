@@ -14,13 +14,13 @@ export type Outcome =
   | { kind: 'timeout'; ms: number };
 
 export interface ExchangeOptions {
-  /** Connect + acknowledgement bound: an agent that is alive answers in well under a millisecond. */
+  /** Connect + acknowledgement bound: a live agent acks within milliseconds (its event loop turn); seconds mean it is wedged. */
   ackMs: number;
   /** Bound on the answer once the agent has acknowledged. */
   replyMs: number;
 }
 
-export const DEFAULT_BOUNDS: ExchangeOptions = { ackMs: 1500, replyMs: 120_000 };
+export const DEFAULT_BOUNDS: ExchangeOptions = { ackMs: 3000, replyMs: 120_000 };
 
 /** A byte stream to the agent; Bun's native socket when compiled, node:net under Node (tests). */
 interface Conn {
