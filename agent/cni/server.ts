@@ -13,7 +13,7 @@
 // error codes as the executable, with three agent seams: the persistent `ip`
 // channel (host ops of concurrent requests share one process), a bounded exec
 // for the rest, and the background teardown queue for DEL.
-import { createServer, type Server, type Socket } from 'node:net';
+import { createServer, createConnection, type Server, type Socket } from 'node:net';
 import { mkdirSync, chmodSync, statSync, unlinkSync, lstatSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import type { Logger } from '../../lib/logging.ts';
@@ -82,6 +82,17 @@ function prepareDir(dir: string): void {
   const uid = process.getuid?.() ?? 0;
   if (st.uid !== uid) throw new Error(`cni server: ${dir} is owned by uid ${st.uid}, not ${uid}`);
   if (st.mode & 0o022) throw new Error(`cni server: ${dir} is writable by group or others (mode ${(st.mode & 0o777).toString(8)})`);
+}
+
+/** Whether something accepts connections on the socket (within a short bound). */
+function answers(path: string): Promise<boolean> {
+  return new Promise((res) => {
+    const c = createConnection(path);
+    const done = (v: boolean) => { c.destroy(); res(v); };
+    c.once('connect', () => done(true));
+    c.once('error', () => done(false));
+    setTimeout(() => done(false), 500).unref();
+  });
 }
 
 export async function startCniServer(opts: CniServerOptions): Promise<CniServer> {
@@ -205,9 +216,11 @@ export async function startCniServer(opts: CniServerOptions): Promise<CniServer>
 
   prepareDir(dirname(opts.socket));
   try {
+    if (!lstatSync(opts.socket).isSocket()) throw new Error(`cni server: ${opts.socket} exists and is not a socket`);
+    // A live agent still answers there (two agents on one node): taking its socket would orphan it.
+    if (await answers(opts.socket)) throw new Error(`cni server: another process is serving ${opts.socket}`);
     // A socket left by a killed agent: nobody listens on it any more.
-    if (lstatSync(opts.socket).isSocket()) unlinkSync(opts.socket);
-    else throw new Error(`cni server: ${opts.socket} exists and is not a socket`);
+    unlinkSync(opts.socket);
   } catch (e) {
     if (!isNotFound(e)) throw e;
   }
