@@ -111,10 +111,10 @@ export async function startCniServer(opts: CniServerOptions): Promise<CniServer>
   if (recovered) log.info({ recovered }, 'finishing teardowns a previous agent left');
 
   const gate = (req: CniRequest, conf: NetConf): string | undefined => {
-    if (conf.ipam && conf.ipam.type !== 'hostplane') return `delegated IPAM plugin "${conf.ipam.type}" runs in the executable`;
+    if (conf.ipam?.kind === 'delegate') return `delegated IPAM plugin "${conf.ipam.type}" runs in the executable`;
     if (req.netns && !within(req.netns, opts.netnsDirs)) return `netns ${req.netns} is outside ${opts.netnsDirs.join(', ')}`;
-    if (conf.ipam?.type === 'hostplane') {
-      const ipam = conf.ipam as HostplaneIpam;
+    if (conf.ipam?.kind === 'builtin') {
+      const ipam = conf.ipam;
       if (!within(ipam.dataDir, opts.ipamDirs)) return `ipam.dataDir ${ipam.dataDir} is outside ${opts.ipamDirs.join(', ')}`;
       networks.set(`${ipam.dataDir}\u0000${conf.name}`, { network: conf.name, ipam });
     }

@@ -4,27 +4,22 @@
 // needed to find it, and deleting the host end removes the peer with it.
 import type { NetConf } from '../config.ts';
 import type { CniRequest } from '../request.ts';
-import { type Deps, allocatorFor, builtinIpam } from './deps.ts';
-import { delegate } from '../ipam/delegate.ts';
+import { type Deps, ipamFor } from './deps.ts';
+import { BuiltinIpam } from '../ipam/builtin.ts';
 import { hostVethName } from '../net/veth.ts';
 import { delScript, runNft } from '../net/masq.ts';
 
 export async function del(req: CniRequest, conf: NetConf, deps: Deps): Promise<void> {
-  const owner = { containerId: req.containerId, ifname: req.ifname };
-  const alloc = allocatorFor(conf, deps);
-  if (alloc && deps.teardown) {
+  const ipam = ipamFor(conf, deps);
+  if (ipam instanceof BuiltinIpam && deps.teardown) {
     // The agent: mark released, schedule the rest, answer. The marks are the
     // durable record a restarted agent (or GC) finishes from.
-    for (const l of alloc.store.byOwner(owner.containerId, owner.ifname)) {
-      if (!l.releasing) alloc.store.rewrite(l, { masq: conf.ipMasq });
-    }
-    deps.teardown.schedule({ dataDir: builtinIpam(conf)!.dataDir, network: conf.name, ...owner });
+    ipam.markReleasing(req, conf.ipMasq);
+    deps.teardown.schedule({ dataDir: ipam.conf.dataDir, network: conf.name, containerId: req.containerId, ifname: req.ifname });
     return;
   }
   // Which addresses to un-masquerade: our leases, else what ADD reported.
-  const ips = alloc
-    ? alloc.store.byOwner(owner.containerId, owner.ifname).map((l) => l.ip)
-    : (conf.prevResult?.ips ?? []).map((i) => i.address);
+  const ips = ipam?.held(req, conf) ?? [];
   const errors: unknown[] = [];
   const step = async (f: () => Promise<unknown> | unknown) => {
     try {
@@ -43,8 +38,8 @@ export async function del(req: CniRequest, conf: NetConf, deps: Deps): Promise<v
     });
   }
   if (conf.ipMasq && ips.length) await step(() => runNft(deps.exec, delScript(conf.name, ips)));
-  if (alloc) await step(() => alloc.release(owner));
-  else if (conf.ipam) await step(() => delegate(deps.exec, conf.ipam!.type, 'DEL', req, conf.raw, deps.env));
+  // Addresses last: back to the pool only once the veth is gone.
+  if (ipam) await step(() => ipam.release(req));
   if (errors.length) throw errors[0];
   deps.log.debug({ hostVeth, ips }, 'deleted');
 }

@@ -2,8 +2,10 @@
 import type { HostExec } from '../../lib/exec.ts';
 import type { HostView } from '../net/host-view.ts';
 import type { CniLogger } from '../log.ts';
-import type { NetConf, HostplaneIpam } from '../config.ts';
-import { Allocator } from '../ipam/allocator.ts';
+import type { NetConf } from '../config.ts';
+import type { Ipam } from '../ipam/ipam.ts';
+import { BuiltinIpam } from '../ipam/builtin.ts';
+import { DelegatedIpam } from '../ipam/delegated.ts';
 import type { LinkRunner } from '../net/ip-link.ts';
 import type { TeardownQueue } from '../teardown.ts';
 
@@ -23,11 +25,9 @@ export interface Deps {
   teardown?: TeardownQueue;
 }
 
-export function builtinIpam(conf: NetConf): HostplaneIpam | undefined {
-  return conf.ipam?.type === 'hostplane' ? (conf.ipam as HostplaneIpam) : undefined;
-}
-
-export function allocatorFor(conf: NetConf, deps: Deps): Allocator | undefined {
-  const ipam = builtinIpam(conf);
-  return ipam ? new Allocator(ipam, conf.name, deps.view.bootId()) : undefined;
+/** The attachment's IPAM: built-in or delegated; undefined when the config has none. */
+export function ipamFor(conf: NetConf, deps: Omit<Deps, 'log'>): Ipam | undefined {
+  const c = conf.ipam;
+  if (!c) return undefined;
+  return c.kind === 'builtin' ? new BuiltinIpam(c, conf.name, deps.view.bootId()) : new DelegatedIpam(c, deps.exec, conf.raw, deps.env);
 }

@@ -3,8 +3,7 @@
 // node state) left behind.
 import type { NetConf } from '../config.ts';
 import type { CniRequest } from '../request.ts';
-import { type Deps, allocatorFor } from './deps.ts';
-import { delegate } from '../ipam/delegate.ts';
+import { type Deps, ipamFor } from './deps.ts';
 import { hostVethName, HOST_VETH_RE } from '../net/veth.ts';
 import { gcScript, runNft } from '../net/masq.ts';
 
@@ -20,12 +19,6 @@ export async function gc(req: CniRequest, conf: NetConf, deps: Deps): Promise<vo
     await deps.ip.applyForce(stale.map((dev) => ({ op: 'link-del' as const, dev })));
     deps.log.info({ stale }, 'gc deleted veths');
   }
-  const alloc = allocatorFor(conf, deps);
-  if (alloc) {
-    const { released, kept } = alloc.gc(valid.map((v) => ({ containerId: v.containerID, ifname: v.ifname })));
-    if (conf.ipMasq) await runNft(deps.exec, gcScript(conf.name, kept));
-    if (released.length) deps.log.info({ released }, 'gc released leases');
-  } else if (conf.ipam) {
-    await delegate(deps.exec, conf.ipam.type, 'GC', req, conf.raw, deps.env);
-  }
+  const kept = await ipamFor(conf, deps)?.gc(req, valid.map((v) => ({ containerId: v.containerID, ifname: v.ifname })));
+  if (kept && conf.ipMasq) await runNft(deps.exec, gcScript(conf.name, kept));
 }

@@ -23,6 +23,7 @@ const FAILED_RE = /^Command failed -:(\d+)$/;
 
 interface Group {
   ops: readonly LinkOp[];
+  text: string;
   first: number;
   sentinel: number;
   force: boolean;
@@ -82,15 +83,21 @@ export class IpChannel implements LinkRunner {
     const text = renderBatch(ops);
     const proc = this.ensure();
     return new Promise<ExecResult>((resolve, reject) => {
-      const first = this.line + 1;
-      this.line += ops.length + 1;
       const g: Group = {
-        ops, first, sentinel: this.line, force, failures: [], resolve, reject,
+        ops, text, first: 0, sentinel: 0, force, failures: [], resolve, reject,
         timer: setTimeout(() => this.restart(`no answer within ${this.opts.groupTimeoutMs} ms`), this.opts.groupTimeoutMs),
       };
-      this.groups.push(g);
-      proc.stdin!.write(text + SENTINEL + '\n');
+      this.send(proc, g);
     });
+  }
+
+  private send(proc: ChildProcess, g: Group): void {
+    g.first = this.line + 1;
+    this.line += g.ops.length + 1;
+    g.sentinel = this.line;
+    g.failures = [];
+    this.groups.push(g);
+    proc.stdin!.write(g.text + SENTINEL + '\n');
   }
 
   private ensure(): ChildProcess {
@@ -112,10 +119,22 @@ export class IpChannel implements LinkRunner {
     const gone = (why: string) => {
       if (this.proc !== p) return;
       this.proc = undefined;
-      this.fail(new ExecError('ip', ['-force', '-batch', '-'], -1, why));
+      // iproute2 exits (rather than reporting "Command failed") on some argument
+      // errors. Lines run in order, so the first pending group holds the line
+      // that killed it; the later groups never started: they go to a new process.
+      const [culprit, ...rest] = this.groups;
+      this.groups = [];
+      if (culprit) {
+        clearTimeout(culprit.timer);
+        culprit.reject(new ExecError('ip', ['-batch', '-'], -1, [...this.detail, this.errBuf].join('\n').trim() || why));
+      }
+      if (rest.length === 0 || this.closed) return this.failAll(rest, why);
+      const next = this.ensure();
+      for (const g of rest) this.send(next, g);
     };
     p.on('error', (e) => gone(e.message));
-    p.on('exit', (code, sig) => gone(`ip exited (${sig ?? code})`));
+    // 'close', not 'exit': every stderr line (the sentinels of finished groups) is read by then.
+    p.on('close', (code, sig) => gone(`ip exited (${sig ?? code})`));
     return p;
   }
 
@@ -132,6 +151,13 @@ export class IpChannel implements LinkRunner {
     for (const g of gs) {
       clearTimeout(g.timer);
       g.reject(e);
+    }
+  }
+
+  private failAll(gs: Group[], why: string): void {
+    for (const g of gs) {
+      clearTimeout(g.timer);
+      g.reject(new ExecError('ip', ['-force', '-batch', '-'], -1, why));
     }
   }
 
