@@ -67,7 +67,7 @@ export async function startAgent(cfg: AgentConfig, deps: AgentDeps): Promise<Run
     if (cfg.cni.enabled && cfg.cni.server.enabled) {
       const sc = cfg.cni.server;
       cniServer = await startCniServer({
-        socket: sc.socket, netnsDirs: sc.netnsDirs, ipamDirs: sc.ipamDirs, maxExecs: sc.maxExecs,
+        socket: sc.socket, netnsDirs: sc.netnsDirs, ipamDirs: sc.ipamDirs, maxExecs: sc.maxExecs, netnsHelper: cfg.cni.binarySource,
         log: log.child({ component: 'cni' }),
         observe: (command, result, seconds) => {
           metrics.cniRequests.inc({ command, result });

@@ -55,6 +55,14 @@ function standalone(stdin: Buffer, why: string | undefined): void {
 }
 
 // No top-level await: bun's --bytecode compile needs a CommonJS-shaped entry.
+if (process.argv[2] === 'netns-helper') {
+  // The agent's long-lived helper for in-netns work (cni/net/netns-helper.ts), not a CNI call.
+  void import('./net/netns-helper.ts').then((m) => m.serve());
+} else {
+  main();
+}
+
+function main(): void {
 const stdin = readStdin();
 const conf = peek(stdin);
 const socket = conf.agentSocket ?? DEFAULT_SOCKET;
@@ -70,4 +78,5 @@ if (process.env.CNI_COMMAND === 'VERSION' || socket === '') {
     writeLog(o.reply.log ?? [], conf.logFile);
     emit(o.reply.stdout, o.reply.exitCode);
   });
+}
 }

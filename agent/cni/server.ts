@@ -26,6 +26,8 @@ import type { NetConf, HostplaneIpam } from '../../cni/config.ts';
 import type { CniRequest } from '../../cni/request.ts';
 import { RealHostView } from '../../cni/net/host-view.ts';
 import { IpChannel } from '../../cni/net/ip-channel.ts';
+import { NetnsRunner } from '../../cni/net/netns-runner.ts';
+import { IpRoute } from '../../cni/net/ip-link.ts';
 import { TeardownQueue } from '../../cni/teardown.ts';
 import { decodeRequest, MAX_REQUEST_BYTES, PROTOCOL_VERSION, VERSION_KEY } from '../../cni/agent/protocol.ts';
 
@@ -37,6 +39,8 @@ export interface CniServerOptions {
   ipamDirs: string[];
   /** Most host tools (`ip` in a pod netns, `nft`) run at once. */
   maxExecs: number;
+  /** The bun-compiled executable, run as the netns helper (in-netns ops over netlink, no exec); without it they use `ip`. */
+  netnsHelper?: string;
   log: Logger;
   exec?: HostExec;
   /** One call per answered request (metrics). */
@@ -102,7 +106,8 @@ export async function startCniServer(opts: CniServerOptions): Promise<CniServer>
   // ADD path each exec is on the pod's critical path, and measured here one
   // `ip` call costs 4–7 ms through spawn against 13–25 ms through execa.
   const exec = new LimitedExec(opts.exec ?? new SpawnExec(), opts.maxExecs);
-  const ip = new IpChannel(exec);
+  const netnsRunner = opts.netnsHelper ? new NetnsRunner({ binary: opts.netnsHelper, fallback: new IpRoute(exec), log }) : undefined;
+  const ip = new IpChannel(exec, netnsRunner ? { netns: netnsRunner } : {});
   const teardown = new TeardownQueue({ ip, exec, view, log, ...(opts.onTeardown ? { onDone: opts.onTeardown } : {}) });
   const networks = new Map<string, { network: string; ipam: HostplaneIpam }>();
   let inFlight = 0;
@@ -253,6 +258,7 @@ export async function startCniServer(opts: CniServerOptions): Promise<CniServer>
       clearTimeout(grace);
       teardown.stop();
       ip.close();
+      netnsRunner?.close();
       try { unlinkSync(opts.socket); } catch { /* already gone */ }
     },
   };

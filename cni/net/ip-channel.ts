@@ -38,11 +38,13 @@ export interface IpChannelOptions {
   groupTimeoutMs?: number;
   /** The `ip` binary (tests). */
   ipPath?: string;
+  /** Where in-netns ops go (the netns helper); default: one `ip` exec each. */
+  netns?: LinkRunner;
 }
 
 export class IpChannel implements LinkRunner {
-  private readonly netnsRunner: IpRoute;
-  private readonly opts: Required<IpChannelOptions>;
+  private readonly netnsRunner: LinkRunner;
+  private readonly opts: Required<Omit<IpChannelOptions, 'netns'>>;
   private proc: ChildProcess | undefined;
   private line = 0;
   private groups: Group[] = [];
@@ -53,7 +55,7 @@ export class IpChannel implements LinkRunner {
   starts = 0;
 
   constructor(exec: HostExec, opts: IpChannelOptions = {}) {
-    this.netnsRunner = new IpRoute(exec);
+    this.netnsRunner = opts.netns ?? new IpRoute(exec);
     this.opts = { groupTimeoutMs: opts.groupTimeoutMs ?? 30_000, ipPath: opts.ipPath ?? 'ip' };
   }
 
