@@ -15,7 +15,7 @@ export interface NetnsRunnerOptions {
   /** The bun-compiled executable (dist/cni/hostplane), run as `BIN netns-helper`. */
   binary: string;
   fallback: LinkRunner;
-  log?: { warn(o: object, msg: string): void };
+  log?: { warn(o: object, msg: string): void; info(o: object, msg: string): void };
   readyMs?: number;
 }
 
@@ -80,6 +80,7 @@ export class NetnsRunner implements LinkRunner {
         if (m.ready && !isReady) {
           isReady = true;
           clearTimeout(timer);
+          this.opts.log?.info({ binary: this.opts.binary, pid: p.pid }, 'netns helper ready');
           resolve(true);
           return;
         }
