@@ -63,20 +63,20 @@ if (process.argv[2] === 'netns-helper') {
 }
 
 function main(): void {
-const stdin = readStdin();
-const conf = peek(stdin);
-const socket = conf.agentSocket ?? DEFAULT_SOCKET;
-if (process.env.CNI_COMMAND === 'VERSION' || socket === '') {
-  standalone(stdin, undefined);
-} else {
-  void exchange(socket, encodeRequest(process.env, stdin.toString('utf8'))).then((o: Outcome) => {
-    if (o.kind === 'fallback') return standalone(stdin, o.why);
-    if (o.kind === 'timeout') {
-      writeLog([JSON.stringify({ level: 50, time: Date.now(), pid: process.pid, name: 'hostplane-cni', msg: `agent acknowledged but did not answer within ${o.ms} ms` }) + '\n'], conf.logFile);
-      return emit({ cniVersion: conf.cniVersion ?? '1.1.0', code: 11, msg: `hostplane agent did not answer within ${o.ms} ms`, details: 'the request may still complete; retry' }, 1);
-    }
-    writeLog(o.reply.log ?? [], conf.logFile);
-    emit(o.reply.stdout, o.reply.exitCode);
-  });
-}
+  const stdin = readStdin();
+  const conf = peek(stdin);
+  const socket = conf.agentSocket ?? DEFAULT_SOCKET;
+  if (process.env.CNI_COMMAND === 'VERSION' || socket === '') {
+    standalone(stdin, undefined);
+  } else {
+    void exchange(socket, encodeRequest(process.env, stdin.toString('utf8'))).then((o: Outcome) => {
+      if (o.kind === 'fallback') return standalone(stdin, o.why);
+      if (o.kind === 'timeout') {
+        writeLog([JSON.stringify({ level: 50, time: Date.now(), pid: process.pid, name: 'hostplane-cni', msg: `agent acknowledged but did not answer within ${o.ms} ms` }) + '\n'], conf.logFile);
+        return emit({ cniVersion: conf.cniVersion ?? '1.1.0', code: 11, msg: `hostplane agent did not answer within ${o.ms} ms`, details: 'the request may still complete; retry' }, 1);
+      }
+      writeLog(o.reply.log ?? [], conf.logFile);
+      emit(o.reply.stdout, o.reply.exitCode);
+    });
+  }
 }

@@ -35,11 +35,20 @@ async function open(path: string, ev: Events): Promise<void> {
   const bun = (globalThis as { Bun?: BunLike }).Bun;
   if (bun) {
     // Bun.connect is native: measured ≈ 5 ms less start-up + round trip than node:net in the compiled binary.
-    type S = { write(s: string): number; end(): void };
+    type S = { write(s: Uint8Array): number; end(): void };
+    // Bun's write may take only part of the data (it returns how much); the
+    // rest goes out on "drain". Without this a request can stall half-sent.
+    let rest = new Uint8Array(0);
+    const flush = (s: S) => {
+      if (!rest.length) return;
+      const n = s.write(rest);
+      rest = n > 0 ? rest.subarray(n) : rest;
+    };
     await bun.connect({
       unix: path,
       socket: {
-        open: (s: S) => ev.onOpen({ write: (x) => void s.write(x), close: () => s.end() }),
+        open: (s: S) => ev.onOpen({ write: (x) => { rest = Buffer.from(x, 'utf8'); flush(s); }, close: () => s.end() }),
+        drain: (s: S) => flush(s),
         data: (_s: S, d: Uint8Array) => ev.onData(Buffer.from(d).toString('utf8')),
         close: () => ev.onGone('connection closed'),
         error: (_s: S, e: Error) => ev.onGone(e.message),

@@ -50,7 +50,8 @@ function once(cmd: string, k: Kind, id: string, ns: string): number {
   const r = spawnSync(k === 'ref' ? REF : HP, [], { input: confs[k], env: env(cmd, k, id, ns) });
   const ms = Number(process.hrtime.bigint() - t) / 1e6;
   if (r.status !== 0) throw new Error(`${k} ${cmd} ${id} failed: ${r.error?.message ?? ''} ${r.stdout}${r.stderr}`);
-  if (k === 'agent' && String(r.stderr).includes('running in-process')) throw new Error(`agent ${cmd} fell back: ${r.stderr}`);
+  // A client that fell back to in-process work still answered; the sample stays (it is what the runtime saw) and is counted.
+  if (k === 'agent' && String(r.stderr).includes('running in-process')) fallbacks.push(`${cmd} ${id}: ${String(r.stderr).match(/"why":"([^"]*)"/)?.[1] ?? '?'}`);
   return ms;
 }
 function background(cmd: string, k: Kind, id: string, ns: string): Promise<void> {
@@ -67,6 +68,7 @@ const leases = (k: Kind) => { try { return readdirSync(join(data, `${tag}-${k}`)
 const settle = () => eventually(() => leases('agent') === 0, 60_000, 'agent teardown');
 
 const lines: string[] = [];
+const fallbacks: string[] = [];
 const out = (s = '') => { lines.push(s); console.log(s); };
 const f = (x: number) => x.toFixed(1).padStart(8);
 
@@ -121,6 +123,7 @@ try {
   const pm = (k: Kind) => median(par[k]);
   out(`${PAR} parallel ADDs, wall ms, median of ${ROUNDS} rounds: agent ${pm('agent').toFixed(0)}, solo ${pm('solo').toFixed(0)}, ref ${pm('ref').toFixed(0)} (rounds: agent ${par.agent.map((x) => x.toFixed(0)).join('/')}, solo ${par.solo.map((x) => x.toFixed(0)).join('/')}, ref ${par.ref.map((x) => x.toFixed(0)).join('/')})`);
   out(`agent / ref parallel wall: ${verdict(pm('agent') / pm('ref'), 0.5)}`);
+  out(`agent-mode calls that fell back to in-process work: ${fallbacks.length}${fallbacks.length ? ` (${fallbacks.slice(0, 3).join('; ')})` : ''}`);
   out(`machine: ${cpus().length} CPUs, load average ${loadavg().map((x) => x.toFixed(2)).join(' ')} at the end, ${new Date().toISOString()}`);
 
   const readme = join(import.meta.dirname, 'README.md');
@@ -133,6 +136,7 @@ try {
     : `${prev || '# Benchmarks\n\nOutput of `npm run bench`, written by the benchmarks themselves.\n'}\n## CNI (test/bench/cni.ts)\n\n${block}\n`;
   writeFileSync(readme, next);
 } finally {
+  for (const l of agent.lines()) if ((l.level as number) >= 40) console.error(`agent: ${JSON.stringify(l)}`);
   await agent.stop();
   for (const n of nss) sh('ip', ['netns', 'del', n]);
   for (const b of Object.values(bridges)) sh('ip', ['link', 'del', b]);
