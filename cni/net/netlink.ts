@@ -5,7 +5,7 @@
 import { parseCidr, parseIp, type Ip } from '../ipam/ip.ts';
 import type { LinkOp } from './ip-link.ts';
 
-const RTM_NEWLINK = 16, RTM_NEWADDR = 20, RTM_NEWROUTE = 24;
+const RTM_NEWLINK = 16, RTM_DELLINK = 17, RTM_NEWADDR = 20, RTM_NEWROUTE = 24;
 export const NLMSG_ERROR = 2;
 const NLM_F_REQUEST = 0x1, NLM_F_ACK = 0x4, NLM_F_EXCL = 0x200, NLM_F_CREATE = 0x400;
 const AF_INET = 2, AF_INET6 = 10;
@@ -15,10 +15,10 @@ const IFF_UP = 1;
 const RT_TABLE_MAIN = 254, RTPROT_BOOT = 3, RT_SCOPE_UNIVERSE = 0, RT_SCOPE_LINK = 253, RTN_UNICAST = 1;
 
 /** The ops the helper speaks; anything else goes to `ip`. */
-export type NetlinkOp = Extract<LinkOp, { op: 'addr-add' } | { op: 'route-add' } | { op: 'link-set' }>;
+export type NetlinkOp = Extract<LinkOp, { op: 'addr-add' } | { op: 'route-add' } | { op: 'link-set' } | { op: 'link-del' }>;
 
 export function isNetlinkOp(o: LinkOp): o is NetlinkOp {
-  return o.op === 'addr-add' || o.op === 'route-add' || (o.op === 'link-set' && o.promisc === undefined && o.up !== undefined);
+  return o.op === 'addr-add' || o.op === 'route-add' || o.op === 'link-del' || (o.op === 'link-set' && o.promisc === undefined && o.up !== undefined);
 }
 
 function attr(type: number, payload: Buffer): Buffer {
@@ -53,6 +53,11 @@ function message(type: number, flags: number, seq: number, body: Buffer, attrs: 
 /** One request for `op`; `ifindex` is the op's device's index in the netns. */
 export function encode(op: NetlinkOp, ifindex: number, seq: number): Buffer {
   switch (op.op) {
+    case 'link-del': {
+      const b = Buffer.alloc(16);
+      b.writeInt32LE(ifindex, 4);
+      return message(RTM_DELLINK, 0, seq, b, []);
+    }
     case 'link-set': {
       const b = Buffer.alloc(16);
       b.writeInt32LE(ifindex, 4);

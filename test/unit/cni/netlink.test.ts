@@ -27,17 +27,22 @@ describe('netlink encoding', () => {
     expect(m[47]).toBe(1);
     expect([m.readUInt16LE(48), m.readUInt16LE(50), m.readUInt32LE(52)]).toEqual([8, 4, 7]);
   });
+  it('link del: RTM_DELLINK by index', () => {
+    const m = encode({ op: 'link-del', dev: 'veth0' }, 11, 6);
+    expect([m.readUInt16LE(4), m.readInt32LE(20)]).toEqual([17, 11]);
+  });
   it('link set up: RTM_NEWLINK with IFF_UP in flags and change', () => {
     const m = encode({ op: 'link-set', dev: 'eth0', up: true }, 9, 5);
     expect(m.readUInt16LE(4)).toBe(16);
     expect([m.readInt32LE(20), m.readUInt32LE(24), m.readUInt32LE(28)]).toEqual([9, 1, 1]);
   });
-  it('reads the errno of the ack for its sequence number; only address, route and plain up/down ops are served', () => {
+  it('reads the errno of the ack for its sequence number; address, route, plain up/down and link delete are served, creation is not', () => {
     const ack = Buffer.alloc(36);
     ack.writeUInt32LE(36, 0); ack.writeUInt16LE(2, 4); ack.writeUInt32LE(8, 8); ack.writeInt32LE(-17, 16);
     expect(ackOf(ack, 8)).toBe(17);
     expect(ackOf(ack, 9)).toBeUndefined();
-    expect(isNetlinkOp({ op: 'link-del', dev: 'x' })).toBe(false);
+    expect(isNetlinkOp({ op: 'link-del', dev: 'x' })).toBe(true);
+    expect(isNetlinkOp({ op: 'bridge-add', name: 'b', mtu: 1500, mac: '02:00:00:00:00:01' })).toBe(false);
     expect(isNetlinkOp({ op: 'link-set', dev: 'x', up: true, promisc: true })).toBe(false);
   });
 });
