@@ -27,7 +27,6 @@ import type { CniRequest } from '../../cni/request.ts';
 import { RealHostView } from '../../cni/net/host-view.ts';
 import { IpChannel } from '../../cni/net/ip-channel.ts';
 import { NetnsRunner } from '../../cni/net/netns-runner.ts';
-import { IpRoute } from '../../cni/net/ip-link.ts';
 import { TeardownQueue } from '../../cni/teardown.ts';
 import { decodeRequest, MAX_REQUEST_BYTES, PROTOCOL_VERSION, VERSION_KEY } from '../../cni/agent/protocol.ts';
 
@@ -106,8 +105,11 @@ export async function startCniServer(opts: CniServerOptions): Promise<CniServer>
   // ADD path each exec is on the pod's critical path, and measured here one
   // `ip` call costs 4–7 ms through spawn against 13–25 ms through execa.
   const exec = new LimitedExec(opts.exec ?? new SpawnExec(), opts.maxExecs);
-  const netnsRunner = opts.netnsHelper ? new NetnsRunner({ binary: opts.netnsHelper, fallback: new IpRoute(exec), log }) : undefined;
-  const ip = new IpChannel(exec, netnsRunner ? { netns: netnsRunner } : {});
+  // Link work: the netns helper over netlink when it runs; else the persistent
+  // `ip -batch` channel (host) and bounded `ip -n` execs (pod netns).
+  const channel = new IpChannel(exec);
+  const netnsRunner = opts.netnsHelper ? new NetnsRunner({ binary: opts.netnsHelper, fallback: channel, log }) : undefined;
+  const ip = netnsRunner ?? channel;
   const teardown = new TeardownQueue({ ip, exec, view, log, ...(opts.onTeardown ? { onDone: opts.onTeardown } : {}) });
   const networks = new Map<string, { network: string; ipam: HostplaneIpam }>();
   let inFlight = 0;
@@ -257,7 +259,7 @@ export async function startCniServer(opts: CniServerOptions): Promise<CniServer>
       await closed;
       clearTimeout(grace);
       teardown.stop();
-      ip.close();
+      channel.close();
       netnsRunner?.close();
       try { unlinkSync(opts.socket); } catch { /* already gone */ }
     },

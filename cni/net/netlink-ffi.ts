@@ -5,7 +5,7 @@
 // with the calling thread setns(2)'d into it and back. Only under bun: Node
 // never loads this file.
 import { dlopen, FFIType, ptr, read } from 'bun:ffi';
-import { encode, ackOf, isNetlinkOp } from './netlink.ts';
+import { encode, ackOf, isNetlinkOp, devOf } from './netlink.ts';
 import type { LinkOp } from './ip-link.ts';
 
 const O_RDONLY = 0, O_CLOEXEC = 0o2000000, CLONE_NEWNET = 0x40000000;
@@ -41,20 +41,38 @@ let home = -1;
 let seq = 1;
 const rbuf = Buffer.alloc(8192);
 
+function indexOf(name: string, i: number): number {
+  const index = c.if_nametoindex(ptr(cstr(name)));
+  if (!index) throw new NetlinkFailure(i, `Cannot find device "${name}"`);
+  return index;
+}
+
 function sendOne(sock: number, op: LinkOp, i: number): void {
-  if (!isNetlinkOp(op)) throw new NetlinkFailure(i, `op ${op.op} is not done over netlink here`);
-  const index = c.if_nametoindex(ptr(cstr(op.dev)));
-  if (!index) throw new NetlinkFailure(i, `Cannot find device "${op.dev}"`);
-  const s = seq++;
-  const msg = encode(op, index, s);
-  if (Number(c.send(sock, ptr(msg), msg.length, 0)) !== msg.length) throw new NetlinkFailure(i, `netlink send: ${errnoText(errno())}`);
-  for (;;) {
-    const n = Number(c.recv(sock, ptr(rbuf), rbuf.length, 0));
-    if (n <= 0) throw new NetlinkFailure(i, `netlink recv: ${errnoText(errno())}`);
-    const e = ackOf(rbuf.subarray(0, n), s);
-    if (e === undefined) continue;
-    if (e !== 0) throw new NetlinkFailure(i, `RTNETLINK answers: ${errnoText(e)}`);
-    return;
+  if (!isNetlinkOp(op)) throw new NetlinkFailure(i, `op ${(op as LinkOp).op} is not done over netlink here`);
+  const dev = devOf(op);
+  const ifindex = dev === undefined ? 0 : indexOf(dev, i);
+  let peerFd = -1;
+  try {
+    const extra: { master?: number; peerNetnsFd?: number } = {};
+    if (op.op === 'veth-add') {
+      extra.master = indexOf(op.master, i);
+      peerFd = c.open(ptr(cstr(op.peer.netns)), O_RDONLY | O_CLOEXEC);
+      if (peerFd < 0) throw new NetlinkFailure(i, `open ${op.peer.netns}: ${errnoText(errno())}`);
+      extra.peerNetnsFd = peerFd;
+    }
+    const s = seq++;
+    const msg = encode(op, ifindex, s, extra);
+    if (Number(c.send(sock, ptr(msg), msg.length, 0)) !== msg.length) throw new NetlinkFailure(i, `netlink send: ${errnoText(errno())}`);
+    for (;;) {
+      const n = Number(c.recv(sock, ptr(rbuf), rbuf.length, 0));
+      if (n <= 0) throw new NetlinkFailure(i, `netlink recv: ${errnoText(errno())}`);
+      const e = ackOf(rbuf.subarray(0, n), s);
+      if (e === undefined) continue;
+      if (e !== 0) throw new NetlinkFailure(i, `RTNETLINK answers: ${errnoText(e)}`);
+      return;
+    }
+  } finally {
+    if (peerFd >= 0) c.close(peerFd);
   }
 }
 

@@ -14,11 +14,35 @@ const RTA_DST = 1, RTA_OIF = 4, RTA_GATEWAY = 5;
 const IFF_UP = 1;
 const RT_TABLE_MAIN = 254, RTPROT_BOOT = 3, RT_SCOPE_UNIVERSE = 0, RT_SCOPE_LINK = 253, RTN_UNICAST = 1;
 
-/** The ops the helper speaks; anything else goes to `ip`. */
-export type NetlinkOp = Extract<LinkOp, { op: 'addr-add' } | { op: 'route-add' } | { op: 'link-set' } | { op: 'link-del' }>;
+/** The ops spoken over netlink; anything else goes to `ip`. */
+export type NetlinkOp = LinkOp;
 
 export function isNetlinkOp(o: LinkOp): o is NetlinkOp {
-  return o.op === 'addr-add' || o.op === 'route-add' || o.op === 'link-del' || (o.op === 'link-set' && o.promisc === undefined && o.up !== undefined);
+  return o.op !== 'link-set' || (o.promisc === undefined && o.up !== undefined);
+}
+
+const IFLA_ADDRESS = 1, IFLA_IFNAME = 3, IFLA_MTU = 4, IFLA_MASTER = 10, IFLA_LINKINFO = 18, IFLA_NET_NS_FD = 28;
+const IFLA_INFO_KIND = 1, IFLA_INFO_DATA = 2, IFLA_INFO_SLAVE_KIND = 4, IFLA_INFO_SLAVE_DATA = 5;
+const VETH_INFO_PEER = 1, IFLA_BRPORT_MODE = 4;
+const NLA_F_NESTED = 0x8000, NLM_F_REPLACE = 0x100;
+
+const str = (v: string) => Buffer.from(`${v}\0`);
+const mac = (m: string) => Buffer.from(m.split(':').map((x) => parseInt(x, 16)));
+const nested = (type: number, parts: Buffer[]) => attr(type | NLA_F_NESTED, Buffer.concat(parts));
+function ifinfo(index = 0): Buffer {
+  const b = Buffer.alloc(16);
+  b.writeInt32LE(index, 4);
+  return b;
+}
+
+/** What an op needs resolved before it can be encoded: ifindexes by name, fds of netns files. */
+export interface Resolved {
+  /** The op's own device (not for creations). */
+  ifindex: number;
+  /** bridge-add: none; veth-add: the bridge's index. */
+  master?: number;
+  /** veth-add: an open fd of the peer's netns. */
+  peerNetnsFd?: number;
 }
 
 function attr(type: number, payload: Buffer): Buffer {
@@ -50,9 +74,26 @@ function message(type: number, flags: number, seq: number, body: Buffer, attrs: 
   return Buffer.concat([h, payload]);
 }
 
-/** One request for `op`; `ifindex` is the op's device's index in the netns. */
-export function encode(op: NetlinkOp, ifindex: number, seq: number): Buffer {
+/** One request for `op`; `ifindex` is the op's device's index in the netns (0 for creations). */
+export function encode(op: NetlinkOp, ifindex: number, seq: number, r: Omit<Resolved, 'ifindex'> = {}): Buffer {
   switch (op.op) {
+    case 'bridge-add':
+      return message(RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL, seq, ifinfo(), [
+        attr(IFLA_IFNAME, str(op.name)), attr(IFLA_MTU, u32(op.mtu)), attr(IFLA_ADDRESS, mac(op.mac)),
+        nested(IFLA_LINKINFO, [attr(IFLA_INFO_KIND, str('bridge'))]),
+      ]);
+    case 'veth-add': {
+      if (r.master === undefined || r.peerNetnsFd === undefined) throw new Error('veth-add needs the master index and the peer netns fd');
+      const peer = Buffer.concat([ifinfo(), attr(IFLA_IFNAME, str(op.peer.name)), attr(IFLA_ADDRESS, mac(op.peer.mac)), attr(IFLA_MTU, u32(op.peer.mtu)), attr(IFLA_NET_NS_FD, u32(r.peerNetnsFd))]);
+      return message(RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL, seq, ifinfo(), [
+        attr(IFLA_IFNAME, str(op.name)), attr(IFLA_MTU, u32(op.mtu)), attr(IFLA_MASTER, u32(r.master)),
+        nested(IFLA_LINKINFO, [attr(IFLA_INFO_KIND, str('veth')), nested(IFLA_INFO_DATA, [attr(VETH_INFO_PEER | NLA_F_NESTED, peer)])]),
+      ]);
+    }
+    case 'bridge-port':
+      return message(RTM_NEWLINK, 0, seq, ifinfo(ifindex), [
+        nested(IFLA_LINKINFO, [attr(IFLA_INFO_SLAVE_KIND, str('bridge')), nested(IFLA_INFO_SLAVE_DATA, [attr(IFLA_BRPORT_MODE, Buffer.from([op.hairpin ? 1 : 0]))])]),
+      ]);
     case 'link-del': {
       const b = Buffer.alloc(16);
       b.writeInt32LE(ifindex, 4);
@@ -65,7 +106,9 @@ export function encode(op: NetlinkOp, ifindex: number, seq: number): Buffer {
       b.writeUInt32LE(IFF_UP, 12);
       return message(RTM_NEWLINK, 0, seq, b, []);
     }
+    case 'addr-replace':
     case 'addr-add': {
+      const replace = (op as LinkOp).op === 'addr-replace';
       const c = parseCidr(op.cidr);
       if (!c) throw new Error(`not a CIDR: ${op.cidr}`);
       const fam = c.ip.family === 4 ? AF_INET : AF_INET6;
@@ -75,7 +118,7 @@ export function encode(op: NetlinkOp, ifindex: number, seq: number): Buffer {
       const a = ipBytes(c.ip);
       const attrs = [attr(IFA_LOCAL, a), attr(IFA_ADDRESS, a)];
       if (op.nodad) attrs.push(attr(IFA_FLAGS, u32(IFA_F_NODAD)));
-      return message(RTM_NEWADDR, NLM_F_CREATE | NLM_F_EXCL, seq, b, attrs);
+      return message(RTM_NEWADDR, NLM_F_CREATE | (replace ? NLM_F_REPLACE : NLM_F_EXCL), seq, b, attrs);
     }
     case 'route-add': {
       const c = parseCidr(op.dst);
@@ -108,5 +151,7 @@ export function ackOf(buf: Buffer, seq: number): number | undefined {
   return undefined;
 }
 
-/** The device an op acts on. */
-export const devOf = (op: NetlinkOp): string => op.dev;
+/** The existing device an op acts on (undefined for creations). */
+export function devOf(op: NetlinkOp): string | undefined {
+  return op.op === 'bridge-add' || op.op === 'veth-add' ? undefined : op.dev;
+}

@@ -1,8 +1,10 @@
 // The agent's side of the netns helper (netns-helper.ts): one long-lived
-// `hostplane netns-helper` process that applies in-netns ops over netlink, so
-// an ADD through the agent execs nothing. Requests are answered in order. If
-// the helper cannot start (an old or fake binary) or dies, the ops go to
-// `fallback` (one `ip -n NS -batch` exec each) and the helper is retried later.
+// `hostplane netns-helper` process that applies link ops over netlink, in the
+// host's netns or a pod's, so a request through the agent execs nothing.
+// Requests are answered in order. If the helper cannot start (an old or fake
+// binary) or dies, the ops go to `fallback` (the persistent `ip -batch` channel
+// for the host, one `ip -n NS -batch` exec per pod netns) and the helper is
+// retried later.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { ExecError, type ExecResult } from '../../lib/exec.ts';
@@ -35,12 +37,13 @@ export class NetnsRunner implements LinkRunner {
   }
 
   async apply(ops: readonly LinkOp[], netns?: string): Promise<ExecResult | undefined> {
-    if (!netns || ops.length === 0 || !ops.every(isNetlinkOp) || !(await this.up())) return this.opts.fallback.apply(ops, netns);
-    return this.request(ops, netns);
+    if (ops.length === 0 || !ops.every(isNetlinkOp) || !(await this.up())) return this.opts.fallback.apply(ops, netns);
+    return this.request(ops, netns, false);
   }
 
-  applyForce(ops: readonly LinkOp[], netns?: string): Promise<ExecResult | undefined> {
-    return this.opts.fallback.applyForce(ops, netns);
+  async applyForce(ops: readonly LinkOp[], netns?: string): Promise<ExecResult | undefined> {
+    if (ops.length === 0 || !ops.every(isNetlinkOp) || !(await this.up())) return this.opts.fallback.applyForce(ops, netns);
+    return this.request(ops, netns, true);
   }
 
   json<T>(args: readonly string[], netns?: string): Promise<T> {
@@ -53,11 +56,11 @@ export class NetnsRunner implements LinkRunner {
     this.proc = undefined;
   }
 
-  private request(ops: readonly LinkOp[], netns: string): Promise<ExecResult> {
+  private request(ops: readonly LinkOp[], netns: string | undefined, force: boolean): Promise<ExecResult> {
     const id = this.nextId++;
     return new Promise<ExecResult>((resolve, reject) => {
-      this.pending.set(id, { resolve, reject, netns });
-      this.proc!.stdin!.write(JSON.stringify({ id, netns, ops }) + '\n');
+      this.pending.set(id, { resolve, reject, netns: netns ?? 'host' });
+      this.proc!.stdin!.write(JSON.stringify({ id, netns: netns ?? null, ops, force }) + '\n');
     });
   }
 
@@ -75,7 +78,7 @@ export class NetnsRunner implements LinkRunner {
       const timer = setTimeout(() => { p.kill('SIGKILL'); }, this.opts.readyMs ?? 5000);
       let isReady = false;
       createInterface({ input: p.stdout! }).on('line', (line) => {
-        let m: { ready?: boolean; id?: number; ok?: boolean; error?: string };
+        let m: { ready?: boolean; id?: number; ok?: boolean; error?: string; failed?: string[] };
         try { m = JSON.parse(line); } catch { return; }
         if (m.ready && !isReady) {
           isReady = true;
@@ -88,7 +91,7 @@ export class NetnsRunner implements LinkRunner {
         if (!q) return;
         this.pending.delete(m.id!);
         this.served++;
-        if (m.ok) q.resolve({ stdout: '', stderr: '', exitCode: 0 });
+        if (m.ok) q.resolve({ stdout: '', stderr: (m.failed ?? []).join('\n'), exitCode: m.failed?.length ? 1 : 0 });
         else q.reject(new ExecError('netns-helper', [q.netns], 1, m.error ?? 'failed'));
       });
       p.on('error', () => { /* close follows */ });
