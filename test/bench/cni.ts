@@ -100,6 +100,10 @@ try {
   }
   await settle();
 
+  // The agent's own view (its one log line per request): from reading the request to writing the answer.
+  const sideOf = (cmd: string) => agent.served(cmd).slice(3).map((l) => l.ms as number).filter((x) => typeof x === 'number');
+  const sides = { ADD: sideOf('ADD'), DEL: sideOf('DEL') };
+  const side = (cmd: 'ADD' | 'DEL') => sides[cmd];
   const par: Record<Kind, number[]> = { agent: [], solo: [], ref: [] };
   for (let r = 0; r < ROUNDS; r++) {
     for (const k of orders[r % 3]!) {
@@ -123,9 +127,7 @@ try {
   const pm = (k: Kind) => median(par[k]);
   out(`${PAR} parallel ADDs, wall ms, median of ${ROUNDS} rounds: agent ${pm('agent').toFixed(0)}, solo ${pm('solo').toFixed(0)}, ref ${pm('ref').toFixed(0)} (rounds: agent ${par.agent.map((x) => x.toFixed(0)).join('/')}, solo ${par.solo.map((x) => x.toFixed(0)).join('/')}, ref ${par.ref.map((x) => x.toFixed(0)).join('/')})`);
   out(`agent / ref parallel wall: ${verdict(pm('agent') / pm('ref'), 0.5)}`);
-  // The agent's own view (its one log line per request): time from reading the request to writing the answer.
-  const side = (cmd: string) => agent.served(cmd).map((l) => l.ms as number).filter((x) => typeof x === 'number');
-  out(`agent-side time per request (its log), median ms: ADD ${median(side('ADD')).toFixed(1)}, DEL ${median(side('DEL')).toFixed(1)} (the rest of the agent rows above is the client: start-up, connect, two socket round trips)`);
+  out(`agent-side time per request (its log, sequential samples), median ms: ADD ${median(side('ADD')).toFixed(1)}, DEL ${median(side('DEL')).toFixed(1)} (the rest of an agent row above is the client: start-up, connect, two socket round trips)`);
   out(`agent-mode calls that fell back to in-process work: ${fallbacks.length}${fallbacks.length ? ` (${fallbacks.slice(0, 3).join('; ')})` : ''}`);
   out(`machine: ${cpus().length} CPUs, load average ${loadavg().map((x) => x.toFixed(2)).join(' ')} at the end, ${new Date().toISOString()}`);
 
