@@ -13,6 +13,8 @@ import type { AgentConfig } from './config.ts';
 import type { ComponentFactories, CsiDriverHandle, DevicePluginsHandle } from './components.ts';
 import { CniController } from './cni/controller.ts';
 import type { NodeSource } from './kube/node-source.ts';
+import { startCniServer, type CniServer } from './cni/server.ts';
+import { usageOf } from '../cni/ipam/usage.ts';
 import { AgentMetrics } from './metrics.ts';
 import { startHealthServer, type HealthServer } from './http-server.ts';
 import { lockDir, type DirLock } from '../lib/flock.ts';
@@ -42,6 +44,7 @@ export interface RunningAgent {
   metrics: AgentMetrics;
   cni: CniController | undefined;
   routing: RoutingReconciler | undefined;
+  cniServer?: CniServer | undefined;
   stop(): Promise<void>;
 }
 
@@ -51,6 +54,7 @@ export async function startAgent(cfg: AgentConfig, deps: AgentDeps): Promise<Run
   let csi: CsiDriverHandle | undefined;
   let devices: DevicePluginsHandle | undefined;
   let cni: CniController | undefined;
+  let cniServer: CniServer | undefined;
   let http: HealthServer | undefined;
   const locks: DirLock[] = [];
   const health = new HealthMonitor({ ...HEALTH_DEFAULTS, ...deps.health, log: log.child({ component: 'health' }) });
@@ -69,6 +73,7 @@ export async function startAgent(cfg: AgentConfig, deps: AgentDeps): Promise<Run
   const stop = async (): Promise<void> => {
     health.stop();
     cni?.stop();
+    await cniServer?.close().catch((e: unknown) => log.error({ err: errorMessage(e) }, 'cni server close failed'));
     // Routes, VXLAN devices and the masquerade table stay: running pods use them.
     routing?.stop();
     await nodes?.stop().catch(() => {});
@@ -105,6 +110,18 @@ export async function startAgent(cfg: AgentConfig, deps: AgentDeps): Promise<Run
       });
       routing.start();
     }
+    if (cfg.cni.enabled && cfg.cni.server.enabled) {
+      const sc = cfg.cni.server;
+      cniServer = await startCniServer({
+        socket: sc.socket, netnsDirs: sc.netnsDirs, ipamDirs: sc.ipamDirs, maxExecs: sc.maxExecs, netnsHelper: cfg.cni.binarySource,
+        log: log.child({ component: 'cni' }),
+        observe: (command, result, seconds) => {
+          metrics.cniRequests.inc({ command, result });
+          metrics.cniDuration.observe({ command }, seconds);
+        },
+        onTeardown: (ok) => metrics.cniTeardowns.inc({ result: ok ? 'ok' : 'failed' }),
+      });
+    }
     if (cfg.cni.enabled) {
       // With routing's masquerade on, the plugin's own (which masquerades everything
       // leaving this node's pod CIDR, other nodes' pods included) must be off.
@@ -127,6 +144,7 @@ export async function startAgent(cfg: AgentConfig, deps: AgentDeps): Promise<Run
     await stop();
     throw e;
   }
+  const cniServerNow = cniServer;
   const csiNow = csi;
   const devicesNow = devices;
   const cniNow = cni;
@@ -143,7 +161,16 @@ export async function startAgent(cfg: AgentConfig, deps: AgentDeps): Promise<Run
     devices: devicesNow ? () => devicesNow.devices() : undefined,
     volumes: csiNow ? () => csiNow.stats() : undefined,
     health: () => health.states(),
+    cni: cniServerNow ? () => {
+      const pools = [], attachments = [];
+      for (const { network, ipam } of cniServerNow.networks().values()) {
+        const u = usageOf(network, ipam, cniServerNow.bootId);
+        pools.push(...u.pools);
+        attachments.push(u.attachments);
+      }
+      return { pools, attachments };
+    } : undefined,
   });
   log.info({ node: cfg.nodeName, port: http.port, notReady: notReady() }, 'agent started');
-  return { port: http.port, metrics, cni, routing, stop };
+  return { port: http.port, metrics, cni, routing, cniServer, stop };
 }

@@ -38,6 +38,20 @@ export interface CniConfig {
   /** Other plugin executables to install beside ours (portmap, loopback), skipped when missing. */
   extraPlugins: string[];
   pollSeconds: number;
+  /** The CNI server the executable forwards requests to (agent/cni/server.ts). */
+  server: CniServerConfig;
+}
+
+export interface CniServerConfig {
+  enabled: boolean;
+  /** Unix socket path (0600, root); written into the conflist as agentSocket. */
+  socket: string;
+  /** Directories a request's netns may be in; others are left to the executable. */
+  netnsDirs: string[];
+  /** Directories a request's ipam.dataDir may be under; default: ipamDataDir. */
+  ipamDirs: string[];
+  /** Most host tools run at once while serving requests. */
+  maxExecs: number;
 }
 
 export interface KubernetesConfig {
@@ -97,7 +111,9 @@ export function validateConfig(doc: unknown, file: string, env: NodeJS.ProcessEn
   f.noOthers(['nodeName', 'logLevel', 'http', 'shutdownGraceSeconds', 'cni', 'kubernetes', 'csi', 'devicePlugin', 'routing']);
   http.noOthers(['address', 'port']);
   cni.noOthers(['enabled', 'binarySource', 'binDir', 'confDir', 'confName', 'networkName', 'cniVersion', 'podCIDRs', 'bridge', 'mtu',
-    'isGateway', 'isDefaultGateway', 'ipMasq', 'hairpinMode', 'ipamDataDir', 'portmap', 'extraPlugins', 'pollSeconds']);
+    'isGateway', 'isDefaultGateway', 'ipMasq', 'hairpinMode', 'ipamDataDir', 'portmap', 'extraPlugins', 'pollSeconds', 'server']);
+  const cniServer = cni.object('server');
+  cniServer.noOthers(['enabled', 'socket', 'netnsDirs', 'ipamDirs', 'maxExecs']);
   kube.noOthers(['apiServer', 'tokenFile', 'caFile']);
   csi.noOthers(['enabled', ...CSI_OPTION_KEYS.filter((k) => k !== 'nodeId')]);
   dp.noOthers(['enabled', ...DEVICE_PLUGIN_OPTION_KEYS]);
@@ -136,6 +152,13 @@ export function validateConfig(doc: unknown, file: string, env: NodeJS.ProcessEn
       portmap: cni.bool('portmap', true),
       extraPlugins: cni.pathList('extraPlugins', []),
       pollSeconds: cni.int('pollSeconds', 30, 1, 86400),
+      server: {
+        enabled: cniServer.bool('enabled', true),
+        socket: cniServer.path('socket', '/run/hostplane/cni.sock'),
+        netnsDirs: cniServer.pathList('netnsDirs', ['/run/netns', '/var/run/netns']),
+        ipamDirs: cniServer.pathList('ipamDirs', []),
+        maxExecs: cniServer.int('maxExecs', 4, 1, 64),
+      },
     },
     kubernetes: {
       // https only: the agent sends its service-account token with every
@@ -152,6 +175,7 @@ export function validateConfig(doc: unknown, file: string, env: NodeJS.ProcessEn
   if (cfg.routing.mode !== 'off' && !cfg.kubernetes.apiServer) {
     f.problem('routing.mode', `is ${cfg.routing.mode} but no Kubernetes API is known (set kubernetes.apiServer or run in-cluster) to watch the Nodes`);
   }
+  if (cfg.cni.server.ipamDirs.length === 0) cfg.cni.server.ipamDirs = [cfg.cni.ipamDataDir];
   if (cfg.cni.enabled && cfg.cni.podCIDRs.length === 0 && !cfg.kubernetes.apiServer) {
     f.problem('cni.podCIDRs', 'is empty and no Kubernetes API is known (set kubernetes.apiServer or run in-cluster) to read the Node\'s spec.podCIDRs');
   }

@@ -8,17 +8,26 @@ import type { CallObserver } from '../lib/grpc/handler.ts';
 export interface DeviceView { resource: string; id: string; health: 'Healthy' | 'Unhealthy' }
 export interface VolumeStats { volumes: number; bytes: number }
 
+export interface CniUsage {
+  pools: { network: string; range: string; used: number; size: number }[];
+  attachments: { network: string; attachments: number; releasing: number }[];
+}
+
 export interface MetricSources {
   devices?: () => DeviceView[];
   volumes?: () => Promise<VolumeStats>;
   /** Each checked component and whether its last liveness check passed. */
   health?: () => Array<{ component: string; healthy: boolean }>;
+  cni?: () => CniUsage;
 }
 
 export class AgentMetrics {
   readonly registry = new Registry();
   readonly grpcDuration: Histogram<'component' | 'method' | 'code'>;
   readonly cniInstalls: Counter<'kind'>;
+  readonly cniRequests: Counter<'command' | 'result'>;
+  readonly cniDuration: Histogram<'command'>;
+  readonly cniTeardowns: Counter<'result'>;
   private sources: MetricSources = {};
 
   constructor(opts: { defaultMetrics?: boolean } = {}) {
@@ -36,7 +45,52 @@ export class AgentMetrics {
       labelNames: ['kind'],
       registers: [this.registry],
     });
+    this.cniRequests = new Counter({
+      name: 'hostplane_cni_requests_total',
+      help: 'CNI requests the agent answered, by command and result (ok, error_<CNI code>, declined: left to the executable)',
+      labelNames: ['command', 'result'],
+      registers: [this.registry],
+    });
+    this.cniDuration = new Histogram({
+      name: 'hostplane_cni_request_duration_seconds',
+      help: 'Time the agent took to answer a CNI request, by command (DEL: until the teardown is scheduled)',
+      labelNames: ['command'],
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5],
+      registers: [this.registry],
+    });
+    this.cniTeardowns = new Counter({
+      name: 'hostplane_cni_teardowns_total',
+      help: 'Background DEL teardowns (veth deletion, then lease release), by result',
+      labelNames: ['result'],
+      registers: [this.registry],
+    });
     const self = this;
+    new Gauge({
+      name: 'hostplane_cni_attachments',
+      help: 'Pod attachments holding addresses, by network and state (live, or releasing: DEL answered, teardown pending)',
+      labelNames: ['network', 'state'],
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        for (const a of self.sources.cni?.().attachments ?? []) {
+          this.set({ network: a.network, state: 'live' }, a.attachments);
+          this.set({ network: a.network, state: 'releasing' }, a.releasing);
+        }
+      },
+    });
+    new Gauge({
+      name: 'hostplane_cni_ipam_addresses',
+      help: 'IPAM pool per network and range set: addresses leased (used) and in the pool (size)',
+      labelNames: ['network', 'range', 'kind'],
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        for (const p of self.sources.cni?.().pools ?? []) {
+          this.set({ network: p.network, range: p.range, kind: 'used' }, p.used);
+          this.set({ network: p.network, range: p.range, kind: 'size' }, p.size);
+        }
+      },
+    });
     new Gauge({
       name: 'hostplane_devices',
       help: 'Devices advertised to kubelet, by resource and health',

@@ -11,16 +11,23 @@ export interface IpamRoute {
   gw?: string;
 }
 
+/** `ipam.type: "hostplane"`: the built-in allocator (cni/ipam/builtin.ts). */
 export interface HostplaneIpam {
+  kind: 'builtin';
   type: 'hostplane';
   rangeSets: RangeSet[];
   routes: IpamRoute[];
   dataDir: string;
 }
 
+/** Any other `ipam.type`: a delegated IPAM plugin found on CNI_PATH (cni/ipam/delegated.ts). */
 export interface DelegateIpam {
+  kind: 'delegate';
+  /** The plugin's name. */
   type: string;
 }
+
+export type IpamConf = HostplaneIpam | DelegateIpam;
 
 export interface NetConf {
   cniVersion: CniVersion;
@@ -34,7 +41,7 @@ export interface NetConf {
   mtu: number;
   hairpinMode: boolean;
   promiscMode: boolean;
-  ipam?: HostplaneIpam | DelegateIpam;
+  ipam?: IpamConf;
   dns?: Dns;
   logFile?: string;
   logLevel: LevelName;
@@ -134,6 +141,8 @@ export function parseNetConf(stdin: Buffer): NetConf {
     ips: [],
     raw: stdin,
   };
+  // Read by the executable before anything else (cni/main.ts); checked here so a bad value is named.
+  optString(o, 'agentSocket');
   const logFile = optString(o, 'logFile');
   if (logFile !== undefined) conf.logFile = logFile;
   if (isObj(o.dns)) conf.dns = o.dns as Dns;
@@ -143,11 +152,11 @@ export function parseNetConf(stdin: Buffer): NetConf {
   return conf;
 }
 
-function parseIpam(raw: unknown): HostplaneIpam | DelegateIpam {
+function parseIpam(raw: unknown): IpamConf {
   if (!isObj(raw)) throw invalid('ipam', 'must be an object');
   const type = optString(raw, 'type', 'ipam.type');
   if (!type) throw invalid('ipam.type', 'is required');
-  if (type !== 'hostplane') return { type };
+  if (type !== 'hostplane') return { kind: 'delegate', type };
   let rangeSets: RangeSet[];
   if (raw.ranges !== undefined) {
     if (!Array.isArray(raw.ranges) || raw.ranges.length === 0) throw invalid('ipam.ranges', 'must be a non-empty list of range sets');
@@ -177,7 +186,7 @@ function parseIpam(raw: unknown): HostplaneIpam | DelegateIpam {
   }
   const dataDir = optString(raw, 'dataDir', 'ipam.dataDir') ?? DEFAULT_DATA_DIR;
   if (!dataDir.startsWith('/')) throw invalid('ipam.dataDir', 'must be an absolute path');
-  return { type: 'hostplane', rangeSets, routes, dataDir };
+  return { kind: 'builtin', type: 'hostplane', rangeSets, routes, dataDir };
 }
 
 function parseRange(r: unknown, where: string) {

@@ -15,6 +15,8 @@ export function buildConflist(cni: CniConfig, podCIDRs: readonly string[]): stri
       ipMasq: cni.ipMasq,
       mtu: cni.mtu,
       hairpinMode: cni.hairpinMode,
+      // The executable forwards to the agent's CNI server through this socket.
+      agentSocket: cni.server.enabled ? cni.server.socket : '',
       ipam: {
         type: 'hostplane',
         ranges: podCIDRs.map((subnet) => [{ subnet }]),

@@ -5,11 +5,11 @@
 import { CniError, Code } from '../errors.ts';
 import type { NetConf } from '../config.ts';
 import type { CniRequest } from '../request.ts';
-import type { Result, IpConfig, Route, Interface } from '../result.ts';
-import { type Deps, allocatorFor } from './deps.ts';
-import { delegate } from '../ipam/delegate.ts';
+import type { Result, Route, Interface } from '../result.ts';
+import { type Deps, ipamFor } from './deps.ts';
+import type { Ipam } from '../ipam/ipam.ts';
 import { parseCidr } from '../ipam/ip.ts';
-import { IpRoute, type LinkOp } from '../net/ip-link.ts';
+import type { LinkOp } from '../net/ip-link.ts';
 import { bridgeOps, bridgeNeeded, isLinkExistsError } from '../net/bridge.ts';
 import { hostVethName, containerMac } from '../net/veth.ts';
 import { enableForwarding } from '../net/sysctl.ts';
@@ -19,11 +19,12 @@ import { ExecError } from '../../lib/exec.ts';
 type Undo = { what: string; run: () => Promise<void> | void };
 
 export async function add(req: CniRequest, conf: NetConf, deps: Deps): Promise<Result> {
-  if (!conf.ipam) throw new CniError(Code.InvalidConfig, 'invalid config: ipam is required');
+  const ipamImpl = ipamFor(conf, deps);
+  if (!ipamImpl) throw new CniError(Code.InvalidConfig, 'invalid config: ipam is required');
   if (!deps.view.netnsExists(req.netns)) throw new CniError(Code.UnknownContainer, `netns ${req.netns} does not exist`);
   const undo: Undo[] = [];
   try {
-    return await build(req, conf, deps, undo);
+    return await build(req, conf, deps, ipamImpl, undo);
   } catch (e) {
     for (const u of undo.reverse()) {
       try {
@@ -36,20 +37,10 @@ export async function add(req: CniRequest, conf: NetConf, deps: Deps): Promise<R
   }
 }
 
-async function build(req: CniRequest, conf: NetConf, deps: Deps, undo: Undo[]): Promise<Result> {
-  const owner = { containerId: req.containerId, ifname: req.ifname };
+async function build(req: CniRequest, conf: NetConf, deps: Deps, ipamImpl: Ipam, undo: Undo[]): Promise<Result> {
   // 1. Addresses.
-  let ipam: { ips: IpConfig[]; routes: Route[]; dns?: Result['dns'] };
-  const alloc = allocatorFor(conf, deps);
-  if (alloc) {
-    ipam = alloc.allocate(owner, [...conf.ips, ...req.args.ips]);
-    undo.push({ what: 'release leases', run: () => void alloc.release(owner) });
-  } else {
-    const r = await delegate(deps.exec, conf.ipam!.type, 'ADD', req, conf.raw, deps.env);
-    ipam = { ips: r?.ips ?? [], routes: r?.routes ?? [] };
-    if (r?.dns) ipam.dns = r.dns;
-    undo.push({ what: 'ipam DEL', run: async () => void (await delegate(deps.exec, conf.ipam!.type, 'DEL', req, conf.raw, deps.env)) });
-  }
+  const ipam = await ipamImpl.allocate(req, [...conf.ips, ...req.args.ips]);
+  undo.push({ what: 'release addresses', run: () => ipamImpl.release(req) });
   if (ipam.ips.length === 0) throw new CniError(Code.InvalidConfig, 'invalid config: IPAM returned no addresses');
   const families = new Set(ipam.ips.map((i) => (i.address.includes(':') ? 6 : 4) as 4 | 6));
   if (conf.isGateway) enableForwarding(deps.view, families);
@@ -69,7 +60,7 @@ async function build(req: CniRequest, conf: NetConf, deps: Deps, undo: Undo[]): 
     { op: 'bridge-port', dev: hostVeth, hairpin: conf.hairpinMode },
     { op: 'link-set', dev: hostVeth, up: true },
   ];
-  const ip = new IpRoute(deps.exec);
+  const ip = deps.ip;
   const create = bridgeNeeded(conf, deps.view);
   // Deleting the host end removes the peer too; the bridge stays (other pods share it).
   undo.push({ what: 'delete veth', run: async () => void (await ip.applyForce([{ op: 'link-del', dev: hostVeth }])) });

@@ -2,9 +2,7 @@
 import { CniError, Code } from '../errors.ts';
 import type { NetConf } from '../config.ts';
 import type { CniRequest } from '../request.ts';
-import { type Deps, allocatorFor } from './deps.ts';
-import { delegate } from '../ipam/delegate.ts';
-import { IpRoute } from '../net/ip-link.ts';
+import { type Deps, ipamFor } from './deps.ts';
 import { hostVethName } from '../net/veth.ts';
 import { parseCidr, formatIp } from '../ipam/ip.ts';
 
@@ -29,7 +27,7 @@ export async function check(req: CniRequest, conf: NetConf, deps: Deps): Promise
   if (deps.view.master(hostVeth) !== conf.bridge) throw fail(`host veth ${hostVeth} is not on bridge ${conf.bridge}`);
 
   // Container side: interface, MAC, addresses, routes.
-  const ip = new IpRoute(deps.exec);
+  const ip = deps.ip;
   let links: AddrInfo[];
   try {
     links = await ip.json<AddrInfo[]>(['addr', 'show', 'dev', req.ifname], req.netns);
@@ -60,13 +58,5 @@ export async function check(req: CniRequest, conf: NetConf, deps: Deps): Promise
   }
 
   // Addresses are still ours.
-  const alloc = allocatorFor(conf, deps);
-  if (alloc) {
-    for (const a of myIps) {
-      const lease = alloc.store.read(formatIp(parseCidr(a.address)!.ip));
-      if (!lease || lease.containerId !== req.containerId || lease.ifname !== req.ifname) throw fail(`address ${a.address} is not leased to this attachment`);
-    }
-  } else if (conf.ipam) {
-    await delegate(deps.exec, conf.ipam.type, 'CHECK', req, conf.raw, deps.env);
-  }
+  await ipamFor(conf, deps)?.check(req, myIps);
 }

@@ -3,9 +3,7 @@
 // node state) left behind.
 import type { NetConf } from '../config.ts';
 import type { CniRequest } from '../request.ts';
-import { type Deps, allocatorFor } from './deps.ts';
-import { delegate } from '../ipam/delegate.ts';
-import { IpRoute } from '../net/ip-link.ts';
+import { type Deps, ipamFor } from './deps.ts';
 import { hostVethName, HOST_VETH_RE } from '../net/veth.ts';
 import { gcScript, runNft } from '../net/masq.ts';
 
@@ -13,18 +11,14 @@ export async function gc(req: CniRequest, conf: NetConf, deps: Deps): Promise<vo
   // libcni leaves the key out when nothing is valid (cnitool's plain `gc`, which
   // has already DEL'd every cached attachment), so absent means "none".
   const valid = conf.validAttachments ?? [];
-  const alloc = allocatorFor(conf, deps);
-  if (alloc) {
-    const { released, kept } = alloc.gc(valid.map((v) => ({ containerId: v.containerID, ifname: v.ifname })));
-    if (conf.ipMasq) await runNft(deps.exec, gcScript(conf.name, kept));
-    if (released.length) deps.log.info({ released }, 'gc released leases');
-  } else if (conf.ipam) {
-    await delegate(deps.exec, conf.ipam.type, 'GC', req, conf.raw, deps.env);
-  }
+  // Links first, addresses after: an address returns to the pool only once
+  // the veth that carried it is gone.
   const live = new Set(valid.map((v) => hostVethName(v.containerID, v.ifname)));
   const stale = deps.view.bridgePorts(conf.bridge).filter((p) => HOST_VETH_RE.test(p) && !live.has(p));
   if (stale.length) {
-    await new IpRoute(deps.exec).applyForce(stale.map((dev) => ({ op: 'link-del' as const, dev })));
+    await deps.ip.applyForce(stale.map((dev) => ({ op: 'link-del' as const, dev })));
     deps.log.info({ stale }, 'gc deleted veths');
   }
+  const kept = await ipamFor(conf, deps)?.gc(req, valid.map((v) => ({ containerId: v.containerID, ifname: v.ifname })));
+  if (kept && conf.ipMasq) await runNft(deps.exec, gcScript(conf.name, kept));
 }

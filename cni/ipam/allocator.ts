@@ -43,6 +43,9 @@ export class Allocator {
         const want = requested.find((ip) => ip.family === fam && rangeFor(rs, ip));
         let ip: Ip | undefined;
         if (mine && (!want || mine.ip === formatIp(want))) {
+          // A lease whose teardown never finished (the agent died): the same
+          // attachment is being added again, so it is ours again.
+          if (mine.releasing) this.store.rewrite(mine, undefined);
           ip = parseIpOrThrow(mine.ip);
         } else if (want) {
           const s = formatIp(want);

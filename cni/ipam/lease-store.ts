@@ -16,7 +16,16 @@ export interface Lease {
   containerId: string;
   ifname: string;
   bootId: string;
+  /**
+   * Set by the agent's DEL: the attachment is released and its teardown
+   * scheduled, but the address stays taken until the veth is gone (so it is
+   * never on two live veths). `masq`: the teardown also removes the address
+   * from the masquerade set. A restarted agent (or GC) finishes the teardown.
+   */
+  releasing?: { masq: boolean };
 }
+
+const RELEASING = 'releasing';
 
 const BOOT_MARKER = '.hostplane-boot-id';
 const TMP_PREFIX = '.lease-';
@@ -54,8 +63,11 @@ export class LeaseStore {
 
   read(ip: string): Lease | undefined {
     try {
-      const [containerId = '', ifname = '', bootId = ''] = readFileSync(join(this.dir, ip), 'utf8').split(/\r?\n/);
-      return { ip, containerId: containerId.trim(), ifname: ifname.trim(), bootId: bootId.trim() };
+      const [containerId = '', ifname = '', bootId = '', state = ''] = readFileSync(join(this.dir, ip), 'utf8').split(/\r?\n/);
+      const lease: Lease = { ip, containerId: containerId.trim(), ifname: ifname.trim(), bootId: bootId.trim() };
+      const [word, flag] = state.trim().split(' ');
+      if (word === RELEASING) lease.releasing = { masq: flag === 'masq' };
+      return lease;
     } catch (e) {
       if (isNotFound(e)) return undefined;
       throw e;
@@ -79,6 +91,25 @@ export class LeaseStore {
     } finally {
       unlinkSync(tmp);
     }
+  }
+
+  /**
+   * Rewrite an existing lease in place (temp + rename: readers see the old or
+   * the new content, never a torn file): mark it releasing, or take it back.
+   */
+  rewrite(l: Lease, releasing: { masq: boolean } | undefined): void {
+    const tmp = join(this.dir, `${TMP_PREFIX}${process.pid}-${l.ip}.rw`);
+    const state = releasing ? `\r\n${RELEASING}${releasing.masq ? ' masq' : ''}` : '';
+    writeFileSync(tmp, `${l.containerId}\r\n${l.ifname}\r\n${l.bootId}${state}`, { mode: 0o644 });
+    renameSync(tmp, join(this.dir, l.ip));
+  }
+
+  /** Release `ip` only if it is still the releasing lease of this attachment (a retried ADD may have taken it back). */
+  releaseIfReleasing(ip: string, containerId: string, ifname: string): boolean {
+    const l = this.read(ip);
+    if (!l || !l.releasing || l.containerId !== containerId || l.ifname !== ifname) return false;
+    this.release(ip);
+    return true;
   }
 
   /** GC: temp files of processes that died mid-reservation. */

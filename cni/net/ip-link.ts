@@ -61,7 +61,20 @@ export function inNs(args: readonly string[], netns: string | undefined): { args
   return { args: [...args], netns };
 }
 
-export class IpRoute {
+/**
+ * How the commands apply link ops: one `ip` exec per call (IpRoute, the
+ * executable's), or the agent's persistent channel that batches host-side ops
+ * of concurrent requests (cni/net/ip-channel.ts).
+ */
+export interface LinkRunner {
+  /** Apply ops, stopping at (and throwing for) the first failure; `netns` runs them inside that namespace. */
+  apply(ops: readonly LinkOp[], netns?: string): Promise<ExecResult | undefined>;
+  /** Apply every op, carrying on past failures; a non-zero exitCode reports them. */
+  applyForce(ops: readonly LinkOp[], netns?: string): Promise<ExecResult | undefined>;
+  json<T>(args: readonly string[], netns?: string): Promise<T>;
+}
+
+export class IpRoute implements LinkRunner {
   private readonly exec: HostExec;
   constructor(exec: HostExec) {
     this.exec = exec;

@@ -38,7 +38,7 @@ function config(extra: Record<string, unknown> = {}) {
   return validateConfig({
     nodeName: 'node-a',
     http: { address: '127.0.0.1', port: 0 },
-    cni: { binarySource: join(dir, 'cni-src'), binDir: join(dir, 'opt-cni-bin'), confDir: join(dir, 'net.d'), ipamDataDir: join(dir, 'ipam'), pollSeconds: 60 },
+    cni: { binarySource: join(dir, 'cni-src'), binDir: join(dir, 'opt-cni-bin'), confDir: join(dir, 'net.d'), ipamDataDir: join(dir, 'ipam'), pollSeconds: 60, server: { socket: join(dir, 'run', 'cni.sock') } },
     kubernetes: api ? { apiServer: api.url, tokenFile: api.tokenFile, caFile: api.caFile } : {},
     csi: { enabled: false },
     devicePlugin: { enabled: false },
@@ -101,7 +101,7 @@ describe('agent CNI install from the Node object', () => {
   });
 
   it('uses the pod CIDRs from the config without asking the API', async () => {
-    agent = await startAgent(config({ cni: { binarySource: join(dir, 'cni-src'), binDir: join(dir, 'b'), confDir: join(dir, 'net.d'), ipamDataDir: join(dir, 'ipam'), podCIDRs: ['10.1.0.0/16'] } }),
+    agent = await startAgent(config({ cni: { binarySource: join(dir, 'cni-src'), binDir: join(dir, 'b'), confDir: join(dir, 'net.d'), ipamDataDir: join(dir, 'ipam'), podCIDRs: ['10.1.0.0/16'], server: { socket: join(dir, 'run', 'cni.sock') } } }),
       { log: silentLogger(), components: fakeComponents().components, metrics: new AgentMetrics({ defaultMetrics: false }) });
     expect(ranges()).toEqual([[{ subnet: '10.1.0.0/16' }]]);
   });

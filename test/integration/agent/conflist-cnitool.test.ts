@@ -49,6 +49,8 @@ describe('agent-written conflist with the real plugins', () => {
       cni: {
         binarySource: join(ROOT, 'dist', 'cni', 'hostplane'), binDir: join(dir, 'bin'), confDir: join(dir, 'net.d'),
         networkName: tag, bridge: tag, ipamDataDir: join(dir, 'ipam'), podCIDRs: ['10.211.7.0/24'],
+        // Its own CNI server socket: cnitool's calls go through this agent.
+        server: { socket: join(dir, 'run', 'cni.sock') },
       },
       csi: { enabled: false }, devicePlugin: { enabled: false },
     }, 'test', {}, dir);

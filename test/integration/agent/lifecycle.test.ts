@@ -23,7 +23,7 @@ function config() {
   return validateConfig({
     nodeName: 'node-a',
     http: { address: '127.0.0.1', port: 0 },
-    cni: { binarySource: join(dir, 'cni-src'), binDir: join(dir, 'bin'), confDir: join(dir, 'net.d'), ipamDataDir: join(dir, 'ipam'), podCIDRs: ['10.9.0.0/24'] },
+    cni: { binarySource: join(dir, 'cni-src'), binDir: join(dir, 'bin'), confDir: join(dir, 'net.d'), ipamDataDir: join(dir, 'ipam'), podCIDRs: ['10.9.0.0/24'], server: { socket: join(dir, 'run', 'cni.sock') } },
     csi: { endpoint: `unix://${dir}/csi.sock`, dataDir: join(dir, 'csi'), pluginsRegistry: join(dir, 'registry'), maxVolumes: 10 },
     devicePlugin: { config: { resources: [] }, kubeletDir: join(dir, 'kubelet') },
   }, 'test', {}, dir);

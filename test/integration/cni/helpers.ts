@@ -8,7 +8,8 @@ import { tmpdir } from 'node:os';
 export const ROOT = join(import.meta.dirname, '..', '..', '..');
 export const PLUGIN_DIR = join(ROOT, 'dist', 'cni');
 export const PLUGIN = join(PLUGIN_DIR, 'hostplane');
-export const REF_DIR = '/usr/lib/cni';
+// The reference plugins v1.10.0 (scripts/setup.sh builds them from the Go module proxy; Debian's 1.1.1 refuses cniVersion 1.1.0).
+export const REF_DIR = '/opt/hostplane-ref/cni-plugins-v1.10.0';
 
 /** npm test builds first; a lone `vitest run` of these files builds only when dist is missing. */
 export function ensureBuilt(): void {

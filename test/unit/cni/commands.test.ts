@@ -6,6 +6,7 @@ import { FakeExec, type RecordedCall } from '../../support/fake-exec.ts';
 import { FakeHostView } from '../../support/fake-host-view.ts';
 import { dispatch } from '../../../cni/dispatch.ts';
 import { hostVethName } from '../../../cni/net/veth.ts';
+import { IpRoute } from '../../../cni/net/ip-link.ts';
 
 let dir: string;
 let view: FakeHostView;
@@ -24,7 +25,7 @@ const env = (cmd: string, extra: Record<string, string> = {}) => ({ CNI_COMMAND:
 const leases = () => readdirSync(join(dir, 'unit')).filter((f) => !f.startsWith('.'));
 
 async function run(cmd: string, exec: FakeExec, stdin = conf(), e: Record<string, string> = {}) {
-  return dispatch(env(cmd, e), Buffer.from(stdin), () => ({ exec, view, env: {} }), () => {});
+  return dispatch(env(cmd, e), Buffer.from(stdin), () => ({ exec, view, env: {}, ip: new IpRoute(exec) }), { logSink: () => {} });
 }
 const input = (c: RecordedCall) => String(c.opts.input ?? '');
 

@@ -39,7 +39,7 @@ describe('config: defaults', () => {
     expect(c.validAttachments).toEqual([{ containerID: 'a', ifname: 'eth0' }]);
   });
   it('keeps any other ipam.type for delegation', () => {
-    expect(parse({ ...base, ipam: { type: 'host-local', subnet: 'x' } }).ipam).toEqual({ type: 'host-local' });
+    expect(parse({ ...base, ipam: { type: 'host-local', subnet: 'x' } }).ipam).toEqual({ kind: 'delegate', type: 'host-local' });
   });
 });
 
