@@ -25,6 +25,8 @@ export interface CniConfig {
   mtu: number;
   isGateway: boolean;
   isDefaultGateway: boolean;
+  /** Routes added in every pod via the bridge's gateway (e.g. the cluster CIDR when isDefaultGateway is off). */
+  routes: string[];
   ipMasq: boolean;
   hairpinMode: boolean;
   ipamDataDir: string;
@@ -103,7 +105,7 @@ export function validateConfig(doc: unknown, file: string, env: NodeJS.ProcessEn
   f.noOthers(['nodeName', 'logLevel', 'http', 'shutdownGraceSeconds', 'cni', 'kubernetes', 'csi', 'devicePlugin']);
   http.noOthers(['address', 'port']);
   cni.noOthers(['enabled', 'binarySource', 'binDir', 'confDir', 'confName', 'networkName', 'cniVersion', 'podCIDRs', 'bridge', 'mtu',
-    'isGateway', 'isDefaultGateway', 'ipMasq', 'hairpinMode', 'ipamDataDir', 'portmap', 'extraPlugins', 'pollSeconds']);
+    'isGateway', 'isDefaultGateway', 'routes', 'ipMasq', 'hairpinMode', 'ipamDataDir', 'portmap', 'extraPlugins', 'pollSeconds']);
   kube.noOthers(['apiServer', 'tokenFile', 'caFile']);
   csi.noOthers(['enabled', 'endpoint', 'driverName', 'dataDir', 'pluginsRegistry', 'maxVolumes']);
   dp.noOthers(['enabled', 'config', 'configPath', 'kubeletDir', 'pluginsRegistry', 'cdiDir', 'sysfsRoot']);
@@ -130,6 +132,7 @@ export function validateConfig(doc: unknown, file: string, env: NodeJS.ProcessEn
       mtu: cni.int('mtu', 1500, 576, 65535),
       isGateway: cni.bool('isGateway', true),
       isDefaultGateway: cni.bool('isDefaultGateway', true),
+      routes: cni.cidrList('routes'),
       ipMasq: cni.bool('ipMasq', true),
       hairpinMode: cni.bool('hairpinMode', true),
       ipamDataDir: cni.path('ipamDataDir', '/var/lib/hostplane/ipam'),
