@@ -10,6 +10,8 @@ if (major < 24) {
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
+    // The real-node suite has its own config (test/e2e/vitest.config.ts): npm run e2e.
+    exclude: ['test/e2e/**', 'node_modules/**'],
     // Integration tests share one kernel and two cores: a few files at a time.
     pool: 'forks',
     maxWorkers: 2,
