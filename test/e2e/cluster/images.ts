@@ -5,7 +5,7 @@
 // (CACHE/images/<name>-<key>.tar), so a warm run only imports.
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, statSync, symlinkSync, writeFileSync, chmodSync, copyFileSync, renameSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync, chmodSync, copyFileSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { writeLayer, writeImage, packLayout } from '../../../daemonset/image/oci.ts';
@@ -99,15 +99,31 @@ function binaryImage(name: string, ref: string, bin: string): Promise<string> {
   }, [`/${base}`]);
 }
 
-/** dist/hostplane-image.tar from `npm run image`, rebuilt when older than the bundle. */
+/**
+ * The agent image `npm run image` makes, cached by the content it is made of
+ * (the bundle, the CNI binary, the protos, the runtime, the image recipe): npm
+ * test rebuilds dist/ every run, and the image takes a minute or two to pack.
+ */
 function agentImage(): string {
-  const tar = join(REPO, 'dist', 'hostplane-image.tar');
-  const bundle = join(REPO, 'dist', 'hostplane.mjs');
-  if (!existsSync(bundle)) throw new Error('dist/hostplane.mjs is missing: run npm run build first (npm test does)');
-  if (!existsSync(tar) || statSync(tar).mtimeMs < statSync(bundle).mtimeMs) {
-    execFileSync(join(REPO, 'node_modules', '.bin', 'node'), [join(REPO, 'daemonset', 'image', 'build.ts')], { cwd: REPO, stdio: ['ignore', 'ignore', 'inherit'], timeout: 600_000 });
+  const dist = join(REPO, 'dist');
+  for (const f of ['hostplane.mjs', 'cni/hostplane', 'node']) {
+    if (!existsSync(join(dist, f))) throw new Error(`dist/${f} is missing: run npm run build first (npm test and npm run e2e do)`);
   }
-  return tar;
+  const h = createHash('sha256');
+  const files = (dir: string): string[] => readdirSync(dir, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))
+    .flatMap((e) => (e.isDirectory() ? files(join(dir, e.name)) : [join(dir, e.name)]));
+  for (const f of [join(dist, 'hostplane.mjs'), join(dist, 'cni', 'hostplane'), ...files(join(dist, 'proto')), ...files(join(REPO, 'daemonset', 'image')), join(REPO, 'package.json')]) {
+    h.update(f.slice(REPO.length)).update(readFileSync(f));
+  }
+  h.update(String(statSync(join(dist, 'node')).size));
+  const cached = join(DIR.images, `agent-${h.digest('hex').slice(0, 16)}.tar`);
+  if (!existsSync(cached)) {
+    mkdirSync(DIR.images, { recursive: true });
+    execFileSync(join(REPO, 'node_modules', '.bin', 'node'), [join(REPO, 'daemonset', 'image', 'build.ts'), '--out', `${cached}.tmp`],
+      { cwd: REPO, stdio: ['ignore', 'ignore', 'inherit'], timeout: 600_000 });
+    renameSync(`${cached}.tmp`, cached);
+  }
+  return cached;
 }
 
 export function ctr(args: string[], timeout = 120_000): string {
@@ -115,6 +131,7 @@ export function ctr(args: string[], timeout = 120_000): string {
 }
 
 export async function buildImages(): Promise<string[]> {
+  if (process.env.DBG_NO_SIDECARS) return [agentImage(), await pauseImage(), await busyboxImage()];
   return [
     agentImage(),
     await pauseImage(),
@@ -131,7 +148,3 @@ export function importImages(tars: string[]): void {
   for (const t of tars) ctr(['images', 'import', '--local', t], 300_000);
 }
 
-/** The agent image's reference as imported (for a rollout: a second tag of the same content). */
-export function agentImageTar(): string {
-  return join(REPO, 'dist', 'hostplane-image.tar');
-}
