@@ -41,14 +41,26 @@ export const snapshotPath = (ctx: CsiContext, id: string) => join(ctx.dataDir, '
 // the same id (and the same intent record), and no name can shape a path.
 export const volumeIdFor = (name: string) => `v-${createHash('sha256').update(name).digest('hex').slice(0, 32)}`;
 export const snapshotIdFor = (name: string) => `s-${createHash('sha256').update(name).digest('hex').slice(0, 32)}`;
+/** Inline ephemeral volumes: kubelet names them; our id is derived, in its own `e-` space. */
+export const ephemeralIdFor = (handle: string) => `e-${createHash('sha256').update(handle).digest('hex').slice(0, 32)}`;
 
 export const nodeTopology = (ctx: CsiContext): Topology => ({ segments: { [TOPOLOGY_KEY]: ctx.nodeId } });
 
-/** A volume that exists and is usable; NOT_FOUND otherwise (half-created ones included). */
+/**
+ * A CO volume that exists and is usable; NOT_FOUND otherwise (half-created
+ * ones included, and inline ephemeral ones, which only their pod's
+ * NodePublish/NodeUnpublish/NodeGetVolumeStats may touch).
+ */
 export function getVolume(ctx: CsiContext, id: string): VolumeRecord {
   const v = ctx.store.volume(id);
-  if (!v || v.status !== 'ready') throw notFound(`volume ${id} does not exist`);
+  if (!v || v.status !== 'ready' || v.ephemeral) throw notFound(`volume ${id} does not exist`);
   return v;
+}
+
+/** The inline ephemeral volume kubelet knows as `handle`, in any status. */
+export function ephemeralVolume(ctx: CsiContext, handle: string): VolumeRecord | undefined {
+  const v = ctx.store.volume(ephemeralIdFor(handle));
+  return v?.ephemeral?.handle === handle ? v : undefined;
 }
 
 export function getSnapshot(ctx: CsiContext, id: string): SnapshotRecord {

@@ -9,7 +9,9 @@ import type { CsiContext } from './context.ts';
 import { imagePath, snapshotPath } from './context.ts';
 import { removeImage } from './volumes/image.ts';
 import { mountAt } from './volumes/mounts.ts';
-import { isNotFound } from '../lib/errors.ts';
+import { fileIdentity, sameFile, type LoopInfo } from './volumes/loop.ts';
+import { teardownEphemeral } from './node/ephemeral.ts';
+import { errorMessage, isNotFound } from '../lib/errors.ts';
 
 async function listDir(dir: string): Promise<string[]> {
   try {
@@ -30,8 +32,13 @@ export interface ReconcileReport {
 export async function reconcile(ctx: CsiContext): Promise<ReconcileReport> {
   const report: ReconcileReport = { rolledBackVolumes: [], rolledBackSnapshots: [], detachedLoops: [], removedOrphans: [] };
   const imagesDir = join(ctx.dataDir, 'images');
+  // Matched by backing inode and device: the path the kernel shows depends on
+  // the mount namespace that attached the device (see volumes/loop.ts).
   const loops = await ctx.loops.list();
-  const loopsOf = (file: string) => loops.filter((l) => l.backingFile === file);
+  const loopsOf = async (file: string): Promise<LoopInfo[]> => {
+    const id = await fileIdentity(file);
+    return id ? loops.filter((l) => sameFile(l.backing, id)) : [];
+  };
 
   for (const s of ctx.store.snapshots()) {
     if (s.status === 'ready') continue;
@@ -42,8 +49,20 @@ export async function reconcile(ctx: CsiContext): Promise<ReconcileReport> {
 
   for (const v of ctx.store.volumes()) {
     const img = imagePath(ctx, v.id);
+    if (v.ephemeral) {
+      // A live inline volume keeps its device and mount; one cut short mid-Publish or
+      // mid-Unpublish is removed (kubelet retries the call and gets a fresh one).
+      if (v.status === 'ready') continue;
+      try {
+        await teardownEphemeral(ctx, v);
+        report.rolledBackVolumes.push(v.id);
+      } catch (e) {
+        ctx.log.warn({ volume_id: v.id, err: errorMessage(e) }, 'inline volume still in use; left for its NodeUnpublishVolume');
+      }
+      continue;
+    }
     if (v.status !== 'ready') {
-      for (const l of loopsOf(img)) { await ctx.loops.detach(l.device); report.detachedLoops.push(l.device); }
+      for (const l of await loopsOf(img)) { await ctx.loops.detach(l.device); report.detachedLoops.push(l.device); }
       await removeImage(img);
       await ctx.store.removeVolume(v.id);
       report.rolledBackVolumes.push(v.id);
@@ -51,7 +70,7 @@ export async function reconcile(ctx: CsiContext): Promise<ReconcileReport> {
     }
     if (v.stage && !v.stage.complete) {
       // Stage was cut short: undo what it did; the CO retries Stage.
-      for (const l of loopsOf(img)) {
+      for (const l of await loopsOf(img)) {
         if (!v.stage.block && (await mountAt(ctx.mounts, v.stage.path))?.source === l.device) await ctx.fs.unmount(v.stage.path);
         await ctx.loops.detach(l.device);
         report.detachedLoops.push(l.device);
@@ -59,7 +78,7 @@ export async function reconcile(ctx: CsiContext): Promise<ReconcileReport> {
       const { stage: _dropped, ...rest } = v;
       await ctx.store.putVolume(rest);
     } else if (!v.stage) {
-      for (const l of loopsOf(img)) { await ctx.loops.detach(l.device); report.detachedLoops.push(l.device); }
+      for (const l of await loopsOf(img)) { await ctx.loops.detach(l.device); report.detachedLoops.push(l.device); }
     } else if (!v.stage.block && (await mountAt(ctx.mounts, v.stage.path))) {
       // A snapshot cut short by a crash may have left the filesystem frozen:
       // every writer in the pod would hang. Thawing a thawed fs is a no-op.
@@ -67,17 +86,16 @@ export async function reconcile(ctx: CsiContext): Promise<ReconcileReport> {
     }
   }
 
-  // Loop devices onto our images that no record explains (image or record gone).
-  for (const l of loops) {
-    if (!l.backingFile.startsWith(imagesDir + '/')) continue;
-    const id = basename(l.backingFile, '.img');
-    if (!ctx.store.volume(id)) { await ctx.loops.detach(l.device); report.detachedLoops.push(l.device); }
-  }
-
-  // Files no record owns: copies cut short before their record was written, temp files.
+  // Files no record owns: copies cut short before their record was written,
+  // temp files. A loop device onto one is detached first. (A loop device
+  // whose image file is already gone cannot be told apart from another
+  // driver's on the same filesystem, so it is left alone.)
   const volIds = new Set(ctx.store.volumes().map((v) => v.id));
   for (const f of await listDir(imagesDir)) {
-    if (!volIds.has(basename(f, '.img'))) { await removeImage(join(imagesDir, f)); report.removedOrphans.push(join(imagesDir, f)); }
+    if (volIds.has(basename(f, '.img'))) continue;
+    for (const l of await loopsOf(join(imagesDir, f))) { await ctx.loops.detach(l.device); report.detachedLoops.push(l.device); }
+    await removeImage(join(imagesDir, f));
+    report.removedOrphans.push(join(imagesDir, f));
   }
   const snapIds = new Set(ctx.store.snapshots().map((s) => s.id));
   const snapDir = join(ctx.dataDir, 'snapshots');

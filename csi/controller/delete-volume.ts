@@ -6,24 +6,29 @@ import { imagePath } from '../context.ts';
 import { failedPrecondition } from '../../lib/grpc/status-error.ts';
 import { checkId } from '../validate.ts';
 import { removeImage } from '../volumes/image.ts';
-
-export async function detachLoopsOf(ctx: CsiContext, image: string): Promise<void> {
-  // More than one only if something outside the driver attached the image too.
-  for (let i = 0, dev = await ctx.loops.find(image); dev && i < 8; i++, dev = await ctx.loops.find(image)) await ctx.loops.detach(dev);
-}
+import { releaseImage } from '../volumes/loop.ts';
 
 export async function deleteVolume(ctx: CsiContext, req: { volume_id?: string }): Promise<Record<string, never>> {
   const id = checkId(req.volume_id, 'volume_id');
   return ctx.lock.run(id, async () => {
     const v = ctx.store.volume(id);
-    if (!v) return {};
+    // Inline ephemeral volumes are not the Controller's: they go with their pod (NodeUnpublish).
+    if (!v || v.ephemeral) return {};
     if (Object.keys(v.attached ?? {}).length > 0) throw failedPrecondition(`volume ${id} is still controller-published to node ${Object.keys(v.attached ?? {}).join(', ')}; ControllerUnpublish it first`);
     if (Object.keys(v.publish).length > 0 || v.stage?.complete) {
       throw failedPrecondition(`volume ${id} is still ${Object.keys(v.publish).length ? 'published' : 'staged'} on node; unpublish and unstage it first`);
     }
-    await ctx.store.putVolume({ ...v, status: 'deleting' });
     const img = imagePath(ctx, id);
-    await detachLoopsOf(ctx, img);
+    // Never OK while a loop device holds the image: removing it under a live
+    // mount leaves a workload writing into a deleted file. A device mounted
+    // here is refused before anything changes; any other is detached, and
+    // one that stays (open elsewhere) refuses the delete.
+    const devices = await ctx.loops.findAll(img);
+    const mounted = (await ctx.mounts.list()).find((m) => devices.includes(m.source));
+    if (mounted) throw failedPrecondition(`volume ${id} is still mounted at ${mounted.target} (loop device ${mounted.source}); unstage it first`);
+    const busy = await releaseImage(ctx.loops, img);
+    if (busy.length) throw failedPrecondition(`volume ${id} is still held by loop device ${busy.join(', ')} (open elsewhere); not deleted`);
+    await ctx.store.putVolume({ ...v, status: 'deleting' });
     await removeImage(img);
     await ctx.store.removeVolume(id);
     return {};

@@ -27,7 +27,7 @@ async function entry(ctx: CsiContext, v: VolumeRecord) {
 }
 
 export async function listVolumes(ctx: CsiContext, req: { max_entries?: number; starting_token?: string }) {
-  const ready = ctx.store.volumes().filter((v) => v.status === 'ready');
+  const ready = ctx.store.volumes().filter((v) => v.status === 'ready' && !v.ephemeral);
   const { items, next } = page(ready, req.max_entries, req.starting_token);
   return { entries: await Promise.all(items.map((v) => entry(ctx, v))), next_token: next };
 }

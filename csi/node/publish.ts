@@ -4,7 +4,9 @@
 // The target is created here and removed on unpublish (the CO may not have
 // made it, and a leftover would fail the next publish).
 import type { CsiContext } from '../context.ts';
-import { getVolume } from '../context.ts';
+import { ephemeralVolume, getVolume } from '../context.ts';
+import { isEphemeralRequest } from '../parameters.ts';
+import { publishEphemeral, unpublishEphemeral } from './ephemeral.ts';
 import { alreadyExists, failedPrecondition, invalidArgument, notFound } from '../../lib/grpc/status-error.ts';
 import { checkId, checkPath, parseCapability, unsupportedReason } from '../validate.ts';
 import type { VolumeCapability } from '../types.ts';
@@ -18,10 +20,16 @@ export interface PublishRequest {
   target_path?: string;
   volume_capability?: VolumeCapability | null;
   readonly?: boolean;
+  volume_context?: Record<string, string>;
 }
 
 export async function nodePublishVolume(ctx: CsiContext, req: PublishRequest): Promise<Record<string, never>> {
   const id = checkId(req.volume_id, 'volume_id');
+  // An inline ephemeral volume has no stage: see ephemeral.ts.
+  if (isEphemeralRequest(req.volume_context)) {
+    const { staging_target_path, ...rest } = req;
+    return publishEphemeral(ctx, { ...rest, volume_id: id, target_path: checkPath(req.target_path, 'target_path'), ...(staging_target_path ? { staging_target_path } : {}) });
+  }
   const staging = checkPath(req.staging_target_path, 'staging_target_path');
   const target = checkPath(req.target_path, 'target_path');
   if (!req.volume_capability) throw invalidArgument('volume_capability is required');
@@ -63,6 +71,10 @@ export async function nodePublishVolume(ctx: CsiContext, req: PublishRequest): P
 export async function nodeUnpublishVolume(ctx: CsiContext, req: { volume_id?: string; target_path?: string }): Promise<Record<string, never>> {
   const id = checkId(req.volume_id, 'volume_id');
   const target = checkPath(req.target_path, 'target_path');
+  if (!ctx.store.volume(id)) {
+    const e = ephemeralVolume(ctx, id);
+    if (e) return unpublishEphemeral(ctx, e, target);
+  }
   return ctx.lock.run(id, async () => {
     const v = ctx.store.volume(id);
     if (!v) throw notFound(`volume ${id} does not exist`);

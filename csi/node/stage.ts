@@ -14,7 +14,8 @@ import { applyMutable } from '../controller/modify.ts';
 import { mkdir } from 'node:fs/promises';
 import type { FsType } from '../volumes/filesystem.ts';
 import { imageExists } from '../volumes/image.ts';
-import { detachLoopsOf } from '../controller/delete-volume.ts';
+import { releaseImage } from '../volumes/loop.ts';
+import { releaseAfterUnmount } from './release.ts';
 
 export interface StageRequest {
   volume_id?: string;
@@ -37,7 +38,7 @@ export async function nodeStageVolume(ctx: CsiContext, req: StageRequest): Promi
       if (v.stage.path !== path) throw failedPrecondition(`volume ${id} is already staged at ${v.stage.path}`);
       if (v.stage.block !== cap.block) throw alreadyExists(`volume ${id} is staged as ${v.stage.block ? 'block' : 'mount'}`);
       // Same request again: done, provided the mount survived (after a reboot it did not).
-      if (v.stage.block ? await attachedDevice(ctx, id) : await mountAt(ctx.mounts, path)) return {};
+      if (v.stage.block ? await attachedDevice(ctx, id) : await mountedFromVolume(ctx, id, path)) return {};
     }
     const img = imagePath(ctx, id);
     if (!(await imageExists(img))) throw failedPrecondition(`image of volume ${id} is missing from the data dir`);
@@ -62,7 +63,7 @@ export async function nodeStageVolume(ctx: CsiContext, req: StageRequest): Promi
       await ctx.store.putVolume({ ...(cap.block ? { ...v, blank: false } : base), stage: { ...stage, complete: true } });
     } catch (e) {
       if (mounted) await ctx.fs.unmount(path).catch(() => {});
-      await detachLoopsOf(ctx, img).catch(() => {});
+      await releaseImage(ctx.loops, img).catch(() => {});
       const { stage: _dropped, ...rest } = v;
       await ctx.store.putVolume(rest).catch(() => {});
       throw e;
@@ -75,6 +76,13 @@ export async function attachedDevice(ctx: CsiContext, id: string): Promise<strin
   return ctx.loops.find(imagePath(ctx, id));
 }
 
+/** The mount at `path` if it is this volume's filesystem (its source a loop device holding the image). */
+async function mountedFromVolume(ctx: CsiContext, id: string, path: string, devices?: string[]) {
+  const m = await mountAt(ctx.mounts, path);
+  if (!m) return undefined;
+  return (devices ?? (await ctx.loops.findAll(imagePath(ctx, id)))).includes(m.source) ? m : undefined;
+}
+
 export async function nodeUnstageVolume(ctx: CsiContext, req: { volume_id?: string; staging_target_path?: string }): Promise<Record<string, never>> {
   const id = checkId(req.volume_id, 'volume_id');
   const path = checkPath(req.staging_target_path, 'staging_target_path');
@@ -84,11 +92,14 @@ export async function nodeUnstageVolume(ctx: CsiContext, req: { volume_id?: stri
     const published = Object.keys(v.publish);
     // The CO unpublishes first; unmounting under live bind mounts would pin the loop device.
     if (published.length) throw failedPrecondition(`volume ${id} is still published at ${published.join(', ')}`);
-    // Unmount this volume's device at the path (more than once if a crashed retry stacked it),
+    // Unmount this volume's devices at the path (more than once if a crashed retry stacked it),
     // and nothing else: a foreign mount there is not ours to remove.
-    const device = await attachedDevice(ctx, id);
-    for (let i = 0; i < 4 && device && (await mountAt(ctx.mounts, path))?.source === device; i++) await ctx.fs.unmount(path, { detachLoop: true });
-    await detachLoopsOf(ctx, imagePath(ctx, id));
+    const img = imagePath(ctx, id);
+    const devices = await ctx.loops.findAll(img);
+    for (let i = 0; i < 4 && (await mountedFromVolume(ctx, id, path, devices)); i++) await ctx.fs.unmount(path, { detachLoop: true });
+    const left = await mountedFromVolume(ctx, id, path, devices);
+    if (left) throw failedPrecondition(`staging path ${path} of volume ${id} is still mounted from ${left.source}`);
+    await releaseAfterUnmount(ctx, id, img);
     if (v.stage) {
       const { stage: _dropped, ...rest } = v;
       await ctx.store.putVolume(rest);

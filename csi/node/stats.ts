@@ -3,7 +3,7 @@
 // the image file or the mount has gone from under the workload.
 import { statfs } from 'node:fs/promises';
 import type { CsiContext } from '../context.ts';
-import { getVolume, imagePath } from '../context.ts';
+import { ephemeralVolume, getVolume, imagePath } from '../context.ts';
 import { checkId, required } from '../validate.ts';
 import { imageExists } from '../volumes/image.ts';
 import { mountAt } from '../volumes/mounts.ts';
@@ -13,10 +13,11 @@ import type { VolumeCondition } from '../types.ts';
 export async function nodeGetVolumeStats(ctx: CsiContext, req: { volume_id?: string; volume_path?: string }) {
   const id = checkId(req.volume_id, 'volume_id');
   required(req.volume_path, 'volume_path');
-  const v = getVolume(ctx, id);
+  const e = ephemeralVolume(ctx, id);
+  const v = e?.status === 'ready' ? e : getVolume(ctx, id);
   const path = await existingPath(req.volume_path, 'volume_path');
   const problems: string[] = [];
-  if (!(await imageExists(imagePath(ctx, id)))) problems.push('image file is missing');
+  if (!(await imageExists(imagePath(ctx, v.id)))) problems.push('image file is missing');
   const mounted = await mountAt(ctx.mounts, path);
   if (!mounted) problems.push(`${path} is not mounted`);
   const volume_condition: VolumeCondition = problems.length

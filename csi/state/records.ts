@@ -25,6 +25,19 @@ export interface AttachRecord {
   mode: string;
 }
 
+/**
+ * An inline ephemeral volume (a pod's `csi:` volume): made by NodePublish,
+ * gone at NodeUnpublish. Its record id is derived from kubelet's volume
+ * handle (`ephemeralIdFor`), so it can never collide with a CO volume.
+ */
+export interface EphemeralRecord {
+  /** The volume_id kubelet uses for it (csi-<sha256(pod uid, volume name)>). */
+  handle: string;
+  targetPath: string;
+  readonly: boolean;
+  fsType: string;
+}
+
 export interface VolumeRecord {
   id: string;
   name: string;
@@ -42,6 +55,8 @@ export interface VolumeRecord {
   publish: Record<string, PublishRecord>;
   /** ControllerPublish records by node id; absent in records written before it was offered. */
   attached?: Record<string, AttachRecord>;
+  /** Set only on inline ephemeral volumes, which the Controller service never sees. */
+  ephemeral?: EphemeralRecord;
 }
 
 export type SnapshotStatus = 'creating' | 'ready' | 'deleting';

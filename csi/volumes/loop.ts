@@ -1,21 +1,43 @@
 // Loop devices: the kernel object that turns a volume's image file into a
 // block device. `losetup -J` is the source of truth after a restart or a
 // reboot (loop devices do not survive one), never our own memory.
-import { readdir, readFile } from 'node:fs/promises';
+//
+// A loop device is identified by its backing file's inode and device, never
+// by the path the kernel shows for it. The kernel renders `backing_file`
+// through the mount the file was opened by: once the mount namespace that
+// attached it is gone (the previous agent container of a rolling update),
+// `/var/lib/hostplane/csi/images/v-….img` reads as `/csi/images/v-….img`, and a
+// path match misses a device that still holds our image. Inode and device
+// survive any namespace; the file's own name (the last path component) does
+// too, which keeps the hot path spawn-free when nothing is attached.
+import { readdir, readFile, stat } from 'node:fs/promises';
+import { basename } from 'node:path';
 import type { HostExec } from '../../lib/exec.ts';
+import { isNotFound } from '../../lib/errors.ts';
+
+/** What survives a mount namespace: the backing file's inode and its filesystem's device as "major:minor". */
+export interface FileIdentity {
+  ino: string;
+  dev: string;
+}
 
 export interface LoopInfo {
   device: string;
+  /** As the kernel renders it for us: informative only, never matched on. */
   backingFile: string;
+  backing?: FileIdentity;
 }
 
 export interface LoopDevices {
-  /** Every attached loop device with its backing file (`losetup -J`: the start-up inventory). */
+  /** Every attached loop device with its backing identity (`losetup -J`: the start-up inventory). */
   list(): Promise<LoopInfo[]>;
+  /** The devices whose backing file is `image` (same inode and device); none when the image is gone. */
+  findAll(image: string): Promise<string[]>;
   /** The device attached to `image`, if any: the per-call fast path. */
   find(image: string): Promise<string | undefined>;
-  /** Attach `image`, or return the device already attached to it. */
+  /** Attach `image`, or return the device already attached to it (never a second one). */
   attach(image: string, opts?: { directIo?: boolean; readOnly?: boolean }): Promise<string>;
+  /** Free `device`. A device still open (mounted) is only marked to free itself on last close. */
   detach(device: string): Promise<void>;
   /** Re-read the backing file's size after it grew (`losetup -c`). */
   refreshSize(device: string): Promise<void>;
@@ -24,12 +46,49 @@ export interface LoopDevices {
   setReadAheadKB(device: string, kb: number): Promise<void>;
 }
 
-interface LosetupJson {
-  loopdevices?: { name: string; 'back-file'?: string | null }[];
+/** glibc's encoding of st_dev, split as the kernel prints it. */
+export function devString(dev: bigint): string {
+  const major = ((dev >> 8n) & 0xfffn) | ((dev >> 32n) & 0xfffff000n);
+  const minor = (dev & 0xffn) | ((dev >> 12n) & 0xffffff00n);
+  return `${major}:${minor}`;
 }
+
+/** The identity of the file at `path`, or undefined when there is none. */
+export async function fileIdentity(path: string): Promise<FileIdentity | undefined> {
+  try {
+    const st = await stat(path, { bigint: true });
+    return { ino: String(st.ino), dev: devString(st.dev) };
+  } catch (e) {
+    if (isNotFound(e)) return undefined;
+    throw e;
+  }
+}
+
+export const sameFile = (a: FileIdentity | undefined, b: FileIdentity | undefined): boolean => !!a && !!b && a.ino === b.ino && a.dev === b.dev;
 
 // The kernel appends " (deleted)" to a backing file that was unlinked.
 const DELETED = ' (deleted)';
+const stripDeleted = (p: string) => (p.endsWith(DELETED) ? p.slice(0, -DELETED.length) : p);
+
+interface LosetupJson {
+  loopdevices?: { name: string; 'back-file'?: string | null; 'back-ino'?: string | number | null; 'back-maj:min'?: string | null }[];
+}
+
+/** `losetup -J -l -O NAME,BACK-FILE,BACK-INO,BACK-MAJ:MIN` output. */
+export function parseLosetup(stdout: string): LoopInfo[] {
+  if (!stdout.trim()) return [];
+  // Inode numbers may exceed 2^53: keep them as the digits losetup printed.
+  const j = JSON.parse(stdout.replace(/("back-ino":\s*)(\d+)/g, '$1"$2"')) as LosetupJson;
+  return (j.loopdevices ?? [])
+    .filter((d) => d['back-file'] || d['back-ino'])
+    .map((d) => {
+      const ino = d['back-ino'] == null ? '' : String(d['back-ino']).trim();
+      const dev = (d['back-maj:min'] ?? '').trim();
+      const info: LoopInfo = { device: d.name, backingFile: stripDeleted(d['back-file'] ?? '') };
+      if (ino && dev) info.backing = { ino, dev };
+      return info;
+    });
+}
 
 export class RealLoopDevices implements LoopDevices {
   private readonly exec: HostExec;
@@ -38,36 +97,43 @@ export class RealLoopDevices implements LoopDevices {
   }
 
   async list(): Promise<LoopInfo[]> {
-    const r = await this.exec.run('losetup', ['-J', '-l', '-O', 'NAME,BACK-FILE']);
-    if (!r.stdout.trim()) return [];
-    const j = JSON.parse(r.stdout) as LosetupJson;
-    return (j.loopdevices ?? [])
-      .filter((d) => d['back-file'])
-      .map((d) => {
-        const b = d['back-file']!;
-        return { device: d.name, backingFile: b.endsWith(DELETED) ? b.slice(0, -DELETED.length) : b };
-      });
+    const r = await this.exec.run('losetup', ['-J', '-l', '-O', 'NAME,BACK-FILE,BACK-INO,BACK-MAJ:MIN']);
+    return parseLosetup(r.stdout);
   }
 
-  // sysfs holds the same truth as `losetup -J` for a fraction of the cost: a
-  // process spawn here costs 10-40 ms, a few small file reads well under one.
-  async find(image: string): Promise<string | undefined> {
+  // sysfs shows each bound device's backing path; its last component is the
+  // image's own name whatever namespace rendered the rest. When no device
+  // carries that name, nothing holds the image and no process is spawned
+  // (a spawn costs 10-40 ms on a busy node); otherwise `losetup` settles it
+  // by inode and device.
+  private async candidates(name: string): Promise<boolean> {
     let names: string[];
     try {
       names = (await readdir('/sys/block')).filter((n) => n.startsWith('loop'));
     } catch {
-      return (await this.list()).find((l) => l.backingFile === image)?.device;
+      return true; // no sysfs here: ask losetup
     }
     for (const n of names) {
       let back: string;
       try {
-        back = (await readFile(`/sys/block/${n}/loop/backing_file`, 'utf8')).trim();
+        back = (await readFile(`/sys/block/${n}/loop/backing_file`, 'utf8')).replace(/\n$/, '');
       } catch {
         continue; // not bound
       }
-      if (back === image || back === image + DELETED) return `/dev/${n}`;
+      if (basename(stripDeleted(back)) === name) return true;
     }
-    return undefined;
+    return false;
+  }
+
+  async findAll(image: string): Promise<string[]> {
+    const id = await fileIdentity(image);
+    if (!id) return [];
+    if (!(await this.candidates(basename(image)))) return [];
+    return (await this.list()).filter((l) => sameFile(l.backing, id)).map((l) => l.device);
+  }
+
+  async find(image: string): Promise<string | undefined> {
+    return (await this.findAll(image))[0];
   }
 
   async attach(image: string, opts: { directIo?: boolean; readOnly?: boolean } = {}): Promise<string> {
@@ -99,4 +165,26 @@ export class RealLoopDevices implements LoopDevices {
   async setReadAheadKB(device: string, kb: number): Promise<void> {
     await this.exec.run('blockdev', ['--setra', String(kb * 2), device]);
   }
+}
+
+/** How long a detached loop device may stay open by someone else before we call it in use. */
+export const RELEASE_GRACE_MS = 5000;
+
+/**
+ * Detach every loop device holding `image`, and report the ones that still
+ * hold it afterwards. A device nobody has open is freed at once; one still
+ * open (mounted in some namespace, opened by a process) is only marked to
+ * free itself at its last close (autoclear), so a short grace covers brief
+ * openers (a blkid or lsblk probing every device, a mount namespace created
+ * while the volume was mounted and not yet gone) and anything left is in use.
+ */
+export async function releaseImage(loops: LoopDevices, image: string, graceMs = RELEASE_GRACE_MS): Promise<string[]> {
+  for (const d of await loops.findAll(image)) await loops.detach(d);
+  const deadline = Date.now() + graceMs;
+  let left = await loops.findAll(image);
+  while (left.length && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 100));
+    left = await loops.findAll(image);
+  }
+  return left;
 }

@@ -2,8 +2,38 @@
 // devices and mounts exist under a test's temp dir, and a teardown that
 // removes them even when the test failed half-way.
 import { execFileSync } from 'node:child_process';
-import { readFileSync, rmSync } from 'node:fs';
+import { readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import { parseMountinfo } from '../../../csi/volumes/mounts.ts';
+
+/**
+ * Every loop device whose backing file is `file` by inode and device, whatever
+ * path the kernel shows for it. Written independently of the driver's own
+ * lookup (csi/volumes/loop.ts), which is what the tests check.
+ */
+export function loopsHolding(file: string): string[] {
+  let st;
+  try { st = statSync(file, { bigint: true }); } catch { return []; }
+  const ino = String(st.ino);
+  const major = ((st.dev >> 8n) & 0xfffn) | ((st.dev >> 32n) & 0xfffff000n);
+  const minor = (st.dev & 0xffn) | ((st.dev >> 12n) & 0xffffff00n);
+  // --raw escapes the spaces util-linux pads BACK-MAJ:MIN with as \x20.
+  const out = execFileSync('losetup', ['-l', '-n', '--raw', '-O', 'NAME,BACK-INO,BACK-MAJ:MIN'], { encoding: 'utf8' });
+  return out.split('\n').map((l) => l.replace(/\\x20/g, ' ').trim().split(/\s+/))
+    .filter((f) => f[1] === ino && f[2] === `${major}:${minor}`).map((f) => f[0]!);
+}
+
+function filesUnder(dir: string): string[] {
+  const out: string[] = [];
+  let entries;
+  try { entries = readdirSync(dir, { withFileTypes: true }); } catch { return out; }
+  for (const e of entries) {
+    const p = join(dir, e.name);
+    if (e.isDirectory()) out.push(...filesUnder(p));
+    else if (e.isFile()) out.push(p);
+  }
+  return out;
+}
 
 /** Loop devices whose backing file lies under `dir` (or is exactly `file`, when given). */
 export function loopsUnder(dir: string, file?: string): string[] {
@@ -29,6 +59,8 @@ export function cleanupHost(dir: string): void {
       try { execFileSync('umount', ['-l', m], { stdio: 'ignore' }); } catch { /* already gone */ }
     }
   }
-  for (const l of loopsUnder(dir)) { try { execFileSync('losetup', ['-d', l], { stdio: 'ignore' }); } catch { /* already gone */ } }
+  // By path, and by inode for devices attached through another mount namespace (shown under another path).
+  const held = [...loopsUnder(dir), ...filesUnder(dir).filter((f) => f.endsWith('.img')).flatMap((f) => { try { return loopsHolding(f); } catch { return []; } })];
+  for (const l of new Set(held)) { try { execFileSync('losetup', ['-d', l], { stdio: 'ignore' }); } catch { /* already gone */ } }
   rmSync(dir, { recursive: true, force: true });
 }

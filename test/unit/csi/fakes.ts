@@ -1,7 +1,7 @@
 // Small fakes for the CSI host seams: loop devices, filesystems, the mount
 // table and the image copier, all in memory and inspectable.
 import { copyFile } from 'node:fs/promises';
-import type { LoopDevices, LoopInfo } from '../../../csi/volumes/loop.ts';
+import { fileIdentity, sameFile, type LoopDevices, type LoopInfo } from '../../../csi/volumes/loop.ts';
 import type { Filesystems, FsType } from '../../../csi/volumes/filesystem.ts';
 import type { MountEntry, MountTable } from '../../../csi/volumes/mounts.ts';
 import type { ImageCopier } from '../../../csi/volumes/snapshot.ts';
@@ -11,17 +11,24 @@ import { KeyedMutex } from '../../../csi/state/keyed-mutex.ts';
 import { FakeExec } from '../../../lib/exec.ts';
 import { silentLogger } from '../../../lib/logging.ts';
 
+// Like the kernel, it knows a backing file by inode and device (taken when
+// attached); `backingFile` is only what a reader would be shown.
 export class FakeLoops implements LoopDevices {
   loops: LoopInfo[] = [];
   readAhead = new Map<string, number>();
   private next = 0;
   async list() { return [...this.loops]; }
-  async find(image: string) { return this.loops.find((l) => l.backingFile === image)?.device; }
+  async findAll(image: string) {
+    const id = await fileIdentity(image);
+    return this.loops.filter((l) => sameFile(l.backing, id)).map((l) => l.device);
+  }
+  async find(image: string) { return (await this.findAll(image))[0]; }
   async attach(image: string) {
-    const hit = this.loops.find((l) => l.backingFile === image);
-    if (hit) return hit.device;
+    const hit = await this.find(image);
+    if (hit) return hit;
     const device = `/dev/loop${this.next++}`;
-    this.loops.push({ device, backingFile: image });
+    const backing = await fileIdentity(image);
+    this.loops.push({ device, backingFile: image, ...(backing ? { backing } : {}) });
     return device;
   }
   async detach(device: string) { this.loops = this.loops.filter((l) => l.device !== device); }

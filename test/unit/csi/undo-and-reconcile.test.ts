@@ -66,14 +66,19 @@ describe('reconcile', () => {
     await loops.attach(imagePath(ctx, 'v-stage'));
     await loops.attach(imagePath(ctx, 'v-live'));
     await loops.attach(imagePath(ctx, 'v-gone'));
+    await loops.attach(imagePath(ctx, 'v-orphan'));
     await loops.attach('/somewhere/else.img');
+    // Rendered through another mount namespace: still the same file.
+    loops.loops[1]!.backingFile = '/csi/images/v-live.img';
 
     const r = await reconcile(ctx);
     expect(r.rolledBackVolumes).toEqual(['v-half']);
     expect(r.rolledBackSnapshots).toEqual(['s-half']);
     expect(store.volumes().map((v) => v.id).sort()).toEqual(['v-live', 'v-stage']);
     expect(store.volume('v-stage')?.stage).toBeUndefined();
-    expect(loops.loops.map((l) => l.backingFile)).toEqual([imagePath(ctx, 'v-live'), '/somewhere/else.img']);
+    // v-gone's image no longer exists: its device cannot be proven ours and is left alone.
+    expect(loops.loops.map((l) => l.device)).toEqual(['/dev/loop1', '/dev/loop2', '/dev/loop4']);
+    expect(r.detachedLoops.sort()).toEqual(['/dev/loop0', '/dev/loop3']);
     expect(existsSync(imagePath(ctx, 'v-orphan'))).toBe(false);
     expect(readdirSync(join(dir, 'snapshots'))).toEqual([]);
   });

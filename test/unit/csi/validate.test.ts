@@ -1,6 +1,6 @@
 import { describe, it, expect } from 'vitest';
 import { sizeFor, checkId, checkPath, checkName, parseCapability, unsupportedReason, MAX_VOLUME_BYTES } from '../../../csi/validate.ts';
-import { checkParameters, checkMutableParameters } from '../../../csi/parameters.ts';
+import { checkParameters, checkMutableParameters, checkEphemeralAttributes, parseQuantity, isEphemeralRequest } from '../../../csi/parameters.ts';
 import { page } from '../../../csi/controller/paging.ts';
 import { GrpcError, status } from '../../../lib/grpc/status-error.ts';
 
@@ -81,4 +81,23 @@ describe('pagination', () => {
   });
   it.each(['invalid-token', 'after:', 'after:../../x', '2'])('token %j → ABORTED', (t) => expect(codeOf(() => page(items, 0, t))).toBe('ABORTED'));
   it('no max_entries returns all, with no next token', () => expect(page(items, 0, '')).toEqual({ items, next: '' }));
+});
+
+describe('inline ephemeral volume attributes', () => {
+  it.each([
+    ['1073741824', 1073741824], ['64Mi', 64 * MiB], ['1Gi', 1024 * MiB], ['500M', 500e6], ['1.5Gi', 1.5 * 1024 * MiB], ['2k', 2000],
+  ])('size %j → %d bytes', (q, n) => expect(parseQuantity(q, 'size')).toBe(n));
+  it.each(['', 'lots', '-1Gi', '1GB', '1e9', '0', '1 Gi'])('size %j → INVALID_ARGUMENT', (q) => expect(codeOf(() => parseQuantity(q, 'size'))).toBe('INVALID_ARGUMENT'));
+  it('size and fsType are read, kubelet keys pass, anything else is refused by name', () => {
+    expect(checkEphemeralAttributes({ size: '16Mi', fsType: 'xfs', 'csi.storage.k8s.io/pod.name': 'p' })).toEqual({ sizeBytes: 16 * MiB, fsType: 'xfs' });
+    expect(checkEphemeralAttributes(undefined)).toEqual({});
+    expect(() => checkEphemeralAttributes({ sise: '1Gi' })).toThrow(/volume_context.sise/);
+    expect(codeOf(() => checkEphemeralAttributes({ fsType: 'vfat' }))).toBe('INVALID_ARGUMENT');
+  });
+  it('only "true" under csi.storage.k8s.io/ephemeral makes a request ephemeral', () => {
+    expect(isEphemeralRequest({ 'csi.storage.k8s.io/ephemeral': 'true' })).toBe(true);
+    expect(isEphemeralRequest({ 'csi.storage.k8s.io/ephemeral': 'false' })).toBe(false);
+    expect(isEphemeralRequest({})).toBe(false);
+    expect(isEphemeralRequest(undefined)).toBe(false);
+  });
 });
