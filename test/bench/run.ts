@@ -4,7 +4,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 
-const benches = ['cni', 'csi', 'device-plugin'];
+const benches = ['cni', 'csi', 'device-plugin', 'pod-latency'];
 const only = process.argv.slice(2);
 let failed = 0;
 for (const name of benches) {

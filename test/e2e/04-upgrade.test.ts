@@ -5,13 +5,12 @@
 // daemonset/uninstall.sh leaves the node clean.
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { execFileSync } from 'node:child_process';
-import { existsSync, readdirSync, writeFileSync, chmodSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync, chmodSync } from 'node:fs';
 import { join } from 'node:path';
 import { BIN, DIR, KUBECONFIG, NODE, IMAGES, REPO, ROOT, HARDCODED_DIRS } from './cluster/layout.ts';
 import { ensureInstalled, hostplanePod, daemonSetReady } from './cluster/install.ts';
 import { apply, exec, getJson, kubectl, namespace, deleteNamespace, waitFor, waitRunning, tryKubectl } from './cluster/kube.ts';
-import { loopDevicesUnderRoot, mountsUnder } from './cluster/host.ts';
-import { ctr } from './cluster/images.ts';
+import { loopDevicesUnderRoot, mountsUnder, pidsInCgroups } from './cluster/host.ts';
 import { record } from './cluster/timings.ts';
 
 const NS = `upg-${process.pid}`;
@@ -19,6 +18,11 @@ const IMAGES_DIR = join(DIR.state, 'csi', 'images');
 const images = () => (existsSync(IMAGES_DIR) ? readdirSync(IMAGES_DIR).filter((f) => f.endsWith('.img')) : []);
 const csiMounts = () => mountsUnder(DIR.kubelet).filter((m) => m.includes('/kubernetes.io/csi/') || m.includes('/volumes/kubernetes.io~csi/'));
 let t0 = 0;
+
+/** Processes of the node's pods that run the agent or a CSI sidecar. */
+const hostplaneProcesses = () => pidsInCgroups().filter((pid) => {
+  try { return /hostplane\.mjs|csi-provisioner|csi-resizer|csi-snapshotter/.test(readFileSync(`/proc/${pid}/cmdline`, 'utf8')); } catch { return false; }
+});
 
 const lines = (pod: string) => Number(exec(NS, pod, ['sh', '-c', 'wc -l < /data/log']).out.trim());
 
@@ -122,7 +126,7 @@ spec:
     expect(tryKubectl(['get', 'storageclass', 'hostplane'])).toBeUndefined();
     expect(kubectl(['get', 'clusterroles', '-o', 'name'])).not.toMatch(/hostplane/);
     // ...nor running on the node: no container, no socket the kubelet would dial, no mount, no loop device.
-    await waitFor('no hostplane container in containerd', () => !ctr(['containers', 'ls']).includes(IMAGES.agent.split(':')[0]!), 60_000);
+    await waitFor('no hostplane process on the node', () => hostplaneProcesses().length === 0 || undefined, 60_000);
     const registry = join(DIR.kubelet, 'plugins_registry');
     await waitFor('plugin registration sockets gone', () => !existsSync(registry) || readdirSync(registry).length === 0, 60_000);
     expect(readdirSync(HARDCODED_DIRS[0]).filter((f) => f !== 'kubelet.sock' && !f.startsWith('DEVICE_MANAGER_CHECKPOINT') && !f.endsWith('checkpoint'))).toEqual([]);

@@ -6,11 +6,15 @@ import { join } from 'node:path';
 import { startCluster, stopCluster } from './cluster.ts';
 import { leftovers } from './host.ts';
 import { DIR } from './layout.ts';
+import { daemonPid } from './daemon.ts';
 
 let started = false;
 const safetyNet = () => { if (started) { started = false; stopCluster(); } };
 
 export default async function setup(): Promise<() => void> {
+  // HOSTPLANE_E2E_REUSE=1: run the files against a node started by hand
+  // (node test/e2e/cluster/cli.ts start), leaving it up afterwards.
+  if (process.env.HOSTPLANE_E2E_REUSE === '1' && daemonPid('kube-apiserver') !== undefined) return () => {};
   process.once('exit', safetyNet);
   for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
     process.once(sig, () => { safetyNet(); process.exit(130); });

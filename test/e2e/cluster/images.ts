@@ -131,7 +131,6 @@ export function ctr(args: string[], timeout = 120_000): string {
 }
 
 export async function buildImages(): Promise<string[]> {
-  if (process.env.DBG_NO_SIDECARS) return [agentImage(), await pauseImage(), await busyboxImage()];
   return [
     agentImage(),
     await pauseImage(),
