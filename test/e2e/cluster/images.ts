@@ -117,12 +117,23 @@ function agentImage(): string {
   }
   h.update(String(statSync(join(dist, 'node')).size));
   const cached = join(DIR.images, `agent-${h.digest('hex').slice(0, 16)}.tar`);
+  // `npm run image` (and the image integration test) may have packed this very dist/ already.
+  const packed = join(dist, 'hostplane-image.tar');
+  if (!existsSync(cached) && existsSync(packed) && statSync(packed).mtimeMs > statSync(join(dist, 'hostplane.mjs')).mtimeMs) {
+    mkdirSync(DIR.images, { recursive: true });
+    copyFileSync(packed, `${cached}.tmp`);
+    renameSync(`${cached}.tmp`, cached);
+  }
   if (!existsSync(cached)) {
     mkdirSync(DIR.images, { recursive: true });
     execFileSync(join(REPO, 'node_modules', '.bin', 'node'), [join(REPO, 'daemonset', 'image', 'build.ts'), '--out', `${cached}.tmp`],
       { cwd: REPO, stdio: ['ignore', 'ignore', 'inherit'], timeout: 600_000 });
     renameSync(`${cached}.tmp`, cached);
   }
+  // Every code change makes a new one (~130 MiB): keep the three newest.
+  const olds = readdirSync(DIR.images).filter((f) => /^agent-[0-9a-f]+\.tar$/.test(f)).map((f) => join(DIR.images, f))
+    .sort((a, b) => statSync(b).mtimeMs - statSync(a).mtimeMs).slice(3);
+  for (const f of olds) if (f !== cached) rmSync(f, { force: true });
   return cached;
 }
 
