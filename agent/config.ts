@@ -31,6 +31,8 @@ export interface CniConfig {
   mtu: number;
   isGateway: boolean;
   isDefaultGateway: boolean;
+  /** Routes added in every pod via the bridge's gateway (e.g. the cluster CIDR when isDefaultGateway is off). */
+  routes: string[];
   ipMasq: boolean;
   hairpinMode: boolean;
   ipamDataDir: string;
@@ -111,7 +113,7 @@ export function validateConfig(doc: unknown, file: string, env: NodeJS.ProcessEn
   f.noOthers(['nodeName', 'logLevel', 'http', 'shutdownGraceSeconds', 'cni', 'kubernetes', 'csi', 'devicePlugin', 'routing']);
   http.noOthers(['address', 'port']);
   cni.noOthers(['enabled', 'binarySource', 'binDir', 'confDir', 'confName', 'networkName', 'cniVersion', 'podCIDRs', 'bridge', 'mtu',
-    'isGateway', 'isDefaultGateway', 'ipMasq', 'hairpinMode', 'ipamDataDir', 'portmap', 'extraPlugins', 'pollSeconds', 'server']);
+    'isGateway', 'isDefaultGateway', 'routes', 'ipMasq', 'hairpinMode', 'ipamDataDir', 'portmap', 'extraPlugins', 'pollSeconds', 'server']);
   const cniServer = cni.object('server');
   cniServer.noOthers(['enabled', 'socket', 'netnsDirs', 'ipamDirs', 'maxExecs']);
   kube.noOthers(['apiServer', 'tokenFile', 'caFile']);
@@ -146,6 +148,7 @@ export function validateConfig(doc: unknown, file: string, env: NodeJS.ProcessEn
       mtu: cni.int('mtu', 1500, 0, Number.MAX_SAFE_INTEGER),
       isGateway: cni.bool('isGateway', true),
       isDefaultGateway: cni.bool('isDefaultGateway', true),
+      routes: cni.cidrList('routes'),
       ipMasq: cni.bool('ipMasq', true),
       hairpinMode: cni.bool('hairpinMode', true),
       ipamDataDir: cni.path('ipamDataDir', '/var/lib/hostplane/ipam'),

@@ -10,7 +10,7 @@ export PATH="/usr/local/go/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin
 need_apt=()
 for pkg in iproute2 nftables iptables containernetworking-plugins util-linux mount e2fsprogs xfsprogs \
            containerd runc kmod procps strace hyperfine git ca-certificates tar gzip openssl \
-           iputils-ping iperf3; do
+           iputils-ping iperf3 busybox-static curl gcc libc6-dev; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || need_apt+=("$pkg")
 done
 # The image build's `apt-get download` needs package lists even when nothing is missing.

@@ -20,6 +20,8 @@ export function buildConflist(cni: CniConfig, podCIDRs: readonly string[]): stri
       ipam: {
         type: 'hostplane',
         ranges: podCIDRs.map((subnet) => [{ subnet }]),
+        // Without a default route, pods still reach the rest of the cluster (and the node) through these.
+        ...(cni.routes.length ? { routes: cni.routes.map((dst) => ({ dst })) } : {}),
         dataDir: cni.ipamDataDir,
       },
     },

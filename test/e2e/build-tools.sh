@@ -177,17 +177,21 @@ order=(kubernetes containerd etcd csi-provisioner csi-snapshotter csi-resizer)
 [ $# -gt 0 ] && order=("$@")
 
 # Two at a time: the Go compiler already uses both cores, but module
-# downloads and links overlap well.
-pids=() failed=0
+# downloads and links overlap well. `wait -n`: a short build starts as soon
+# as any slot frees, not after the long Kubernetes build ahead of it.
+running=0 failed=0
 for tool in "${order[@]}"; do
   [ -n "${fn[$tool]:-}" ] || { log "unknown tool: $tool"; exit 2; }
   # shellcheck disable=SC2086
   run_one ${fn[$tool]} &
-  pids+=($!)
-  if [ ${#pids[@]} -ge 2 ]; then
-    wait "${pids[0]}" || failed=1
-    pids=("${pids[@]:1}")
+  running=$((running + 1))
+  if [ "$running" -ge 2 ]; then
+    wait -n || failed=1
+    running=$((running - 1))
   fi
 done
-for p in "${pids[@]}"; do wait "$p" || failed=1; done
+while [ "$running" -gt 0 ]; do
+  wait -n || failed=1
+  running=$((running - 1))
+done
 exit $failed

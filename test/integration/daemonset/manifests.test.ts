@@ -87,14 +87,22 @@ describe('DaemonSet', () => {
     for (const c of ds.spec!.template.spec!.containers) expect(c.resources?.requests, c.name).toMatchObject({ cpu: expect.any(String), memory: expect.any(String) });
   });
 
-  it('runs the provisioner in node-deployment mode with capacity tracking, plus resizer, snapshotter and livenessprobe', () => {
+  it('runs the provisioner and the snapshotter in node-deployment mode (node-local volumes), plus the resizer; no livenessprobe sidecar', () => {
     const cs = ds.spec!.template.spec!.containers;
     const prov = cs.find((c) => c.name === 'csi-provisioner')!;
     expect(prov.args).toEqual(expect.arrayContaining(['--node-deployment=true', '--enable-capacity=true']));
     expect(prov.env?.map((e) => e.name)).toEqual(expect.arrayContaining(['NODE_NAME', 'NAMESPACE', 'POD_NAME']));
     expect(cs.map((c) => c.image?.split(':')[0])).toEqual(expect.arrayContaining([
-      'registry.k8s.io/sig-storage/csi-resizer', 'registry.k8s.io/sig-storage/csi-snapshotter', 'registry.k8s.io/sig-storage/livenessprobe',
+      'registry.k8s.io/sig-storage/csi-resizer', 'registry.k8s.io/sig-storage/csi-snapshotter',
     ]));
+    const snap = cs.find((c) => c.name === 'csi-snapshotter')!;
+    expect(snap.args).toContain('--node-deployment=true');
+    expect(snap.args?.some((a) => a.startsWith('--leader-election'))).toBe(false);
+    expect(snap.env?.map((e) => e.name)).toContain('NODE_NAME');
+    // Every sidecar image is one the Go module proxy serves (test/e2e/build-tools.sh builds exactly these).
+    expect(cs.map((c) => c.image).filter((i) => i?.startsWith('registry.k8s.io/')).sort()).toEqual([
+      'registry.k8s.io/sig-storage/csi-provisioner:v5.2.0', 'registry.k8s.io/sig-storage/csi-resizer:v1.13.1', 'registry.k8s.io/sig-storage/csi-snapshotter:v8.2.1',
+    ]);
   });
 
   it('sidecars reach the CSI socket the agent serves', () => {

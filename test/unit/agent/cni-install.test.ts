@@ -65,6 +65,14 @@ describe('buildConflist', () => {
     expect(c.plugins[1].capabilities).toEqual({ portMappings: true });
   });
 
+  it('puts cni.routes in the IPAM config (no default route, the cluster still reachable)', () => {
+    const routed = validateConfig({ cni: { podCIDRs: ['10.0.0.0/24'], isDefaultGateway: false, routes: ['10.0.0.0/16', 'fd00::/48'] }, devicePlugin: { enabled: false } }, 'x', { NODE_NAME: 'n' }, '/d').cni;
+    const c = JSON.parse(buildConflist(routed, ['10.0.1.0/24']));
+    expect(c.plugins[0].isDefaultGateway).toBe(false);
+    expect(c.plugins[0].ipam.routes).toEqual([{ dst: '10.0.0.0/16' }, { dst: 'fd00::/48' }]);
+    expect(() => validateConfig({ cni: { podCIDRs: ['10.0.0.0/24'], routes: ['10.0.0.0/33'] }, devicePlugin: { enabled: false } }, 'x', { NODE_NAME: 'n' }, '/d')).toThrow(/cni\.routes/);
+  });
+
   it('omits portmap when disabled', () => {
     const c = JSON.parse(buildConflist({ ...cfg, portmap: false }, ['10.0.0.0/24']));
     expect(c.plugins).toHaveLength(1);
