@@ -5,6 +5,8 @@ import { type CniVersion, type Result, type Dns, isSupportedVersion, parseResult
 import { type Ip, parseIp, parseCidr } from './ipam/ip.ts';
 import { type RangeSet, makeRange } from './ipam/range.ts';
 import { LEVEL_NAMES, type LevelName } from './log.ts';
+import { isMac, isSafeName } from '../lib/names.ts';
+import { isObj } from '../lib/objects.ts';
 
 export interface IpamRoute {
   dst: string;
@@ -58,14 +60,11 @@ export interface NetConf {
 
 export const DEFAULT_DATA_DIR = '/var/lib/cni/networks';
 // Network names are also directory names and nft identifiers' seeds.
-const NAME_RE = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
-const MAC_RE = /^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$/;
 
 export function isValidIfname(n: string): boolean {
   return n.length > 0 && Buffer.byteLength(n) <= 15 && n !== '.' && n !== '..' && !/[\s/:]/.test(n);
 }
 
-const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 const invalid = (field: string, why: string) => new CniError(Code.InvalidConfig, `invalid config: ${field} ${why}`);
 
 function optBool(o: Record<string, unknown>, k: string, dflt: boolean): boolean {
@@ -104,7 +103,7 @@ export function parseNetConf(stdin: Buffer): NetConf {
   if (typeof v !== 'string' || v === '') throw invalid('cniVersion', 'is required');
   if (!isSupportedVersion(v)) throw new CniError(Code.IncompatibleVersion, `incompatible CNI version ${v}`, 'supported: 0.3.0, 0.3.1, 0.4.0, 1.0.0, 1.1.0');
   const name = optString(o, 'name');
-  if (!name || !NAME_RE.test(name)) throw invalid('name', 'must be a non-empty string of letters, digits, "_", "." and "-"');
+  if (!name || !isSafeName(name)) throw invalid('name', 'must be a non-empty string of letters, digits, "_", "." and "-"');
   const type = optString(o, 'type') ?? '';
   const bridge = optString(o, 'bridge') ?? 'cni0';
   if (!isValidIfname(bridge)) throw invalid('bridge', `"${bridge}" is not a valid interface name (1-15 bytes, no "/", ":" or spaces)`);
@@ -220,7 +219,7 @@ function readRuntimeConfig(o: Record<string, unknown>, conf: NetConf): void {
   if (isObj(o.runtimeConfig)) sources.push([o.runtimeConfig, 'runtimeConfig']);
   for (const [src, where] of sources) {
     if (src.mac !== undefined) {
-      if (typeof src.mac !== 'string' || !MAC_RE.test(src.mac)) throw invalid(`${where}.mac`, 'must be a MAC address like 0a:58:0a:00:00:05');
+      if (typeof src.mac !== 'string' || !isMac(src.mac)) throw invalid(`${where}.mac`, 'must be a MAC address like 0a:58:0a:00:00:05');
       if (Number.parseInt(src.mac.slice(0, 2), 16) & 1) throw invalid(`${where}.mac`, 'must be a unicast address');
       conf.mac = src.mac.toLowerCase();
     }

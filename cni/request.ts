@@ -2,6 +2,7 @@
 import { CniError, Code } from './errors.ts';
 import { isValidIfname } from './config.ts';
 import { type Ip, parseIp } from './ipam/ip.ts';
+import { isMac, isSafeName } from '../lib/names.ts';
 
 export type Command = 'ADD' | 'DEL' | 'CHECK' | 'STATUS' | 'GC' | 'VERSION';
 const COMMANDS: readonly string[] = ['ADD', 'DEL', 'CHECK', 'STATUS', 'GC', 'VERSION'];
@@ -26,7 +27,6 @@ export interface CniRequest {
   path: string[];
 }
 
-const CONTAINER_ID_RE = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
 const KNOWN_ARGS = new Set(['IgnoreUnknown', 'K8S_POD_NAMESPACE', 'K8S_POD_NAME', 'K8S_POD_UID', 'K8S_POD_INFRA_CONTAINER_ID', 'IP', 'MAC']);
 
 const envErr = (msg: string, details = '') => new CniError(Code.InvalidEnv, msg, details);
@@ -45,7 +45,7 @@ export function parseRequest(command: Command, env: NodeJS.ProcessEnv): CniReque
   const ifname = env.CNI_IFNAME ?? '';
   if (perAttachment) {
     if (!containerId) throw envErr('CNI_CONTAINERID is not set');
-    if (!CONTAINER_ID_RE.test(containerId)) throw envErr(`CNI_CONTAINERID "${containerId}" has invalid characters`);
+    if (!isSafeName(containerId)) throw envErr(`CNI_CONTAINERID "${containerId}" has invalid characters`);
     if (!ifname) throw envErr('CNI_IFNAME is not set');
     if (!isValidIfname(ifname)) throw envErr(`CNI_IFNAME "${ifname}" is not a valid interface name`, 'at most 15 bytes, no "/", ":" or spaces');
     // DEL must work after the sandbox is gone, so only ADD and CHECK need a netns.
@@ -86,7 +86,7 @@ export function parseCniArgs(s: string): CniArgs {
         });
         break;
       case 'MAC':
-        if (!/^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$/.test(v)) throw envErr(`CNI_ARGS: MAC "${v}" is not a MAC address`);
+        if (!isMac(v)) throw envErr(`CNI_ARGS: MAC "${v}" is not a MAC address`);
         out.mac = v.toLowerCase();
         break;
       default:

@@ -2,6 +2,8 @@
 // every supported version. 0.3.x/0.4.0 carry ips[].version; 1.0.0 dropped it;
 // 1.1.0 added interface mtu/socketPath/pciID and route mtu/advmss/priority/table/scope.
 import { CniError, Code } from './errors.ts';
+import { isObj } from '../lib/objects.ts';
+import { familyOf } from '../lib/ip-family.ts';
 
 export const SUPPORTED_VERSIONS = ['0.3.0', '0.3.1', '0.4.0', '1.0.0', '1.1.0'] as const;
 export type CniVersion = (typeof SUPPORTED_VERSIONS)[number];
@@ -59,7 +61,6 @@ export function compareVersions(a: string, b: string): number {
   return 0;
 }
 
-const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
 const num = (v: unknown): number | undefined => (typeof v === 'number' && Number.isFinite(v) ? v : undefined);
 
@@ -124,7 +125,7 @@ export function convertResult(r: Result, version: CniVersion): Record<string, un
   if (r.ips) {
     out.ips = r.ips.map((ip) => {
       const o: Record<string, unknown> = {};
-      if (pre1) o.version = ip.address.includes(':') ? '6' : '4';
+      if (pre1) o.version = String(familyOf(ip.address));
       o.address = ip.address;
       if (ip.gateway !== undefined) o.gateway = ip.gateway;
       if (ip.interface !== undefined) o.interface = ip.interface;

@@ -5,15 +5,16 @@
 // argument arrays only, non-zero exit throws ExecError unless allowFail.
 import { spawn } from 'node:child_process';
 import { type HostExec, type ExecOptions, type ExecResult, ExecError, inNetns } from '../lib/exec.ts';
+import { SBIN_DIRS } from '../lib/sbin-path.ts';
 
-const SBIN = ['/usr/local/sbin', '/usr/local/bin', '/usr/sbin', '/usr/bin', '/sbin', '/bin'];
+
 
 export class SpawnExec implements HostExec {
   private readonly env: Record<string, string>;
   constructor(base: NodeJS.ProcessEnv = process.env) {
     // Runtimes exec plugins with a minimal environment: make the sbin dirs searchable.
     const path = (base.PATH ?? '').split(':').filter(Boolean);
-    this.env = { ...(base as Record<string, string>), PATH: [...path, ...SBIN.filter((d) => !path.includes(d))].join(':'), LC_ALL: 'C' };
+    this.env = { ...(base as Record<string, string>), PATH: [...path, ...SBIN_DIRS.filter((d) => !path.includes(d))].join(':'), LC_ALL: 'C' };
   }
 
   run(file: string, args: readonly string[], opts: ExecOptions = {}): Promise<ExecResult> {

@@ -7,3 +7,10 @@ const SAFE_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
 export function isSafeName(s: string, maxLength = Number.POSITIVE_INFINITY): boolean {
   return s.length <= maxLength && SAFE_NAME.test(s);
 }
+
+// A MAC address as CNI_ARGS and runtimeConfig carry it: six colon-separated hex pairs.
+const MAC = /^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$/;
+
+export function isMac(s: string): boolean {
+  return MAC.test(s);
+}

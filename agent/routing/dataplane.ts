@@ -7,6 +7,7 @@ import type { HostExec } from '../../lib/exec.ts';
 import { inNs } from '../../cni/net/ip-link.ts';
 import type { Family } from '../../cni/ipam/ip.ts';
 import { ROUTE_PROTOCOL, VXLAN_DEVICE, type FdbSpec, type LocalAddr, type NeighSpec, type RouteSpec, type VxlanSpec } from './desired.ts';
+import { familyOf } from '../../lib/ip-family.ts';
 
 export interface ActualVxlan { family: Family; name: string; vni: number; port: number; local: string; underlayDev?: string; mtu: number; mac: string; up: boolean }
 
@@ -161,7 +162,7 @@ export class RealDataplane implements Dataplane {
       ]);
       for (const e of f) if (e.dst && e.state === 'permanent') fdb.push({ dev: l.ifname, mac: e.mac, dst: e.dst });
       for (const e of n) {
-        if (e.lladdr && e.state?.includes('PERMANENT')) neigh.push({ family: e.dst.includes(':') ? 6 : 4, dev: l.ifname, ip: e.dst, mac: e.lladdr });
+        if (e.lladdr && e.state?.includes('PERMANENT')) neigh.push({ family: familyOf(e.dst), dev: l.ifname, ip: e.dst, mac: e.lladdr });
       }
     }
     return { local, routes, foreign, vxlan, fdb, neigh };

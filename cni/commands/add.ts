@@ -15,6 +15,7 @@ import { hostVethName, containerMac } from '../net/veth.ts';
 import { enableForwarding } from '../net/sysctl.ts';
 import { addScript, delScript, runNft } from '../net/masq.ts';
 import { ExecError } from '../../lib/exec.ts';
+import { familyOf } from '../../lib/ip-family.ts';
 
 type Undo = { what: string; run: () => Promise<void> | void };
 
@@ -42,7 +43,7 @@ async function build(req: CniRequest, conf: NetConf, deps: Deps, ipamImpl: Ipam,
   const ipam = await ipamImpl.allocate(req, [...conf.ips, ...req.args.ips]);
   undo.push({ what: 'release addresses', run: () => ipamImpl.release(req) });
   if (ipam.ips.length === 0) throw new CniError(Code.InvalidConfig, 'invalid config: IPAM returned no addresses');
-  const families = new Set(ipam.ips.map((i) => (i.address.includes(':') ? 6 : 4) as 4 | 6));
+  const families = new Set(ipam.ips.map((i) => familyOf(i.address)));
   if (conf.isGateway) enableForwarding(deps.view, families);
 
   // 2. Host side: bridge, veth pair (peer born in the netns), port flags.
@@ -73,12 +74,12 @@ async function build(req: CniRequest, conf: NetConf, deps: Deps, ipamImpl: Ipam,
   }
 
   // 3. Container side: addresses, link up, routes.
-  const inner: LinkOp[] = ipam.ips.map((i) => ({ op: 'addr-add', dev: req.ifname, cidr: i.address, nodad: i.address.includes(':') }));
+  const inner: LinkOp[] = ipam.ips.map((i) => ({ op: 'addr-add', dev: req.ifname, cidr: i.address, nodad: familyOf(i.address) === 6 }));
   inner.push({ op: 'link-set', dev: req.ifname, up: true });
   const routes: Route[] = [];
-  const gwFor = (fam: 4 | 6) => ipam.ips.find((i) => i.gateway && (i.address.includes(':') ? 6 : 4) === fam)?.gateway;
+  const gwFor = (fam: 4 | 6) => ipam.ips.find((i) => i.gateway && familyOf(i.address) === fam)?.gateway;
   for (const r of ipam.routes) {
-    const fam = r.dst.includes(':') ? 6 : 4;
+    const fam = familyOf(r.dst);
     const via = r.gw ?? gwFor(fam);
     inner.push({ op: 'route-add', dst: r.dst, dev: req.ifname, ...(via ? { via } : {}) });
     routes.push(via ? { dst: r.dst, gw: via } : { dst: r.dst });

@@ -6,9 +6,10 @@ import type { HostExec } from '../../lib/exec.ts';
 import { CniError, Code } from '../errors.ts';
 import type { CniRequest, Command } from '../request.ts';
 import { type Result, parseResult } from '../result.ts';
+import { isSafeName } from '../../lib/names.ts';
 
 export function findPlugin(type: string, path: string[]): string {
-  if (!/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/.test(type)) throw new CniError(Code.InvalidConfig, `invalid config: ipam.type "${type}" is not a plugin name`);
+  if (!isSafeName(type)) throw new CniError(Code.InvalidConfig, `invalid config: ipam.type "${type}" is not a plugin name`);
   for (const dir of path) {
     const p = join(dir, type);
     if (existsSync(p)) return p;

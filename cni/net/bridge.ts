@@ -4,6 +4,7 @@ import type { HostView } from './host-view.ts';
 import type { LinkOp } from './ip-link.ts';
 import { bridgeMac } from './veth.ts';
 import { CniError, Code } from '../errors.ts';
+import { familyOf } from '../../lib/ip-family.ts';
 
 /**
  * Ops that make the bridge ready. Addresses use `replace`, so parallel ADDs
@@ -15,7 +16,7 @@ import { CniError, Code } from '../errors.ts';
 export function bridgeOps(conf: NetConf, gateways: string[], create: boolean): LinkOp[] {
   const ops: LinkOp[] = [];
   if (create) ops.push({ op: 'bridge-add', name: conf.bridge, mtu: conf.mtu, mac: bridgeMac(conf.bridge) });
-  for (const cidr of gateways) ops.push({ op: 'addr-replace', dev: conf.bridge, cidr, nodad: cidr.includes(':') });
+  for (const cidr of gateways) ops.push({ op: 'addr-replace', dev: conf.bridge, cidr, nodad: familyOf(cidr) === 6 });
   ops.push({ op: 'link-set', dev: conf.bridge, up: true, ...(conf.promiscMode ? { promisc: true } : {}) });
   return ops;
 }

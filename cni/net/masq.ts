@@ -7,6 +7,7 @@
 import { hashHex } from '../hash.ts';
 import type { HostExec } from '../../lib/exec.ts';
 import { parseCidr, networkOf, formatCidr } from '../ipam/ip.ts';
+import { familyOf } from '../../lib/ip-family.ts';
 
 export const TABLE = 'inet hostplane';
 
@@ -15,7 +16,6 @@ export function ids(network: string): { chain: string; set4: string; set6: strin
   return { chain: h, set4: `${h}_4`, set6: `${h}_6` };
 }
 
-const fam = (addr: string): 4 | 6 => (addr.includes(':') ? 6 : 4);
 const bare = (cidr: string) => cidr.split('/')[0]!;
 
 function preamble(network: string): string[] {
@@ -30,7 +30,7 @@ function preamble(network: string): string[] {
 /** ADD: (re)write the network's masquerade chain and add the pod's addresses. */
 export function addScript(network: string, podCidrs: string[]): string {
   const { chain, set4, set6 } = ids(network);
-  const nets = (f: 4 | 6) => [...new Set(podCidrs.filter((c) => fam(c) === f).map((c) => formatCidr(networkOf(parseCidr(c)!))))];
+  const nets = (f: 4 | 6) => [...new Set(podCidrs.filter((c) => familyOf(c) === f).map((c) => formatCidr(networkOf(parseCidr(c)!))))];
   const lines = [
     ...preamble(network),
     `add chain ${TABLE} ${chain} { type nat hook postrouting priority srcnat; policy accept; }`,
@@ -40,7 +40,7 @@ export function addScript(network: string, podCidrs: string[]): string {
   if (n4.length) lines.push(`add rule ${TABLE} ${chain} ip saddr @${set4} ip daddr != { ${n4.join(', ')} } masquerade`);
   if (n6.length) lines.push(`add rule ${TABLE} ${chain} ip6 saddr @${set6} ip6 daddr != { ${n6.join(', ')} } masquerade`);
   for (const f of [4, 6] as const) {
-    const ips = podCidrs.filter((c) => fam(c) === f).map(bare);
+    const ips = podCidrs.filter((c) => familyOf(c) === f).map(bare);
     if (ips.length) lines.push(`add element ${TABLE} ${f === 4 ? set4 : set6} { ${ips.join(', ')} }`);
   }
   return lines.join('\n') + '\n';
@@ -51,7 +51,7 @@ export function delScript(network: string, ips: string[]): string {
   const { set4, set6 } = ids(network);
   const lines = preamble(network);
   for (const f of [4, 6] as const) {
-    const these = ips.filter((a) => fam(a) === f).map(bare);
+    const these = ips.filter((a) => familyOf(a) === f).map(bare);
     if (!these.length) continue;
     const set = f === 4 ? set4 : set6;
     lines.push(`add element ${TABLE} ${set} { ${these.join(', ')} }`, `delete element ${TABLE} ${set} { ${these.join(', ')} }`);
@@ -64,7 +64,7 @@ export function gcScript(network: string, keep: string[]): string {
   const { set4, set6 } = ids(network);
   const lines = [...preamble(network), `flush set ${TABLE} ${set4}`, `flush set ${TABLE} ${set6}`];
   for (const f of [4, 6] as const) {
-    const these = keep.filter((a) => fam(a) === f).map(bare);
+    const these = keep.filter((a) => familyOf(a) === f).map(bare);
     if (these.length) lines.push(`add element ${TABLE} ${f === 4 ? set4 : set6} { ${these.join(', ')} }`);
   }
   return lines.join('\n') + '\n';
