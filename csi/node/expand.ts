@@ -49,6 +49,9 @@ export async function nodeExpandVolume(ctx: CsiContext, req: { volume_id?: strin
         // Online ext4 growth needs CAP_SYS_RESOURCE (EXT4_IOC_RESIZE_FS); without
         // it the next Stage grows the filesystem offline, before mounting it.
         if (/Permission denied|Operation not permitted/.test((e as Error).message)) {
+          // kubelet takes FAILED_PRECONDITION as "do not block the mount, do not
+          // retry here" and shows the user nothing: say it where operators look.
+          ctx.log.warn({ volume_id: id, bytes: v.capacityBytes, fs: m.fsType }, 'volume grew, but its mounted filesystem cannot grow online without CAP_SYS_RESOURCE; it grows at the next NodeStageVolume (re-create the pod)');
           throw failedPrecondition(`the kernel refused to grow the mounted ${m.fsType} online (the driver lacks CAP_SYS_RESOURCE); it will grow at the next NodeStageVolume`);
         }
         throw e;
