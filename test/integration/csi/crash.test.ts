@@ -46,8 +46,8 @@ function writeShims(dir: string): string {
       '  *"$match"*)',
       `    if [ "$when" = after ]; then "${real}" "$@"; rc=$?; else rc=0; fi`,
       `    echo $$ > "${dir}/started-${name}"`,
-      '    sleep 60',
-      '    exit $rc;;',
+      // exec: the stall is this very pid, so killing it leaves no orphan sleeping on.
+      '    [ $rc = 0 ] && exec sleep 60 || exec sh -c "sleep 60; exit $rc";;',
       '  esac',
       'fi',
       `exec "${real}" "$@"`,
