@@ -46,8 +46,8 @@ function writeShims(dir: string): string {
       '  *"$match"*)',
       `    if [ "$when" = after ]; then "${real}" "$@"; rc=$?; else rc=0; fi`,
       `    echo $$ > "${dir}/started-${name}"`,
-      '    sleep 60',
-      '    exit $rc;;',
+      // exec: the stall is this very pid, so killing it leaves no orphan sleeping on.
+      '    [ $rc = 0 ] && exec sleep 60 || exec sh -c "sleep 60; exit $rc";;',
       '  esac',
       'fi',
       `exec "${real}" "$@"`,
@@ -385,7 +385,7 @@ describe('SIGKILL during expansion', () => {
     const img = join(dir, 'data', 'images', `${v.id}.img`);
     const want = { required_bytes: 448 * MiB };
     await crashDuring('losetup', () => client.controller.ControllerExpandVolume({ volume_id: v.id, capacity_range: want }), {
-      match: '-c',
+      match: ' -c /dev/loop', // losetup -c DEVICE (the test dir's own name contains "-c")
       atKill: () => expect(statSync(img).size, 'ControllerExpand had grown the image').toBe(448 * MiB),
     });
     await expectCoherent();

@@ -160,3 +160,20 @@ describe('disk policy: the disk fills from outside', () => {
     expect(Object.keys(hashes(dataDir))).toEqual([]);
   });
 });
+
+describe('disk policy: overprovisioning, when the operator asks for it', () => {
+  it('--overprovision-ratio 2 with a 1 MiB reserve: twice the pool may be promised, and GetCapacity says exactly what is left', async () => {
+    c.close();
+    await driver!.close();
+    driver = await startCsiDriver({ endpoint: `unix://${dir}/csi.sock`, nodeId: 'test-node', dataDir, log: silentLogger(), overprovisionRatio: 2, capacityReserveBytes: MiB });
+    c = csiClient(join(dir, 'csi.sock'));
+    const pool = free() - MiB;
+    const offered = await available();
+    expect(Math.abs(offered - 2 * pool)).toBeLessThan(64 * 1024);
+    const big = Math.floor((pool * 1.5) / MiB) * MiB; // more than the disk holds
+    const { volume } = await create('thin', big);
+    expect(Math.abs((await available()) - (2 * (free() - MiB) - big))).toBeLessThan(64 * 1024);
+    expect(await codeOf(create('thinner', (Math.floor((await available()) / MiB) + 1) * MiB))).toBe('RESOURCE_EXHAUSTED');
+    await c.controller.DeleteVolume({ volume_id: volume.volume_id });
+  });
+});
