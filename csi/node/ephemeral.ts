@@ -12,7 +12,8 @@ import { ephemeralIdFor, ephemeralVolume, imagePath } from '../context.ts';
 import { alreadyExists, failedPrecondition, invalidArgument, outOfRange, resourceExhausted } from '../../lib/grpc/status-error.ts';
 import { DEFAULT_VOLUME_BYTES, parseCapability, sizeFor, unsupportedReason, type ParsedCapability } from '../validate.ts';
 import { checkEphemeralAttributes } from '../parameters.ts';
-import { createImage, freeBytes, removeImage } from '../volumes/image.ts';
+import { createImage, removeImage } from '../volumes/image.ts';
+import { withRoomFor } from '../volumes/capacity.ts';
 import { releaseImage } from '../volumes/loop.ts';
 import { mountAt } from '../volumes/mounts.ts';
 import type { FsType } from '../volumes/filesystem.ts';
@@ -85,14 +86,14 @@ export async function publishEphemeral(ctx: CsiContext, req: EphemeralPublishReq
     if (fresh) {
       const live = ctx.store.volumes().filter((x) => x.status === 'ready').length;
       if (live >= ctx.maxVolumes) throw resourceExhausted(`node ${ctx.nodeId} already holds its maximum of ${ctx.maxVolumes} volumes`);
-      const free = await freeBytes(ctx.dataDir);
-      if (w.bytes > free) throw outOfRange(`inline volume of ${w.bytes} bytes exceeds the free space of the data dir (${free} bytes)`);
       v = {
         id, name: req.volume_id, capacityBytes: w.bytes, status: 'creating', parameters: { fsType: w.fsType }, mutableParameters: {},
         createdAt: new Date().toISOString(), publish: {},
         ephemeral: { handle: req.volume_id, targetPath: req.target_path, readonly: w.readOnly, fsType: w.fsType },
       };
-      await ctx.store.putVolume(v);
+      // The disk policy (volumes/capacity.ts) counts an inline volume's promise like any other.
+      const record = v;
+      await withRoomFor(ctx, { id, more: w.bytes, total: w.bytes }, resourceExhausted, () => ctx.store.putVolume(record));
     }
     const rec = v!;
     let mounted = false;

@@ -1,7 +1,7 @@
 // Volume images: sparse files in the data dir. A sparse file costs nothing
 // until written, and its length is the hard size limit of the filesystem or
 // block device built on it (writes past it fail with ENOSPC).
-import { open, rm, stat, truncate, statfs } from 'node:fs/promises';
+import { open, rm, stat, truncate } from 'node:fs/promises';
 import { isNotFound } from '../../lib/errors.ts';
 
 /** Create an empty sparse image of exactly `bytes`; fails if it already exists. */
@@ -40,10 +40,4 @@ export async function allocatedBytes(path: string): Promise<number> {
     if (isNotFound(e)) return 0;
     throw e;
   }
-}
-
-/** Free bytes in the data dir's filesystem, for unprivileged writers (GetCapacity). */
-export async function freeBytes(dir: string): Promise<number> {
-  const s = await statfs(dir);
-  return s.bavail * s.bsize;
 }
