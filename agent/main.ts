@@ -36,7 +36,7 @@ export async function main(argv: string[]): Promise<number> {
     process.stderr.write(`hostplane agent: --config is required\n${USAGE}`);
     return 2;
   }
-  let cfg;
+  let cfg: Awaited<ReturnType<typeof loadConfig>>;
   try {
     cfg = await loadConfig(file);
   } catch (e) {
@@ -44,7 +44,7 @@ export async function main(argv: string[]): Promise<number> {
     return e instanceof AgentConfigError ? 2 : 1;
   }
   const log = createLogger({ name: 'hostplane-agent', level: cfg.logLevel });
-  let agent;
+  let agent: Awaited<ReturnType<typeof startAgent>>;
   try {
     agent = await startAgent(cfg, { log, components: realComponents });
   } catch (e) {

@@ -54,7 +54,7 @@ export const nodeTopology = (ctx: CsiContext): Topology => ({ segments: { [TOPOL
  */
 export function getVolume(ctx: CsiContext, id: string): VolumeRecord {
   const v = ctx.store.volume(id);
-  if (!v || v.status !== 'ready' || v.ephemeral) throw notFound(`volume ${id} does not exist`);
+  if (v?.status !== 'ready' || v.ephemeral) throw notFound(`volume ${id} does not exist`);
   return v;
 }
 
@@ -66,7 +66,7 @@ export function ephemeralVolume(ctx: CsiContext, handle: string): VolumeRecord |
 
 export function getSnapshot(ctx: CsiContext, id: string): SnapshotRecord {
   const s = ctx.store.snapshot(id);
-  if (!s || s.status !== 'ready') throw notFound(`snapshot ${id} does not exist`);
+  if (s?.status !== 'ready') throw notFound(`snapshot ${id} does not exist`);
   return s;
 }
 

@@ -1,6 +1,6 @@
 // The CSI driver's options: their type, defaults and the one validator that
 // both `hostplane csi` (flags) and the agent (its `csi:` config section) use.
-import { Fields, type Rule } from '../lib/fields.ts';
+import type { Fields, Rule } from '../lib/fields.ts';
 import { UNIX_ENDPOINT } from '../lib/endpoint.ts';
 import { isSafeName } from '../lib/names.ts';
 import { MAX_ID_LENGTH } from './validate.ts';

@@ -28,6 +28,7 @@ export function checkId(id: string | undefined, field: string): string {
 /** CreateVolume/CreateSnapshot names: any Unicode except control characters, at most 128 bytes here. */
 export function checkName(name: string | undefined, field = 'name'): string {
   const v = required(name, field);
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point of this check
   if (/[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f]/.test(v)) throw invalidArgument(`${field} contains control characters`);
   if (Buffer.byteLength(v) > 1024) throw invalidArgument(`${field} is longer than 1024 bytes`);
   return v;

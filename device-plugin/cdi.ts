@@ -40,7 +40,7 @@ export class CdiWriter {
   async write(res: ResourceConfig, devices: readonly DiscoveredDevice[]): Promise<void> {
     const path = cdiSpecPath(this.dir, res.name);
     if (!res.cdi || devices.length === 0) return this.remove(res.name);
-    const text = JSON.stringify(buildCdiSpec(res, devices), null, 2) + '\n';
+    const text = `${JSON.stringify(buildCdiSpec(res, devices), null, 2)}\n`;
     if (this.last.get(path) === text) return;
     await writeFileAtomic(path, text, 0o644);
     this.last.set(path, text);

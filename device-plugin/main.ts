@@ -59,7 +59,7 @@ export async function main(argv: string[]): Promise<number> {
   let onSignal: (sig: string) => void = (sig) => { signalled ??= sig; };
   process.on('SIGTERM', () => onSignal('SIGTERM'));
   process.on('SIGINT', () => onSignal('SIGINT'));
-  let plugins;
+  let plugins: Awaited<ReturnType<typeof startDevicePlugins>>;
   try {
     plugins = await startDevicePlugins({ ...options, log });
   } catch (e) {

@@ -67,7 +67,7 @@ export async function createVolume(ctx: CsiContext, req: CreateVolumeRequest): P
     sourceBytes = snap.sizeBytes;
   } else if (src?.type === 'volume' || src?.volume) {
     const volId = checkId(src.volume?.volume_id, 'volume_content_source.volume.volume_id');
-    let vol;
+    let vol: ReturnType<typeof getVolume>;
     try { vol = getVolume(ctx, volId); } catch { throw notFound(elsewhere(`source volume ${volId} does not exist`)); }
     source = { volumeId: vol.id };
     sourceBytes = vol.capacityBytes;

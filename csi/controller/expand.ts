@@ -26,7 +26,7 @@ export async function controllerExpandVolume(ctx: CsiContext, req: { volume_id?:
   return ctx.lock.run(id, async () => {
     const v = ctx.store.volume(id);
     // Not on this node (or not a CO volume): its own node grows it in NodeExpandVolume.
-    if (!v || v.status !== 'ready' || v.ephemeral) return { capacity_bytes: want, node_expansion_required: true };
+    if (v?.status !== 'ready' || v.ephemeral) return { capacity_bytes: want, node_expansion_required: true };
     const block = cap?.block ?? v.stage?.block ?? false;
     if (want <= v.capacityBytes) return { capacity_bytes: v.capacityBytes, node_expansion_required: true };
     // The growth is a new promise: the disk policy (capacity.ts) must allow it.

@@ -56,7 +56,14 @@ export function defaultReserve(fsBytes: number): number {
 // they count as soon as they are granted, so the lock is held only for the
 // check, not for the fsync of the record.
 const grants = new WeakMap<CsiContext, Map<string, number>>();
-const grantsOf = (ctx: CsiContext) => { let g = grants.get(ctx); if (!g) grants.set(ctx, (g = new Map())); return g; };
+const grantsOf = (ctx: CsiContext) => {
+  let g = grants.get(ctx);
+  if (!g) {
+    g = new Map();
+    grants.set(ctx, g);
+  }
+  return g;
+};
 
 export async function capacityView(ctx: CsiContext): Promise<CapacityView> {
   const st = await statfs(ctx.dataDir);

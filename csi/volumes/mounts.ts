@@ -12,7 +12,7 @@ export interface MountEntry {
 }
 
 // mountinfo escapes space, tab, newline and backslash as octal.
-const unescape = (s: string) => s.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
+const unescapeOctal = (s: string) => s.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
 
 export function parseMountinfo(text: string): MountEntry[] {
   const out: MountEntry[] = [];
@@ -23,11 +23,11 @@ export function parseMountinfo(text: string): MountEntry[] {
     const a = pre.split(' ');
     const b = post.split(' ');
     out.push({
-      root: unescape(a[3] ?? ''),
-      target: unescape(a[4] ?? ''),
+      root: unescapeOctal(a[3] ?? ''),
+      target: unescapeOctal(a[4] ?? ''),
       options: (a[5] ?? '').split(','),
       fsType: b[0] ?? '',
-      source: unescape(b[1] ?? ''),
+      source: unescapeOctal(b[1] ?? ''),
     });
   }
   return out;

@@ -21,7 +21,7 @@ function scanRule(rule: DiscoveryRule, sysfsRoot: string, maxId: number, dirs: S
   switch (rule.kind) {
     case 'path': {
       const g = expandGlob(rule.glob);
-      g.dirs.forEach((d) => dirs.add(d));
+      for (const d of g.dirs) dirs.add(d);
       return g.matches.map((m) => ({ id: idForPath(m, maxId), nodes: [m], usable: true }));
     }
     case 'pci': {
@@ -30,7 +30,7 @@ function scanRule(rule: DiscoveryRule, sysfsRoot: string, maxId: number, dirs: S
       // Without a driver-specific map from PCI address to node file, pair
       // them in order: the n-th function (by address) gets the n-th node.
       const nodes = rule.deviceNodes ? expandGlob(rule.deviceNodes) : undefined;
-      nodes?.dirs.forEach((d) => dirs.add(d));
+      for (const d of nodes?.dirs ?? []) dirs.add(d);
       if (rule.deviceNodes) dirs.add(dirname(rule.deviceNodes));
       return found.map((d, i) => {
         const node = nodes?.matches[i];
