@@ -10,7 +10,7 @@ import { type Deps, ipamFor } from './deps.ts';
 import type { Ipam } from '../ipam/ipam.ts';
 import { parseCidr } from '../ipam/ip.ts';
 import type { LinkOp } from '../net/ip-link.ts';
-import { bridgeOps, bridgeNeeded, isLinkExistsError } from '../net/bridge.ts';
+import { bridgeOps, bridgeNeeded, isBridgeSettled, isLinkExistsError } from '../net/bridge.ts';
 import { hostVethName, containerMac } from '../net/veth.ts';
 import { enableForwarding } from '../net/sysctl.ts';
 import { addScript, delScript, runNft } from '../net/masq.ts';
@@ -62,14 +62,14 @@ async function build(req: CniRequest, conf: NetConf, deps: Deps, ipamImpl: Ipam,
     { op: 'link-set', dev: hostVeth, up: true },
   ];
   const ip = deps.ip;
-  const create = bridgeNeeded(conf, deps.view);
+  const create = await bridgeNeeded(conf, deps.view);
   // Deleting the host end removes the peer too; the bridge stays (other pods share it).
   undo.push({ what: 'delete veth', run: async () => void (await ip.applyForce([{ op: 'link-del', dev: hostVeth }])) });
   try {
     await ip.apply([...bridgeOps(conf, gateways, create), ...hostTail]);
   } catch (e) {
     // A parallel ADD created the bridge first: our create line failed and ip stopped there.
-    if (!(create && e instanceof ExecError && isLinkExistsError(e.stderr) && deps.view.isBridge(conf.bridge))) throw e;
+    if (!(create && e instanceof ExecError && isLinkExistsError(e.stderr) && (await isBridgeSettled(conf.bridge, deps.view)))) throw e;
     await ip.apply([...bridgeOps(conf, gateways, false), ...hostTail]);
   }
 

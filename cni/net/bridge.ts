@@ -21,11 +21,25 @@ export function bridgeOps(conf: NetConf, gateways: string[], create: boolean): L
   return ops;
 }
 
-/** Whether the bridge must be created; throws if the name is taken by something that is not a bridge. */
-export function bridgeNeeded(conf: NetConf, view: HostView): boolean {
+/**
+ * Whether the bridge must be created; throws if the name is taken by something
+ * that is not a bridge. A bridge a concurrent ADD has just created shows in
+ * /sys/class/net a moment before its bridge/ directory does, so "exists but
+ * not a bridge" is believed only once it lasts (isBridgeSettled).
+ */
+export async function bridgeNeeded(conf: NetConf, view: HostView): Promise<boolean> {
   if (!view.linkExists(conf.bridge)) return true;
-  if (!view.isBridge(conf.bridge)) throw new CniError(Code.InvalidConfig, `invalid config: bridge "${conf.bridge}" exists and is not a bridge`);
+  if (!(await isBridgeSettled(conf.bridge, view))) throw new CniError(Code.InvalidConfig, `invalid config: bridge "${conf.bridge}" exists and is not a bridge`);
   return false;
+}
+
+/** isBridge, asked again for up to `ms` while the answer is "no" (see bridgeNeeded). */
+export async function isBridgeSettled(name: string, view: HostView, ms = 200): Promise<boolean> {
+  for (const end = Date.now() + ms; ;) {
+    if (view.isBridge(name)) return true;
+    if (Date.now() >= end || !view.linkExists(name)) return false;
+    await new Promise((r) => setTimeout(r, 5));
+  }
 }
 
 export function isLinkExistsError(stderr: string): boolean {

@@ -116,7 +116,7 @@ try {
   }
 
   const ratio = (a: string, b: string) => median(t[a]!) / median(t[b]!);
-  const verdict = (x: number, target: number) => `${x.toFixed(2)} (target <= ${target}: ${x <= target ? 'met' : 'NOT met'})`;
+  const verdict = (x: number, target: number) => `${x.toFixed(3)} (target <= ${target}: ${x <= target ? 'met' : 'NOT met'})`;
   out(`CNI latency, ${N} interleaved samples each, ms (agent = through the agent's CNI server; solo = no agent, in-process; ref = Go bridge + host-local v1.10.0)`);
   out(`${''.padEnd(42)}  median       p99`);
   for (const [k, v] of Object.entries(t)) out(`${k.padEnd(42)} ${f(median(v))}  ${f(percentile(v, 99))}`);

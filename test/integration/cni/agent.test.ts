@@ -195,6 +195,29 @@ describe('bounded work', () => {
   });
 });
 
+describe('the netns helper', () => {
+  it('killed, it is replaced: the next ADD through the agent still execs nothing and succeeds', async () => {
+    const helper = () => readFileSync(`/proc/${agent.pid}/task/${agent.pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean)
+      .find((k) => { try { return readFileSync(`/proc/${k}/cmdline`, 'utf8').includes('netns-helper'); } catch { return false; } });
+    const ns = sb.netns('h');
+    const first = await runPlugin('ADD', conf(), { containerId: `${sb.tag}-h1`, netns: ns, ifname: 'eth1' });
+    expect(first.code, first.stdout).toBe(0);
+    const pid = helper();
+    expect(pid).toBeDefined();
+    process.kill(Number(pid), 'SIGKILL');
+    await eventually(() => helper() !== pid, 5000, 'old helper gone');
+    const second = await runPlugin('ADD', conf(), { containerId: `${sb.tag}-h2`, netns: ns, ifname: 'eth2' });
+    expect(second.code, second.stdout + second.stderr).toBe(0);
+    expect(fellBack(second)).toBe(false);
+    expect(helper()).toBeDefined();
+    expect(helper()).not.toBe(pid);
+    for (const [id, ifname] of [[`${sb.tag}-h1`, 'eth1'], [`${sb.tag}-h2`, 'eth2']] as const) {
+      expect((await runPlugin('DEL', conf(), { containerId: id, netns: ns, ifname })).code).toBe(0);
+    }
+    await cleanAll();
+  });
+});
+
 describe('asynchronous DEL', () => {
   it('DEL answers before the veth is gone; the address stays leased until the link is gone, then returns to the pool', async () => {
     const ns = sb.netns('async');
