@@ -25,7 +25,7 @@ beforeEach(async () => {
   const cfg = validateConfig({
     nodeName: 'health-node',
     http: { address: '127.0.0.1', port: 0 },
-    cni: { binarySource: join(dir, 'cni-src'), binDir: join(dir, 'cni-bin'), confDir: join(dir, 'net.d'), ipamDataDir: join(dir, 'ipam'), podCIDRs: ['10.79.0.0/24'] },
+    cni: { binarySource: join(dir, 'cni-src'), binDir: join(dir, 'cni-bin'), confDir: join(dir, 'net.d'), ipamDataDir: join(dir, 'ipam'), podCIDRs: ['10.79.0.0/24'], server: { socket: join(dir, 'run', 'cni.sock') } },
     csi: { endpoint: `unix://${dir}/csi/csi.sock`, dataDir: join(dir, 'csi-data'), pluginsRegistry: join(dir, 'registry') },
     devicePlugin: {
       kubeletDir: join(dir, 'device-plugins'), pluginsRegistry: join(dir, 'registry'), cdiDir: join(dir, 'cdi'),

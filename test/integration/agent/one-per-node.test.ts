@@ -31,7 +31,7 @@ function config(name: string, over: { csiData?: string; ipam?: string } = {}): s
   writeFileSync(file, stringify({
     nodeName: 'one-node',
     http: { address: '127.0.0.1', port: 0 },
-    cni: { binDir: join(dir, 'cni-bin'), confDir: join(dir, 'net.d'), ipamDataDir: over.ipam ?? join(dir, 'ipam'), podCIDRs: ['10.78.0.0/24'] },
+    cni: { binDir: join(dir, 'cni-bin'), confDir: join(dir, 'net.d'), ipamDataDir: over.ipam ?? join(dir, 'ipam'), podCIDRs: ['10.78.0.0/24'], server: { socket: join(dir, name, 'cni.sock') } },
     csi: { endpoint: `unix://${dir}/csi/csi.sock`, dataDir: over.csiData ?? join(dir, 'csi-data'), pluginsRegistry: join(dir, 'registry') },
     devicePlugin: { enabled: false },
   }));

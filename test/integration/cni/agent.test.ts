@@ -170,9 +170,10 @@ describe('bounded work', () => {
     const sampler = (async () => {
       while (sampling) {
         const kids = readFileSync(`/proc/${agent.pid}/task/${agent.pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean);
-        // Host tools the agent runs per request: not its persistent `ip -batch`, not its netns helper.
+        // Host tools the agent runs per request: not its persistent `ip -batch`, not its netns helper,
+        // not the flock(1) holding its data-dir lock (lib/flock.ts) for the process's life.
         const tools = kids.map((k) => { try { return readFileSync(`/proc/${k}/cmdline`, 'utf8').split('\0'); } catch { return []; } })
-          .filter((argv) => argv.length > 0 && !argv.includes('-force') && !argv.includes('netns-helper'));
+          .filter((argv) => argv.length > 0 && !argv.includes('-force') && !argv.includes('netns-helper') && argv[0] !== 'flock');
         peak = Math.max(peak, tools.length);
         await new Promise((r) => setImmediate(r));
       }

@@ -3,8 +3,8 @@
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { spawn } from 'node:child_process';
 import { readdirSync, readFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
-import { execFileSync } from 'node:child_process';
 import { hostVethName } from '../../../cni/net/veth.ts';
+import { ids } from '../../../cni/net/masq.ts';
 import { join } from 'node:path';
 import { ensureBuilt, runPlugin, Sandbox, cniEnv, PLUGIN, ping } from './helpers.ts';
 
@@ -19,7 +19,6 @@ const conf = {
 };
 const leases = () => readdirSync(join(sb.dataDir, conf.name)).filter((f) => !f.startsWith('.'));
 const N = 30;
-const REAL_IP = execFileSync('sh', ['-c', 'command -v ip'], { encoding: 'utf8' }).trim();
 
 describe('parallel ADD', () => {
   it(`${N} parallel ADDs of the built binary into separate netns get ${N} distinct addresses (bridge created by the race winner)`, async () => {
@@ -37,28 +36,28 @@ describe('parallel ADD', () => {
 
   it('an ADD killed with SIGKILL mid-way does not wedge later ADDs; GC releases what it left', async () => {
     // Each victim is stopped at a known point of its work and SIGKILLed
-    // there: `ip` on its PATH is a shim that, for the victim's chosen call,
-    // marks the moment and waits. The first victims die in the host batch
-    // (lease taken, veth maybe half made), the others in the netns batch
-    // (lease and host veth in place). So what GC must clean up is known to
+    // there. Links are made over netlink (no exec), so the stop is the one
+    // host tool an ADD still runs: `nft` for the masquerade, after the lease
+    // is taken and both veth ends are in place. A shim `nft` on the victims'
+    // PATH marks the moment and waits. So what GC must clean up is known to
     // exist, not hoped for, however loaded the machine.
     const shimDir = join(sb.dataDir, 'shim');
     mkdirSync(shimDir);
-    writeFileSync(join(shimDir, 'ip'), [
+    writeFileSync(join(shimDir, 'nft'), [
       '#!/bin/sh',
-      'case " $* " in *" -n "*) call=netns ;; *) call=host ;; esac',
-      'if [ "$call" = "$HP_STALL" ]; then echo $$ > "$HP_MARK.tmp"; mv "$HP_MARK.tmp" "$HP_MARK"; exec sleep 60; fi',
-      `exec ${REAL_IP} "$@"`,
+      'echo $$ > "$HP_MARK.tmp"; mv "$HP_MARK.tmp" "$HP_MARK"; exec sleep 60',
       '',
     ].join('\n'), { mode: 0o755 });
-    const victims = [0, 1, 2, 3, 4].map((i) => ({ ns: sb.netns(`k${i}`), id: `${sb.tag}-k${i}`, stall: i < 2 ? 'host' as const : 'netns' as const }));
+    const victimConf = { ...conf, ipMasq: true };
+    sb.nft(ids(conf.name).chain);
+    const victims = [0, 1, 2, 3, 4].map((i) => ({ ns: sb.netns(`k${i}`), id: `${sb.tag}-k${i}` }));
     const leaseOf = (id: string) => leases().find((f) => { try { return readFileSync(join(sb.dataDir, conf.name, f), 'utf8').startsWith(`${id}\r\n`); } catch { return false; } });
     const vethOf = (id: string) => existsSync(`/sys/class/net/${hostVethName(id, 'eth0')}`);
-    await Promise.all(victims.map(({ ns, id, stall }) => new Promise<void>((resolve, reject) => {
+    await Promise.all(victims.map(({ ns, id }) => new Promise<void>((resolve, reject) => {
       const mark = join(sb.dataDir, `stalled-${id}`);
-      const env = { ...cniEnv('ADD', { containerId: id, netns: ns }), PATH: shimDir, HP_STALL: stall, HP_MARK: mark };
+      const env = { ...cniEnv('ADD', { containerId: id, netns: ns }), PATH: shimDir, HP_MARK: mark };
       const p = spawn(PLUGIN, [], { env, stdio: ['pipe', 'ignore', 'ignore'] });
-      p.stdin.end(JSON.stringify(conf));
+      p.stdin.end(JSON.stringify(victimConf));
       const poll = setInterval(() => {
         if (!existsSync(mark)) return;
         clearInterval(poll);
@@ -67,14 +66,14 @@ describe('parallel ADD', () => {
       }, 5);
       p.on('close', (_code, signal) => {
         clearInterval(poll);
-        if (signal !== 'SIGKILL') reject(new Error(`victim ${id} ended (${_code}) without reaching its ${stall} batch`));
+        if (signal !== 'SIGKILL') reject(new Error(`victim ${id} ended (${_code}) without reaching its nft call`));
         else resolve();
       });
     })));
-    // Every victim left its lease; those stopped in the netns batch their host veth too.
+    // Every victim left its lease and its host veth.
     for (const v of victims) {
       expect(leaseOf(v.id), `victim ${v.id} lease`).toBeDefined();
-      if (v.stall === 'netns') expect(vethOf(v.id), `victim ${v.id} veth`).toBe(true);
+      expect(vethOf(v.id), `victim ${v.id} veth`).toBe(true);
     }
 
     const ns = sb.netns('after');

@@ -86,7 +86,7 @@ describe('inline ephemeral volumes', () => {
     ['a multi-node access mode', { volume_capability: mountCap('', 'MULTI_NODE_MULTI_WRITER') }, 'INVALID_ARGUMENT'],
     ['fs_type conflicting with fsType', { volume_capability: mountCap('xfs'), volume_context: podCtx({ fsType: 'ext4' }) }, 'INVALID_ARGUMENT'],
     ['xfs below 300 MiB', { volume_context: podCtx({ fsType: 'xfs', size: '64Mi' }) }, 'OUT_OF_RANGE'],
-    ['more than the data dir holds', { volume_context: podCtx({ size: '60Ti' }) }, 'OUT_OF_RANGE'],
+    ['more than the node can promise (disk policy, as CreateVolume)', { volume_context: podCtx({ size: '60Ti' }) }, 'RESOURCE_EXHAUSTED'],
   ])('%s → %s, and nothing is created', async (_n, extra, code) => {
     const hd = handle('bad');
     expect(await codeOf(publish(hd, target('bad'), extra))).toBe(code);

@@ -103,7 +103,7 @@ describe('image in containerd', () => {
     writeFileSync(join(share, 'agent.yaml'), stringify({
       nodeName: 'ctr-node',
       http: { address: '127.0.0.1', port },
-      cni: { binDir: '/run/hp-test/cni-bin', confDir: '/run/hp-test/net.d', ipamDataDir: '/run/hp-test/ipam', podCIDRs: ['10.88.0.0/24'] },
+      cni: { binDir: '/run/hp-test/cni-bin', confDir: '/run/hp-test/net.d', ipamDataDir: '/run/hp-test/ipam', podCIDRs: ['10.88.0.0/24'], server: { socket: '/run/hp-test/cni.sock' } },
       csi: { endpoint: 'unix:///run/hp-test/csi/csi.sock', dataDir: '/run/hp-test/csi-data', pluginsRegistry: '/run/hp-test/registry' },
       devicePlugin: {
         kubeletDir: '/run/hp-test/device-plugins', pluginsRegistry: '/run/hp-test/registry', cdiDir: '/run/hp-test/cdi',

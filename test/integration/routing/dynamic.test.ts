@@ -110,7 +110,9 @@ describe('routing follows the Node watch', () => {
     await new Promise((r) => setTimeout(r, 2500));
     await bed.compact();
     await bed.dropWatches(); // resume → 410 Gone → relist
-    await new Promise((r) => setTimeout(r, 3500));
+    // Wait for the relist itself (the log says so), not a time: a loaded machine is slow.
+    await bed.until(() => readFileSync(n1.agentLog, 'utf8').split('"nodes listed"').length >= 3, 20_000, 'relist after 410');
+    await new Promise((r) => setTimeout(r, 500)); // and any datapath change it would have caused
     mon.kill('SIGKILL');
     expect([n1, n2, n3].map((n) => bed.datapath(n))).toEqual(before);
     // Kernel-made entries (IPv6 link-local routes after DAD) are not ours.
