@@ -53,7 +53,7 @@ export async function startHealthServer(opts: HealthServerOptions): Promise<Heal
       return;
     }
     const view = path ? opts.debug?.[path] : undefined;
-    if (view) return reply(200, JSON.stringify(view(), null, 2) + '\n', 'application/json');
+    if (view) return reply(200, `${JSON.stringify(view(), null, 2)}\n`, 'application/json');
     reply(404, 'not found\n');
   });
   await new Promise<void>((resolve, reject) => {

@@ -51,7 +51,7 @@ export function createCniLogger(opts: CniLoggerOptions = {}, bindings: Record<st
       if (lvl < threshold) return;
       const fields = typeof objOrMsg === 'string' ? {} : serialise(objOrMsg);
       const text = typeof objOrMsg === 'string' ? objOrMsg : msg;
-      write(JSON.stringify({ level: lvl, time: Date.now(), pid: process.pid, name: 'hostplane-cni', ...b, ...fields, msg: text }) + '\n');
+      write(`${JSON.stringify({ level: lvl, time: Date.now(), pid: process.pid, name: 'hostplane-cni', ...b, ...fields, msg: text })}\n`);
     };
     return {
       trace: at(10), debug: at(20), info: at(30), warn: at(40), error: at(50),

@@ -37,7 +37,7 @@ function peek(stdin: Buffer): Peek {
 }
 
 function emit(stdout: unknown, exitCode: number): void {
-  if (stdout !== undefined) writeSync(1, JSON.stringify(stdout) + '\n');
+  if (stdout !== undefined) writeSync(1, `${JSON.stringify(stdout)}\n`);
   process.exitCode = exitCode;
 }
 
@@ -72,7 +72,7 @@ function main(): void {
     void exchange(socket, encodeRequest(process.env, stdin.toString('utf8'))).then((o: Outcome) => {
       if (o.kind === 'fallback') return standalone(stdin, o.why);
       if (o.kind === 'timeout') {
-        writeLog([JSON.stringify({ level: 50, time: Date.now(), pid: process.pid, name: 'hostplane-cni', msg: `agent acknowledged but did not answer within ${o.ms} ms` }) + '\n'], conf.logFile);
+        writeLog([`${JSON.stringify({ level: 50, time: Date.now(), pid: process.pid, name: 'hostplane-cni', msg: `agent acknowledged but did not answer within ${o.ms} ms` })}\n`], conf.logFile);
         return emit({ cniVersion: conf.cniVersion ?? '1.1.0', code: 11, msg: `hostplane agent did not answer within ${o.ms} ms`, details: 'the request may still complete; retry' }, 1);
       }
       writeLog(o.reply.log ?? [], conf.logFile);

@@ -83,7 +83,7 @@ export class TeardownQueue {
       try { networks = readdirSync(dataDir); } catch { continue; }
       for (const network of networks) {
         const store = new LeaseStore(dataDir, network, this.deps.view.bootId());
-        let leases;
+        let leases: ReturnType<LeaseStore['all']>;
         try { leases = store.all(); } catch { continue; }
         const seen = new Set<string>();
         for (const l of leases) {

@@ -27,7 +27,7 @@ export function buildConflist(cni: CniConfig, podCIDRs: readonly string[]): stri
     },
   ];
   if (cni.portmap) plugins.push({ type: 'portmap', capabilities: { portMappings: true }, snat: true });
-  return JSON.stringify({ cniVersion: cni.cniVersion, name: cni.networkName, plugins }, null, 2) + '\n';
+  return `${JSON.stringify({ cniVersion: cni.cniVersion, name: cni.networkName, plugins }, null, 2)}\n`;
 }
 
 /** Node.spec.podCIDRs order is not meaningful to us; IPv4 first keeps the conflist stable. */

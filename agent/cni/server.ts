@@ -62,7 +62,8 @@ export interface CniServer {
 class AgentHostView extends RealHostView {
   private boot: string | undefined;
   override bootId(): string {
-    return (this.boot ??= super.bootId());
+    this.boot ??= super.bootId();
+    return this.boot;
   }
 }
 
@@ -132,7 +133,7 @@ export async function startCniServer(opts: CniServerOptions): Promise<CniServer>
     const started = process.hrtime.bigint();
     const decoded = decodeRequest(line);
     if (!decoded.ok) {
-      sock.end(JSON.stringify({ [VERSION_KEY]: PROTOCOL_VERSION, decline: decoded.why }) + '\n');
+      sock.end(`${JSON.stringify({ [VERSION_KEY]: PROTOCOL_VERSION, decline: decoded.why })}\n`);
       log.warn({ why: decoded.why }, 'cni request declined');
       return;
     }
@@ -143,7 +144,7 @@ export async function startCniServer(opts: CniServerOptions): Promise<CniServer>
     // the 50th client wait for 49 requests' synchronous parts), and so that a
     // client that gave up meanwhile (its FIN arrived with its request) is seen
     // and its request dropped: it is doing the work in-process.
-    sock.write(JSON.stringify({ [VERSION_KEY]: PROTOCOL_VERSION, ack: true }) + '\n');
+    sock.write(`${JSON.stringify({ [VERSION_KEY]: PROTOCOL_VERSION, ack: true })}\n`);
     await new Promise<void>((r) => setImmediate(r));
     if (sock.readableEnded || sock.destroyed) {
       log.warn({ cmd: decoded.value.env.CNI_COMMAND, containerId: decoded.value.env.CNI_CONTAINERID }, 'cni client gave up before its request started; dropped');
@@ -158,7 +159,7 @@ export async function startCniServer(opts: CniServerOptions): Promise<CniServer>
     const lines: string[] = [];
     let fields: Record<string, unknown> = {};
     inFlight++;
-    let reply;
+    let reply: Awaited<ReturnType<typeof dispatch>>;
     try {
       reply = await dispatch(env, Buffer.from(stdin, 'utf8'), () => ({ exec, view, env, ip, teardown }), {
         logSink: (l) => lines.push(l),
@@ -176,13 +177,13 @@ export async function startCniServer(opts: CniServerOptions): Promise<CniServer>
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
     const ms = Math.round(seconds * 10_000) / 10;
     if (reply.decline !== undefined) {
-      sock.end(JSON.stringify({ [VERSION_KEY]: PROTOCOL_VERSION, decline: reply.decline }) + '\n');
+      sock.end(`${JSON.stringify({ [VERSION_KEY]: PROTOCOL_VERSION, decline: reply.decline })}\n`);
       log.info({ cmd: command, ...fields, ms, why: reply.decline }, 'cni request declined');
       opts.observe?.(command || 'unknown', 'declined', seconds);
       return;
     }
     const code = reply.exitCode === 0 ? 0 : (reply.stdout as { code?: number } | undefined)?.code ?? 999;
-    sock.end(JSON.stringify({ [VERSION_KEY]: PROTOCOL_VERSION, stdout: reply.stdout, exitCode: reply.exitCode, log: lines }) + '\n');
+    sock.end(`${JSON.stringify({ [VERSION_KEY]: PROTOCOL_VERSION, stdout: reply.stdout, exitCode: reply.exitCode, log: lines })}\n`);
     const result = code === 0 ? 'ok' : `error_${code}`;
     // One line per request (STATUS only when it fails: runtimes poll it every few seconds).
     if (command !== 'STATUS' || code !== 0) {
@@ -206,7 +207,7 @@ export async function startCniServer(opts: CniServerOptions): Promise<CniServer>
       buf += d;
       if (buf.length > MAX_REQUEST_BYTES) {
         taken = true;
-        sock.end(JSON.stringify({ [VERSION_KEY]: PROTOCOL_VERSION, decline: 'request too large' }) + '\n');
+        sock.end(`${JSON.stringify({ [VERSION_KEY]: PROTOCOL_VERSION, decline: 'request too large' })}\n`);
         return;
       }
       const nl = buf.indexOf('\n');

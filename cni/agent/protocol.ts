@@ -41,7 +41,7 @@ export function encodeRequest(env: Record<string, string | undefined>, stdin: st
     if (v !== undefined) e[k] = v;
   }
   const req: WireRequest = { [VERSION_KEY]: PROTOCOL_VERSION, env: e, stdin };
-  return JSON.stringify(req) + '\n';
+  return `${JSON.stringify(req)}\n`;
 }
 
 export type Decoded<T> = { ok: true; value: T } | { ok: false; why: string };

@@ -15,7 +15,7 @@ function isIPv6(s: string): boolean {
   const all = [...groups(halves[0]), ...groups(halves[1])];
   let count = all.length;
   const last = all[all.length - 1];
-  if (last !== undefined && last.includes('.')) {
+  if (last?.includes('.')) {
     if (!isIPv4(last)) return false;
     all.pop();
     count += 1; // a dotted quad fills two groups

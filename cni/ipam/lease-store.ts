@@ -107,7 +107,7 @@ export class LeaseStore {
   /** Release `ip` only if it is still the releasing lease of this attachment (a retried ADD may have taken it back). */
   releaseIfReleasing(ip: string, containerId: string, ifname: string): boolean {
     const l = this.read(ip);
-    if (!l || !l.releasing || l.containerId !== containerId || l.ifname !== ifname) return false;
+    if (!l?.releasing || l.containerId !== containerId || l.ifname !== ifname) return false;
     this.release(ip);
     return true;
   }

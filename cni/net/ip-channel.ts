@@ -99,7 +99,7 @@ export class IpChannel implements LinkRunner {
     g.sentinel = this.line;
     g.failures = [];
     this.groups.push(g);
-    proc.stdin!.write(g.text + SENTINEL + '\n');
+    proc.stdin!.write(`${g.text + SENTINEL}\n`);
   }
 
   private ensure(): ChildProcess {

@@ -42,11 +42,11 @@ function tokens(o: LinkOp): string[] {
 
 /** One `ip -batch` line per op. A token with whitespace or a quote would change the meaning of the line. */
 export function renderBatch(ops: readonly LinkOp[]): string {
-  return ops.map((o) => {
+  return `${ops.map((o) => {
     const t = tokens(o);
     for (const tok of t) if (tok === '' || /[\s"'\\#]/.test(tok)) throw new Error(`refusing ip token ${JSON.stringify(tok)}`);
     return t.join(' ');
-  }).join('\n') + '\n';
+  }).join('\n')}\n`;
 }
 
 /**

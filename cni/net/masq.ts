@@ -12,7 +12,7 @@ import { familyOf } from '../../lib/ip-family.ts';
 export const TABLE = 'inet hostplane';
 
 export function ids(network: string): { chain: string; set4: string; set6: string } {
-  const h = 'n' + hashHex(network, 12);
+  const h = `n${hashHex(network, 12)}`;
   return { chain: h, set4: `${h}_4`, set6: `${h}_6` };
 }
 
@@ -43,7 +43,7 @@ export function addScript(network: string, podCidrs: string[]): string {
     const ips = podCidrs.filter((c) => familyOf(c) === f).map(bare);
     if (ips.length) lines.push(`add element ${TABLE} ${f === 4 ? set4 : set6} { ${ips.join(', ')} }`);
   }
-  return lines.join('\n') + '\n';
+  return `${lines.join('\n')}\n`;
 }
 
 /** DEL: remove the addresses; adding first makes the delete succeed when they are already gone. */
@@ -56,7 +56,7 @@ export function delScript(network: string, ips: string[]): string {
     const set = f === 4 ? set4 : set6;
     lines.push(`add element ${TABLE} ${set} { ${these.join(', ')} }`, `delete element ${TABLE} ${set} { ${these.join(', ')} }`);
   }
-  return lines.join('\n') + '\n';
+  return `${lines.join('\n')}\n`;
 }
 
 /** GC: the sets hold exactly the addresses still leased. */
@@ -67,7 +67,7 @@ export function gcScript(network: string, keep: string[]): string {
     const these = keep.filter((a) => familyOf(a) === f).map(bare);
     if (these.length) lines.push(`add element ${TABLE} ${f === 4 ? set4 : set6} { ${these.join(', ')} }`);
   }
-  return lines.join('\n') + '\n';
+  return `${lines.join('\n')}\n`;
 }
 
 export async function runNft(exec: HostExec, script: string): Promise<void> {

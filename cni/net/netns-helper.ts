@@ -20,10 +20,10 @@ export function serve(): void {
       const req = JSON.parse(line) as { id: unknown; netns: string | null; ops: LinkOp[]; force?: boolean };
       id = req.id;
       const failed = applyNetlink(req.ops, req.netns ?? undefined, req.force === true).map((f) => f.message);
-      process.stdout.write(JSON.stringify({ id, ok: true, ...(failed.length ? { failed } : {}) }) + '\n');
+      process.stdout.write(`${JSON.stringify({ id, ok: true, ...(failed.length ? { failed } : {}) })}\n`);
     } catch (e) {
       const index = e instanceof NetlinkFailure ? e.index : 0;
-      process.stdout.write(JSON.stringify({ id, ok: false, index, error: (e as Error).message }) + '\n');
+      process.stdout.write(`${JSON.stringify({ id, ok: false, index, error: (e as Error).message })}\n`);
     }
   });
   rl.on('close', () => process.exit(0));

@@ -60,7 +60,7 @@ export class NetnsRunner implements LinkRunner {
     const id = this.nextId++;
     return new Promise<ExecResult>((resolve, reject) => {
       this.pending.set(id, { resolve, reject, netns: netns ?? 'host' });
-      this.proc!.stdin!.write(JSON.stringify({ id, netns: netns ?? null, ops, force }) + '\n');
+      this.proc!.stdin!.write(`${JSON.stringify({ id, netns: netns ?? null, ops, force })}\n`);
     });
   }
 

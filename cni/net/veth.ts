@@ -9,7 +9,7 @@ import type { Ip } from '../ipam/ip.ts';
  * names are "veth" + 8 hex, so the two never collide.
  */
 export function hostVethName(containerId: string, ifname: string): string {
-  return 'veth' + hashHex(`${containerId}\0${ifname}`, 11);
+  return `veth${hashHex(`${containerId}\0${ifname}`, 11)}`;
 }
 
 export const HOST_VETH_RE = /^veth[0-9a-f]{11}$/;

@@ -80,7 +80,10 @@ try {
   await settle();
 
   const t: Record<string, number[]> = {};
-  const push = (k: string, v: number) => (t[k] ??= []).push(v);
+  const push = (k: string, v: number) => {
+    t[k] ??= [];
+    t[k].push(v);
+  };
   const orders: Kind[][] = [['agent', 'solo', 'ref'], ['ref', 'agent', 'solo'], ['solo', 'ref', 'agent']];
   for (let i = 0; i < N; i++) {
     const ns = nss[i % PAR]!;

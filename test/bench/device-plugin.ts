@@ -29,7 +29,7 @@ writeFileSync(configPath, stringify({
 }));
 
 const lines: string[] = [];
-const out = (s: string) => { lines.push(s); process.stdout.write(s + '\n'); };
+const out = (s: string) => { lines.push(s); process.stdout.write(`${s}\n`); };
 const verdict = (ok: boolean) => (ok ? 'PASS' : 'FAIL');
 
 const kubelet = await FakeKubelet.start(kubeletDir);

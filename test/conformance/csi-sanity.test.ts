@@ -34,6 +34,7 @@ async function waitForSocket(path: string, child: ChildProcess): Promise<void> {
 interface Summary { ran: number; total: number; passed: number; failed: number; pending: number; skipped: number; skippedNames: string[] }
 
 function parse(out: string): Summary {
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: strips the ANSI colour escapes (ESC is the point)
   const text = out.replace(/\x1b\[[0-9;]*m/g, '');
   const ran = /Ran (\d+) of (\d+) Specs/.exec(text);
   const counts = /(\d+) Passed \| (\d+) Failed \| (\d+) Pending \| (\d+) Skipped/.exec(text);

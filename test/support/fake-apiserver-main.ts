@@ -33,7 +33,7 @@ const control = createServer(async (req, res) => {
 });
 rmSync(values.control!, { force: true });
 control.listen(values.control!, () => {
-  process.stdout.write(JSON.stringify({ url: api.url, caFile: api.caFile, tokenFile: api.tokenFile }) + '\n');
+  process.stdout.write(`${JSON.stringify({ url: api.url, caFile: api.caFile, tokenFile: api.tokenFile })}\n`);
 });
 const stop = () => { control.close(); void api.close().then(() => process.exit(0)); };
 process.on('SIGTERM', stop);

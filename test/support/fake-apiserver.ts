@@ -73,7 +73,7 @@ export async function startFakeApiServer(opts: FakeApiOptions): Promise<FakeApiS
   const sentAt = new Map<number, number>();
   const requests: string[] = [];
 
-  const line = (res: ServerResponse, ev: unknown) => res.write(JSON.stringify(ev) + '\n');
+  const line = (res: ServerResponse, ev: unknown) => res.write(`${JSON.stringify(ev)}\n`);
   const publish = (ev: Event) => {
     history.push(ev);
     for (const w of watches) line(w, { type: ev.type, object: ev.object });

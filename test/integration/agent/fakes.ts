@@ -2,7 +2,7 @@
 // agent asks of them. The fake CSI driver answers Identity.Probe on its
 // endpoint and GetInfo on its registration socket, as the agent's liveness
 // checks ask; a test can make it close them (a component dying).
-import * as grpc from '@grpc/grpc-js';
+import type * as grpc from '@grpc/grpc-js';
 import { join } from 'node:path';
 import type { ComponentFactories, CsiDriverOptions, DevicePluginsOptions } from '../../../agent/components.ts';
 import { serveUnix, socketPathFromEndpoint, type UnixServer } from '../../../lib/grpc/unix-server.ts';

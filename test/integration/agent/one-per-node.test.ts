@@ -97,7 +97,7 @@ describe('one agent per node', () => {
     holder.kill('SIGKILL');
     await new Promise((r) => holder.once('exit', r));
     // The kernel closes the dead holder's pipe; flock(1)'s cat sees EOF and exits, dropping the lock.
-    let lock;
+    let lock: Awaited<ReturnType<typeof lockDir>> | undefined;
     for (let i = 0; i < 100 && !lock; i++) {
       lock = await lockDir(locked).catch(() => undefined);
       if (!lock) await new Promise((r) => setTimeout(r, 50));

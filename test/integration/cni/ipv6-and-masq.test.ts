@@ -18,7 +18,6 @@ const NODE = `${sb.tag}-node`;
 const REMOTE = `${sb.tag}-remote`;
 const bridge = sb.bridge();
 const uplink = `${sb.tag}up`.slice(0, 15);
-let nodeNs = '';
 let remoteNs = '';
 
 const must = (cmd: string, args: string[]) => {
@@ -29,7 +28,7 @@ const must = (cmd: string, args: string[]) => {
 
 beforeAll(() => {
   ensureBuilt();
-  nodeNs = sb.netns('node');
+  sb.netns('node');
   remoteNs = sb.netns('remote');
   // node <-> remote: 10.218.99.0/24 and fd29:99::/64; nodad: usable at once.
   must('ip', ['-n', NODE, 'link', 'add', uplink, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', REMOTE]);

@@ -37,7 +37,7 @@ function writeShims(dir: string): string {
   mkdirSync(shimDir);
   for (const name of SHIMMED) {
     const real = execFileSync('sh', ['-c', `command -v ${name}`], { encoding: 'utf8' }).trim();
-    writeFileSync(join(shimDir, name), [
+    writeFileSync(join(shimDir, name), `${[
       '#!/bin/sh',
       `f="${dir}/slow-${name}"`,
       'if [ -e "$f" ]; then',
@@ -51,7 +51,7 @@ function writeShims(dir: string): string {
       '  esac',
       'fi',
       `exec "${real}" "$@"`,
-    ].join('\n') + '\n');
+    ].join('\n')}\n`);
     chmodSync(join(shimDir, name), 0o755);
   }
   return shimDir;

@@ -18,7 +18,7 @@ import { liveLoopsUnder } from './live-loops.ts';
 
 const CAP_SYS_RESOURCE = 24n;
 const capsOf = (pid: number | 'self', set: 'CapEff' | 'CapBnd') =>
-  BigInt('0x' + new RegExp(`${set}:\\s*([0-9a-f]+)`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]);
+  BigInt(`0x${new RegExp(`${set}:\\s*([0-9a-f]+)`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]}`);
 const holds = (mask: bigint) => ((mask >> CAP_SYS_RESOURCE) & 1n) === 1n;
 const testRootHasIt = holds(capsOf('self', 'CapEff'));
 

@@ -2,7 +2,7 @@
 // devices and mounts exist under a test's temp dir, and a teardown that
 // removes them even when the test failed half-way.
 import { execFileSync } from 'node:child_process';
-import { readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { readFileSync, readdirSync, rmSync, statSync, type BigIntStats, type Dirent } from 'node:fs';
 import { join } from 'node:path';
 import { parseMountinfo } from '../../../csi/volumes/mounts.ts';
 
@@ -12,7 +12,7 @@ import { parseMountinfo } from '../../../csi/volumes/mounts.ts';
  * lookup (csi/volumes/loop.ts), which is what the tests check.
  */
 export function loopsHolding(file: string): string[] {
-  let st;
+  let st: BigIntStats;
   try { st = statSync(file, { bigint: true }); } catch { return []; }
   const ino = String(st.ino);
   const major = ((st.dev >> 8n) & 0xfffn) | ((st.dev >> 32n) & 0xfffff000n);
@@ -25,7 +25,7 @@ export function loopsHolding(file: string): string[] {
 
 function filesUnder(dir: string): string[] {
   const out: string[] = [];
-  let entries;
+  let entries: Dirent[];
   try { entries = readdirSync(dir, { withFileTypes: true }); } catch { return out; }
   for (const e of entries) {
     const p = join(dir, e.name);
@@ -41,11 +41,11 @@ export function loopsUnder(dir: string, file?: string): string[] {
   if (!out.trim()) return [];
   const j = JSON.parse(out) as { loopdevices: { name: string; 'back-file': string | null }[] };
   const back = (l: { 'back-file': string | null }) => (l['back-file'] ?? '').replace(/ \(deleted\)$/, '');
-  return j.loopdevices.filter((l) => (file ? back(l) === file : back(l).startsWith(dir + '/'))).map((l) => l.name);
+  return j.loopdevices.filter((l) => (file ? back(l) === file : back(l).startsWith(`${dir}/`))).map((l) => l.name);
 }
 
 export function mountsUnder(dir: string): string[] {
-  return parseMountinfo(readFileSync('/proc/self/mountinfo', 'utf8')).map((m) => m.target).filter((t) => t.startsWith(dir + '/'));
+  return parseMountinfo(readFileSync('/proc/self/mountinfo', 'utf8')).map((m) => m.target).filter((t) => t.startsWith(`${dir}/`));
 }
 
 /** Unmount everything below `dir` (deepest first), detach its loops, delete it. */

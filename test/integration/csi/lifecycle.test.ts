@@ -5,7 +5,7 @@ import { writeFileSync, readFileSync, statSync, existsSync, openSync, writeSync,
 import { join } from 'node:path';
 import { startHarness, MiB, type Harness } from './harness.ts';
 import { codeOf, mountCap, blockCap, deleteVolumeRetrying } from './client.ts';
-import { loopsUnder, mountsUnder } from './host.ts';
+import { mountsUnder } from './host.ts';
 import { liveLoopsUnder } from './live-loops.ts';
 
 let h: Harness;

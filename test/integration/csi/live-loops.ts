@@ -18,7 +18,7 @@ export function liveLoopsUnder(dir: string, file?: string): string[] {
 /** Who holds our loop devices open (for a failure message): losetup's view plus every /proc/PID/fd pointing at one. */
 export function loopDiagnostics(dir: string): string {
   const loops = loopsUnder(dir);
-  const out = [execFileSync('losetup', ['-l', '-O', 'NAME,AUTOCLEAR,BACK-FILE'], { encoding: 'utf8' }).split('\n').filter((l) => loops.some((d) => l.startsWith(d + ' '))).join('; ')];
+  const out = [execFileSync('losetup', ['-l', '-O', 'NAME,AUTOCLEAR,BACK-FILE'], { encoding: 'utf8' }).split('\n').filter((l) => loops.some((d) => l.startsWith(`${d} `))).join('; ')];
   for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
     let fds: string[] = [];
     try { fds = readdirSync(`/proc/${pid}/fd`); } catch { continue; }

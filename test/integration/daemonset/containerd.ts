@@ -18,7 +18,7 @@ export async function startContainerd(): Promise<Containerd> {
   const dir = mkdtempSync(join(tmpdir(), 'hp-ctrd-'));
   const address = join(dir, 'containerd.sock');
   const config = join(dir, 'config.toml');
-  writeFileSync(config, [
+  writeFileSync(config, `${[
     'version = 2',
     `root = "${dir}/root"`,
     `state = "${dir}/state"`,
@@ -28,7 +28,7 @@ export async function startContainerd(): Promise<Containerd> {
     '[debug]', '  address = ""',
     '[metrics]', '  address = ""',
     '[plugins."io.containerd.internal.v1.opt"]', `  path = "${dir}/opt"`,
-  ].join('\n') + '\n');
+  ].join('\n')}\n`);
   const logFile = join(dir, 'containerd.log');
   let log = '';
   const proc: ChildProcess = spawn('containerd', ['--config', config, '--root', `${dir}/root`, '--state', `${dir}/state`, '--address', address], { stdio: ['ignore', 'ignore', 'pipe'] });
@@ -55,7 +55,7 @@ export async function startContainerd(): Promise<Containerd> {
       if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL');
     }
     const mounts = readFileSync('/proc/self/mountinfo', 'utf8').split('\n')
-      .map((l) => l.split(' ')[4] ?? '').filter((m) => m.startsWith(dir + '/')).sort().reverse();
+      .map((l) => l.split(' ')[4] ?? '').filter((m) => m.startsWith(`${dir}/`)).sort().reverse();
     for (const m of mounts) {
       try { execFileSync('umount', ['-l', m], { stdio: 'ignore' }); } catch { /* already unmounted */ }
     }

@@ -65,7 +65,7 @@ export function checkSchemas(objs: LoadedObject[]): SchemaProblem[] {
       for (const l of json.slice(1)) push(l, where);
       lines[lines.length - 1] += ';';
     });
-    writeFileSync(join(dir, 'manifests.ts'), lines.join('\n') + '\n');
+    writeFileSync(join(dir, 'manifests.ts'), `${lines.join('\n')}\n`);
     writeFileSync(join(dir, 'tsconfig.json'), JSON.stringify({
       compilerOptions: {
         strict: true, noEmit: true, target: 'ES2022', module: 'NodeNext', moduleResolution: 'NodeNext', skipLibCheck: true, types: [],

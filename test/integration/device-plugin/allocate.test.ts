@@ -3,7 +3,7 @@ import { describe, it, expect } from 'vitest';
 import { writeFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { status } from '@grpc/grpc-js';
-import { env, FUSE, GPU, useHarness, startKubelet, start, ids, grpcCode } from './harness.ts';
+import { env, FUSE, GPU, useHarness, startKubelet, start, grpcCode } from './harness.ts';
 
 useHarness();
 

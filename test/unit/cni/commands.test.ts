@@ -61,7 +61,7 @@ describe('ADD (fake kernel)', () => {
   });
   it('a bridge created by a parallel ADD in the meantime ("File exists") is retried without the create', async () => {
     let n = 0;
-    const exec = new FakeExec((c) => {
+    const exec = new FakeExec((_c) => {
       if (n++ === 0) {
         view.links.set('hpu0', { mac: '02:00:00:00:00:01', bridge: true });
         return { exitCode: 2, stderr: 'RTNETLINK answers: File exists' };

@@ -9,7 +9,7 @@
 import { describe, it, expect, afterEach } from 'vitest';
 import { mkdtempSync, rmSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { fakeContext, FakeFs, FakeMounts } from '../../support/csi-fakes.ts';
+import { fakeContext, FakeFs, type FakeMounts } from '../../support/csi-fakes.ts';
 import { createVolume } from '../../../csi/controller/create-volume.ts';
 import { controllerExpandVolume } from '../../../csi/controller/expand.ts';
 import { nodeStageVolume, nodeUnstageVolume } from '../../../csi/node/stage.ts';

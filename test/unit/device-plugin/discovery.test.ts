@@ -78,7 +78,7 @@ describe('device ids', () => {
     expect(idForPath('/dev/nvidia0', MAX_ID)).toBe('nvidia0');
     expect(idForPath('/dev/net/tun', MAX_ID)).toBe('net_tun');
     expect(idForPath('/tmp/x/dev 3', MAX_ID)).toBe('dev_3');
-    const long = makeId('x'.repeat(100) + '7', MAX_ID);
+    const long = makeId(`${'x'.repeat(100)}7`, MAX_ID);
     expect(long.length).toBeLessThanOrEqual(MAX_ID);
     expect(long.endsWith('x7')).toBe(true);
     const max = maxBaseId(1000);
