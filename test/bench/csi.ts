@@ -9,7 +9,7 @@
 // Run: node_modules/.bin/node test/bench/csi.ts [iterations]
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { csiClient, mountCap, blockCap, type CsiClient } from '../integration/csi/client.ts';
 import { cleanupHost } from '../integration/csi/host.ts';
 import { summary, median, percentile, nowMs, fmtMs } from './stats.ts';
@@ -57,6 +57,8 @@ async function lifecycle(d: Driver, block: boolean): Promise<number> {
   const staging = join(d.dir, 'staging', n);
   const target = join(d.dir, 'pods', n, 'vol');
   mkdirSync(staging, { recursive: true });
+  // As kubelet does: the target's parent exists, the target itself is the driver's to make.
+  mkdirSync(dirname(target), { recursive: true });
   const t0 = nowMs();
   const { volume } = await d.client.controller.CreateVolume({ name: n, capacity_range: { required_bytes: GiB }, volume_capabilities: [cap] });
   const id = volume.volume_id;
