@@ -31,7 +31,8 @@ export interface ReconcilerOptions {
   onRun?: (r: RunResult) => void;
 }
 
-export interface RunResult { at: number; ms: number; changes: number; errors: string[] }
+/** `routedAt`: routes/FDB/neighbours applied; `at`: the masquerade table too (performance.now()). */
+export interface RunResult { at: number; routedAt: number; ms: number; changes: number; errors: string[] }
 
 export interface PeerTable {
   node: string;
@@ -168,7 +169,8 @@ export class RoutingReconciler {
       () => { this.lastNft = script; return undefined; },
       (e: unknown) => `masquerade table: ${errorMessage(e)}`,
     );
-    const [errors, nftError] = await Promise.all([dataplane.apply(p.ops), nft]);
+    let routedAt = 0;
+    const [errors, nftError] = await Promise.all([dataplane.apply(p.ops).then((e) => { routedAt = performance.now(); return e; }), nft]);
     if (nftError) errors.push(nftError);
     const ms = performance.now() - t0;
     this.o.metrics?.reconcileDuration.observe(ms / 1000);
@@ -189,6 +191,6 @@ export class RoutingReconciler {
       this.table.lastSuccess = new Date().toISOString();
       this.o.metrics?.lastSuccess.set(Date.now() / 1000);
     }
-    this.o.onRun?.({ at: performance.now(), ms, changes: p.ops.length, errors });
+    this.o.onRun?.({ at: performance.now(), routedAt, ms, changes: p.ops.length, errors });
   }
 }
