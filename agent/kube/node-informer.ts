@@ -118,15 +118,18 @@ export class NodeInformer implements NodeSource {
     }
     // ListWatch gives up on any error but 410 and its own timeout: restart it
     // (from the last resourceVersion, so no relist) with a growing delay.
-    this.lw.on('error', (err?: unknown) => {
-      const msg = errorMessage(err);
-      if (msg !== this.lastError) this.log.warn({ err: msg, retryMs: this.backoff }, 'node watch failed; retrying');
-      this.lastError = msg;
-      if (this.stopped) return;
-      this.retry = setTimeout(() => { if (!this.stopped) void this.lw.start().catch(() => {}); }, this.backoff);
-      this.retry.unref();
-      this.backoff = Math.min(this.backoff * 2, this.backoffRange[1]);
-    });
+    this.lw.on('error', (err?: unknown) => this.failed(err));
+  }
+
+  private failed(err: unknown): void {
+    const msg = errorMessage(err);
+    if (msg !== this.lastError) this.log.warn({ err: msg, retryMs: this.backoff }, 'node watch failed; retrying');
+    this.lastError = msg;
+    if (this.stopped) return;
+    if (this.retry) clearTimeout(this.retry);
+    this.retry = setTimeout(() => { if (!this.stopped) this.lw.start().catch((e: unknown) => this.failed(e)); }, this.backoff);
+    this.retry.unref();
+    this.backoff = Math.min(this.backoff * 2, this.backoffRange[1]);
   }
 
   private emit(e: NodeEvent | 'synced', n: NodeObject | undefined): void {
@@ -137,7 +140,7 @@ export class NodeInformer implements NodeSource {
 
   async start(): Promise<void> {
     this.stopped = false;
-    await this.lw.start();
+    await this.lw.start().catch((e: unknown) => this.failed(e));
   }
 
   async stop(): Promise<void> {
