@@ -54,7 +54,6 @@ export class RoutingReconciler {
   private timer: NodeJS.Timeout | undefined;
   private retry: NodeJS.Timeout | undefined;
   private unsubscribe: (() => void) | undefined;
-  private lastReadAt = 0;
   private skipLogged = new Map<string, string>();
   private table: PeerTable;
   private idle: Promise<void> = Promise.resolve();
@@ -151,10 +150,9 @@ export class RoutingReconciler {
     if (!this.o.nodes.synced()) return;
     const t0 = performance.now();
     const { cfg, dataplane } = this.o;
-    if (!this.known || Date.now() - this.lastReadAt > cfg.resyncSeconds * 1000) {
-      this.known = await dataplane.read();
-      this.lastReadAt = Date.now();
-    }
+    // Re-read only at start, after a failure, and on the resync timer: an event-driven
+    // run must cost the changes alone (a full read is half a dozen execs).
+    if (!this.known) this.known = await dataplane.read();
     const actual = this.known;
     const nodes = this.parseNodes();
     const desired = desiredState({ mode: cfg.mode, self: nodes.self, peers: nodes.peers, local: actual.local, vni: cfg.vxlan.vni, port: cfg.vxlan.port });

@@ -45,9 +45,9 @@ describe('routing follows the Node watch', () => {
 
   /** `ip -ts monitor route` in a node: our route events with the kernel's timestamps (wall clock, ms). */
   function routeMonitor(node: BedNode): { stop(): { at: number; line: string }[] } {
-    const p = spawn('ip', ['-ts', '-n', node.ns, 'monitor', 'route'], { stdio: ['ignore', 'pipe', 'ignore'] });
+    const p = bed.spawnIn(node.ns, 'ip', ['-ts', 'monitor', 'route']); // tracked: killed by cleanup() whatever happens
     let text = '';
-    p.stdout.on('data', (d) => (text += d));
+    p.stdout!.on('data', (d) => (text += d));
     return {
       stop() {
         p.kill('SIGKILL');
@@ -61,6 +61,16 @@ describe('routing follows the Node watch', () => {
 
   it('a node added later is routed on every node within 1 s of its Node object appearing, and reachable; deleted, its routes are gone within 1 s', async () => {
     const n4 = bed.addNode(4, 'B');
+    try {
+      await addedLater(n4);
+    } finally {
+      // Whatever failed above, the next tests see the three-node cluster again.
+      await bed.unpublish(n4.name);
+      await bed.killAgent(n4);
+    }
+  });
+
+  async function addedLater(n4: BedNode): Promise<void> {
     const p4 = bed.addPod(n4);
     bed.startAgent(n4);
     // n4's agent has listed the other nodes (host-gw to n3 needs nothing of its own Node).
@@ -68,8 +78,8 @@ describe('routing follows the Node watch', () => {
     const mons = [n1, n2, n3, n4].map(routeMonitor);
     // Ping until the first reply (each try waits 200 ms at most; a missing route fails at once, then 50 ms pause):
     // vxlan (n1 → n4, both families) and host-gw (n3 → n4).
-    const pinger = (from: Pod, to: string) => spawn('ip', ['netns', 'exec', from.ns, 'timeout', '10', 'sh', '-c',
-      `until ping -c1 -W0.2 -n -q ${to} >/dev/null 2>&1; do sleep 0.05; done`], { stdio: 'ignore' });
+    const pinger = (from: Pod, to: string) => bed.spawnIn(from.ns, 'timeout', ['10', 'sh', '-c',
+      `until ping -c1 -W0.2 -n -q ${to} >/dev/null 2>&1; do sleep 0.05; done`]);
     const pings = [pinger(p1, p4.v4), pinger(p1, p4.v6), pinger(p3, p4.v4), pinger(p3, p4.v6)];
     const done = pings.map((p) => new Promise<{ code: number | null; at: number }>((resolve) => p.once('exit', (code) => resolve({ code, at: Date.now() }))));
     await new Promise((r) => setTimeout(r, 500)); // monitors and pingers running (pings failing: no route yet)
@@ -97,14 +107,13 @@ describe('routing follows the Node watch', () => {
     for (const r of removed) expect(r).toBeLessThan(1000);
     // Its VXLAN FDB entry and neighbour went with it.
     expect(bed.datapath(n1)).not.toContain(n4.v4);
-    await bed.killAgent(n4);
-  });
+  }
 
   it('a dropped watch and a 410 relist change nothing in the datapath', async () => {
     const before = [n1, n2, n3].map((n) => bed.datapath(n));
-    const mon = spawn('ip', ['-n', n1.ns, 'monitor', 'route', 'neigh', 'link'], { stdio: ['ignore', 'pipe', 'ignore'] });
+    const mon = bed.spawnIn(n1.ns, 'ip', ['monitor', 'route', 'neigh', 'link']);
     let events = '';
-    mon.stdout.on('data', (d) => (events += d));
+    mon.stdout!.on('data', (d) => (events += d));
     await new Promise((r) => setTimeout(r, 300));
     await bed.dropWatches(); // resume from the last resourceVersion
     await new Promise((r) => setTimeout(r, 2500));

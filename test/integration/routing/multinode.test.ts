@@ -2,7 +2,6 @@
 // namespaces) with their own agents, host-gw between the two on underlay
 // subnet A, VXLAN to the one behind the router on subnet B, IPv4 and IPv6.
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
-import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { TestBed, ensureBuilt, output, withTimeout, sh, AGENT, OUTSIDE, type BedNode, type Pod } from './testbed.ts';
 
@@ -90,9 +89,9 @@ describe('routing between node namespaces (auto: host-gw on one L2, vxlan across
     const held = Promise.all([output(hold2, 60_000), output(hold3, 60_000)]);
     const connected = (p: typeof hold2) => new Promise<void>((resolve) => p.stdout!.on('data', (d: Buffer) => { if (String(d).includes('connected')) resolve(); }));
     await withTimeout(Promise.all([connected(hold2), connected(hold3)]), 30_000, 'probe connections');
-    const mon = spawn('ip', ['-n', n1.ns, 'monitor', 'route', 'neigh', 'link'], { stdio: ['ignore', 'pipe', 'ignore'] });
+    const mon = bed.spawnIn(n1.ns, 'ip', ['monitor', 'route', 'neigh', 'link']);
     let events = '';
-    mon.stdout.on('data', (d) => (events += d));
+    mon.stdout!.on('data', (d) => (events += d));
     await new Promise((r) => setTimeout(r, 500));
     await bed.killAgent(n1);
     bed.startAgent(n1);
