@@ -6,9 +6,14 @@ import { readFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { dirname, join, isAbsolute } from 'node:path';
 import { parse as parseYaml } from 'yaml';
-import { Fields } from './config-fields.ts';
-import { validateConfig as validateDeviceConfig, type DevicePluginConfig as DeviceResources } from '../device-plugin/config.ts';
-import { errorMessage } from '../lib/errors.ts';
+import { Fields } from '../lib/fields.ts';
+import { LOG_LEVELS } from '../lib/log-levels.ts';
+import { familyOf } from '../lib/ip-family.ts';
+import { CSI_OPTION_KEYS, readCsiOptions, type CsiOptions } from '../csi/options.ts';
+import { DEVICE_PLUGIN_OPTION_KEYS, readDevicePluginOptions, type DevicePluginOptions } from '../device-plugin/options.ts';
+import { CniError } from '../cni/errors.ts';
+import { parseNetConf } from '../cni/config.ts';
+import { buildConflist } from './cni/conflist.ts';
 import { validateRouting, type RoutingConfig } from './routing/config.ts';
 
 export interface CniConfig {
@@ -42,25 +47,11 @@ export interface KubernetesConfig {
   caFile: string;
 }
 
-export interface CsiConfig {
-  enabled: boolean;
-  endpoint: string;
-  driverName: string;
-  dataDir: string;
-  pluginsRegistry: string;
-  maxVolumes?: number;
-}
+/** The CSI driver's own options (csi/options.ts), minus the node id (the agent's nodeName), plus whether to run it. */
+export type CsiConfig = { enabled: boolean } & Omit<CsiOptions, 'nodeId'>;
 
-export interface DevicePluginConfig {
-  enabled: boolean;
-  /** The device plugin's own config (resources...), validated here by its schema. */
-  config?: DeviceResources;
-  configPath?: string;
-  kubeletDir: string;
-  pluginsRegistry: string;
-  cdiDir: string;
-  sysfsRoot: string;
-}
+/** The device plugin's own options (device-plugin/options.ts), plus whether to run it. */
+export type DevicePluginConfig = { enabled: boolean } & DevicePluginOptions;
 
 export interface AgentConfig {
   nodeName: string;
@@ -76,23 +67,23 @@ export interface AgentConfig {
   routing: RoutingConfig;
 }
 
-export class ConfigError extends Error {
+export class AgentConfigError extends Error {
   readonly problems: string[];
   constructor(file: string, problems: string[]) {
     super(`invalid config ${file}:\n  ${problems.join('\n  ')}`);
-    this.name = 'ConfigError';
+    this.name = 'AgentConfigError';
     this.problems = problems;
   }
 }
 
 const SA = '/var/run/secrets/kubernetes.io/serviceaccount';
-const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
+const KUBELET_PLUGINS_REGISTRY = '/var/lib/kubelet/plugins_registry';
 
 function defaultApiServer(env: NodeJS.ProcessEnv): string {
   const host = env.KUBERNETES_SERVICE_HOST;
   const port = env.KUBERNETES_SERVICE_PORT ?? '443';
   if (!host) return '';
-  return `https://${host.includes(':') ? `[${host}]` : host}:${port}`;
+  return `https://${familyOf(host) === 6 ? `[${host}]` : host}:${port}`;
 }
 
 /** Validate a parsed document. `env` and `selfDir` are seams for tests. */
@@ -108,12 +99,17 @@ export function validateConfig(doc: unknown, file: string, env: NodeJS.ProcessEn
   cni.noOthers(['enabled', 'binarySource', 'binDir', 'confDir', 'confName', 'networkName', 'cniVersion', 'podCIDRs', 'bridge', 'mtu',
     'isGateway', 'isDefaultGateway', 'ipMasq', 'hairpinMode', 'ipamDataDir', 'portmap', 'extraPlugins', 'pollSeconds']);
   kube.noOthers(['apiServer', 'tokenFile', 'caFile']);
-  csi.noOthers(['enabled', 'endpoint', 'driverName', 'dataDir', 'pluginsRegistry', 'maxVolumes']);
-  dp.noOthers(['enabled', 'config', 'configPath', 'kubeletDir', 'pluginsRegistry', 'cdiDir', 'sysfsRoot']);
+  csi.noOthers(['enabled', ...CSI_OPTION_KEYS.filter((k) => k !== 'nodeId')]);
+  dp.noOthers(['enabled', ...DEVICE_PLUGIN_OPTION_KEYS]);
 
-  const kubeletDefault = '/var/lib/kubelet';
+  const nodeName = f.string('nodeName', env.NODE_NAME || hostname(), { pattern: /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/, what: 'a DNS subdomain (the Node name)' });
+  const csiEnabled = csi.bool('enabled', true);
+  // In a cluster the driver registers with kubelet's plugin watcher.
+  const { nodeId: _nodeId, ...csiOptions } = readCsiOptions(csi, { nodeId: nodeName, pluginsRegistry: KUBELET_PLUGINS_REGISTRY });
+  const dpEnabled = dp.bool('enabled', true);
+  const dpOptions = readDevicePluginOptions(dp, dpEnabled);
   const cfg: AgentConfig = {
-    nodeName: f.string('nodeName', env.NODE_NAME || hostname(), { pattern: /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/, what: 'a DNS subdomain (the Node name)' }),
+    nodeName,
     logLevel: f.oneOf('logLevel', LOG_LEVELS, env.HOSTPLANE_LOG_LEVEL || 'info'),
     http: {
       address: http.string('address', '0.0.0.0'),
@@ -126,11 +122,12 @@ export function validateConfig(doc: unknown, file: string, env: NodeJS.ProcessEn
       binDir: cni.path('binDir', '/opt/cni/bin'),
       confDir: cni.path('confDir', '/etc/cni/net.d'),
       confName: cni.string('confName', '10-hostplane.conflist', { pattern: /^[A-Za-z0-9._-]+\.conflist$/, what: 'a file name ending in .conflist' }),
-      networkName: cni.string('networkName', 'hostplane', { pattern: /^[A-Za-z0-9][A-Za-z0-9._-]*$/, what: 'a CNI network name' }),
+      // The keys that go into the plugin's config are checked by the plugin's own parser below.
+      networkName: cni.string('networkName', 'hostplane'),
       cniVersion: cni.oneOf('cniVersion', ['1.1.0', '1.0.0'], '1.0.0'),
       podCIDRs: cni.cidrList('podCIDRs'),
-      bridge: cni.string('bridge', 'hp0', { pattern: /^[A-Za-z0-9_.-]{1,15}$/, what: 'an interface name of at most 15 characters' }),
-      mtu: cni.int('mtu', 1500, 576, 65535),
+      bridge: cni.string('bridge', 'hp0'),
+      mtu: cni.int('mtu', 1500, 0, Number.MAX_SAFE_INTEGER),
       isGateway: cni.bool('isGateway', true),
       isDefaultGateway: cni.bool('isDefaultGateway', true),
       ipMasq: cni.bool('ipMasq', true),
@@ -145,62 +142,53 @@ export function validateConfig(doc: unknown, file: string, env: NodeJS.ProcessEn
       tokenFile: kube.path('tokenFile', `${SA}/token`),
       caFile: kube.path('caFile', `${SA}/ca.crt`),
     },
-    csi: {
-      enabled: csi.bool('enabled', true),
-      endpoint: csi.string('endpoint', `unix://${kubeletDefault}/plugins/csi.hostplane.io/csi.sock`, { pattern: /^(unix:\/\/)?\/\S+$/, what: 'unix:///absolute/path' }),
-      driverName: csi.string('driverName', 'csi.hostplane.io', { pattern: /^[a-z0-9]([-a-z0-9.]{0,61}[a-z0-9])?$/, what: 'a CSI driver name (DNS subdomain, at most 63 characters)' }),
-      dataDir: csi.path('dataDir', '/var/lib/hostplane/csi'),
-      pluginsRegistry: csi.path('pluginsRegistry', `${kubeletDefault}/plugins_registry`),
-      maxVolumes: csi.optionalInt('maxVolumes', 0, 1_000_000),
-    },
-    devicePlugin: {
-      enabled: dp.bool('enabled', true),
-      config: undefined,
-      configPath: dp.optionalPath('configPath'),
-      kubeletDir: dp.path('kubeletDir', `${kubeletDefault}/device-plugins`),
-      pluginsRegistry: dp.path('pluginsRegistry', `${kubeletDefault}/plugins_registry`),
-      cdiDir: dp.path('cdiDir', '/var/run/cdi'),
-      sysfsRoot: dp.path('sysfsRoot', '/sys'),
-    },
+    csi: { enabled: csiEnabled, ...csiOptions },
+    devicePlugin: { enabled: dpEnabled, ...dpOptions },
     routing: validateRouting(f),
   };
   if (cfg.routing.mode !== 'off' && !cfg.kubernetes.apiServer) {
     f.problem('routing.mode', `is ${cfg.routing.mode} but no Kubernetes API is known (set kubernetes.apiServer or run in-cluster) to watch the Nodes`);
   }
+  checkWithPlugin(cfg.cni, f);
   if (cfg.cni.enabled && cfg.cni.podCIDRs.length === 0 && !cfg.kubernetes.apiServer) {
     f.problem('cni.podCIDRs', 'is empty and no Kubernetes API is known (set kubernetes.apiServer or run in-cluster) to read the Node\'s spec.podCIDRs');
   }
-  const rawDevices = dp.raw('config');
-  if (rawDevices !== undefined) {
-    try {
-      cfg.devicePlugin.config = validateDeviceConfig(rawDevices);
-    } catch (e) {
-      f.problem('devicePlugin.config', errorMessage(e));
-    }
-  }
-  if (rawDevices !== undefined && cfg.devicePlugin.configPath !== undefined) {
-    f.problem('devicePlugin.config', 'and devicePlugin.configPath are both set; give one');
-  }
-  if (cfg.devicePlugin.enabled && rawDevices === undefined && cfg.devicePlugin.configPath === undefined) {
-    f.problem('devicePlugin.config', 'is required when the device plugin is enabled (or give devicePlugin.configPath, or set devicePlugin.enabled: false)');
-  }
-  if (f.problems.length) throw new ConfigError(file, f.problems);
+  if (f.problems.length) throw new AgentConfigError(file, f.problems);
   return cfg;
 }
 
+// The conflist's plugin keys are the CNI plugin's options: the agent checks
+// them with the plugin's own parser (cni/config.ts), so it can never write a
+// config the plugin would refuse at the first pod, and no rule lives twice.
+const CONF_KEY_TO_FIELD: Record<string, string> = { name: 'networkName', 'ipam.dataDir': 'ipamDataDir' };
+
+function checkWithPlugin(cni: CniConfig, f: Fields): void {
+  // Pod CIDRs may come later from the Node object; any valid range stands in.
+  const list = JSON.parse(buildConflist(cni, cni.podCIDRs.length ? cni.podCIDRs : ['10.0.0.0/24'])) as { plugins: object[] };
+  const plugin = { ...list.plugins[0], cniVersion: cni.cniVersion, name: cni.networkName };
+  try {
+    parseNetConf(Buffer.from(JSON.stringify(plugin)));
+  } catch (e) {
+    if (!(e instanceof CniError)) throw e;
+    const m = /^invalid config: (\S+) (.*)$/.exec(e.message);
+    const key = m?.[1] ?? '';
+    f.problem(`cni.${CONF_KEY_TO_FIELD[key] ?? key}`, m?.[2] ?? e.message);
+  }
+}
+
 export async function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env): Promise<AgentConfig> {
-  if (!isAbsolute(file) && !file) throw new ConfigError(file, ['--config: a file is required']);
+  if (!isAbsolute(file) && !file) throw new AgentConfigError(file, ['--config: a file is required']);
   let text: string;
   try {
     text = await readFile(file, 'utf8');
   } catch (e) {
-    throw new ConfigError(file, [`cannot read: ${(e as Error).message}`]);
+    throw new AgentConfigError(file, [`cannot read: ${(e as Error).message}`]);
   }
   let doc: unknown;
   try {
     doc = parseYaml(text) ?? {};
   } catch (e) {
-    throw new ConfigError(file, [`not valid YAML: ${(e as Error).message}`]);
+    throw new AgentConfigError(file, [`not valid YAML: ${(e as Error).message}`]);
   }
   return validateConfig(doc, file, env);
 }

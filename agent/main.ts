@@ -2,7 +2,7 @@
 // It alone reads argv, handles signals and picks the exit code.
 import { createLogger } from '../lib/logging.ts';
 import { errorMessage } from '../lib/errors.ts';
-import { loadConfig, ConfigError } from './config.ts';
+import { loadConfig, AgentConfigError } from './config.ts';
 import { startAgent } from './agent.ts';
 import { realComponents } from './real-components.ts';
 import { uninstallRouting } from './routing/uninstall.ts';
@@ -41,7 +41,7 @@ export async function main(argv: string[]): Promise<number> {
     cfg = await loadConfig(file);
   } catch (e) {
     process.stderr.write(`hostplane agent: ${errorMessage(e)}\n`);
-    return e instanceof ConfigError ? 2 : 1;
+    return e instanceof AgentConfigError ? 2 : 1;
   }
   const log = createLogger({ name: 'hostplane-agent', level: cfg.logLevel });
   let agent;

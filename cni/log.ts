@@ -4,10 +4,12 @@
 // ~10 ms of start-up in the compiled binary, which is half of the budget.
 // stdout is never touched: it belongs to the CNI protocol.
 import { openSync, writeSync, closeSync } from 'node:fs';
+import { LOG_LEVELS, type LogLevel } from '../lib/log-levels.ts';
 
-const LEVELS = { trace: 10, debug: 20, info: 30, warn: 40, error: 50, fatal: 60, silent: Infinity } as const;
-export type LevelName = keyof typeof LEVELS;
-export const LEVEL_NAMES = Object.keys(LEVELS) as LevelName[];
+// pino's numbers for the one list of level names (lib/log-levels.ts).
+const LEVELS: Record<LogLevel, number> = { trace: 10, debug: 20, info: 30, warn: 40, error: 50, fatal: 60, silent: Infinity };
+export type LevelName = LogLevel;
+export const LEVEL_NAMES: readonly LevelName[] = LOG_LEVELS;
 
 type LogFn = (objOrMsg: object | string, msg?: string) => void;
 
@@ -66,8 +68,4 @@ function serialise(o: object): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(o)) out[k] = v instanceof Error ? { type: v.name, message: v.message } : v;
   return out;
-}
-
-export function silentCniLogger(): CniLogger {
-  return createCniLogger({ level: 'silent' });
 }

@@ -16,8 +16,6 @@ import type { ImageCopier } from './volumes/snapshot.ts';
 import type { CsiSnapshot, CsiVolume, Topology } from './types.ts';
 
 export const TOPOLOGY_KEY = 'topology.hostplane.io/node';
-export const DEFAULT_DRIVER_NAME = 'csi.hostplane.io';
-export const VENDOR_VERSION = '0.1.0';
 
 export interface CsiContext {
   driverName: string;

@@ -16,30 +16,24 @@ import { RealFilesystems } from './volumes/filesystem.ts';
 import { ProcMountTable } from './volumes/mounts.ts';
 import { ReflinkCopier } from './volumes/snapshot.ts';
 import { allocatedBytes } from './volumes/image.ts';
-import { DEFAULT_DRIVER_NAME, imagePath, snapshotPath, type CsiContext } from './context.ts';
+import { imagePath, snapshotPath, type CsiContext } from './context.ts';
+import { CSI_DEFAULTS, type CsiOptions } from './options.ts';
 import { reconcile } from './reconcile.ts';
 import { registerCsi } from './services.ts';
 
-export interface CsiDriverOptions {
-  endpoint: string;
-  nodeId: string;
-  dataDir: string;
-  driverName?: string;
-  log: Logger;
-  observe?: CallObserver;
-  /** If set, serve kubelet's pluginregistration API in this directory. */
-  pluginsRegistry?: string;
-  maxVolumes?: number;
-  /** Seam for tests; the real host otherwise. */
-  exec?: HostExec;
-}
+/** The validated options (csi/options.ts; defaults filled in for any left out) plus the process's seams. */
+export type CsiDriverOptions = Pick<CsiOptions, 'endpoint' | 'nodeId' | 'dataDir'> &
+  Partial<Pick<CsiOptions, 'driverName' | 'maxVolumes' | 'pluginsRegistry'>> & {
+    log: Logger;
+    observe?: CallObserver;
+    /** Seam for tests; the real host otherwise. */
+    exec?: HostExec;
+  };
 
 export interface CsiDriver {
   close(): Promise<void>;
   stats(): Promise<{ volumes: number; bytes: number }>;
 }
-
-export const DEFAULT_MAX_VOLUMES = 256;
 
 export async function startCsiDriver(opts: CsiDriverOptions): Promise<CsiDriver> {
   const dataDir = resolve(opts.dataDir);
@@ -48,10 +42,10 @@ export async function startCsiDriver(opts: CsiDriverOptions): Promise<CsiDriver>
   const exec = opts.exec ?? new RealExec();
   const log = opts.log;
   const ctx: CsiContext = {
-    driverName: opts.driverName ?? DEFAULT_DRIVER_NAME,
+    driverName: opts.driverName ?? CSI_DEFAULTS.driverName,
     nodeId: opts.nodeId,
     dataDir,
-    maxVolumes: opts.maxVolumes ?? DEFAULT_MAX_VOLUMES,
+    maxVolumes: opts.maxVolumes ?? CSI_DEFAULTS.maxVolumes,
     log,
     store: await FileStore.open(join(dataDir, 'state'), log),
     lock: new KeyedMutex(),

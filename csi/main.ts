@@ -2,28 +2,29 @@
 // driver that reads argv, writes to stdout/stderr outside the logger or
 // decides the exit code.
 import { parseArgs } from 'node:util';
-import { isAbsolute } from 'node:path';
 import { createLogger } from '../lib/logging.ts';
-import { startCsiDriver, DEFAULT_MAX_VOLUMES } from './driver.ts';
-import { DEFAULT_DRIVER_NAME } from './context.ts';
+import { Fields } from '../lib/fields.ts';
+import { LOG_LEVELS } from '../lib/log-levels.ts';
+import { startCsiDriver } from './driver.ts';
+import { CSI_DEFAULTS, readCsiOptions } from './options.ts';
 
 const USAGE = `usage: hostplane csi --endpoint unix:///abs/path.sock --node-id NAME --data-dir DIR [flags]
 
   --endpoint URL           unix socket the CSI services listen on (required)
   --node-id NAME           this node's id, also its topology segment (required)
   --data-dir DIR           where volume images, snapshots and state live (required, absolute)
-  --driver-name NAME       CSI driver name (default ${DEFAULT_DRIVER_NAME})
+  --driver-name NAME       CSI driver name (default ${CSI_DEFAULTS.driverName})
   --plugins-registry DIR   also register with kubelet's plugin watcher in DIR
-  --max-volumes N          volumes this node accepts (default ${DEFAULT_MAX_VOLUMES})
+  --max-volumes N          volumes this node accepts (default ${CSI_DEFAULTS.maxVolumes})
   --log-level LEVEL        pino level (default info)
 `;
-
-const DRIVER_NAME_RE = /^[a-zA-Z0-9]([a-zA-Z0-9.-]{0,61}[a-zA-Z0-9])?$/;
 
 function usageError(msg: string): number {
   process.stderr.write(`hostplane csi: ${msg}\n\n${USAGE}`);
   return 2;
 }
+
+const flagOf = (key: string) => `--${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
 
 export async function main(argv: string[]): Promise<number> {
   let values: Record<string, string | boolean | undefined>;
@@ -42,31 +43,28 @@ export async function main(argv: string[]): Promise<number> {
     return usageError((e as Error).message);
   }
   if (values.help) { process.stdout.write(USAGE); return 0; }
-  const str = (k: string) => (typeof values[k] === 'string' ? (values[k] as string) : undefined);
-  const endpoint = str('endpoint');
-  const nodeId = str('node-id');
-  const dataDir = str('data-dir');
-  if (!endpoint) return usageError('--endpoint is required');
-  if (!/^(unix:\/\/\/|unix:\/|\/)/.test(endpoint)) return usageError(`--endpoint ${endpoint}: must be unix:///absolute/path`);
-  if (!nodeId) return usageError('--node-id is required');
-  if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/.test(nodeId)) return usageError(`--node-id ${nodeId}: letters, digits, '.', '_' and '-' only`);
-  if (!dataDir) return usageError('--data-dir is required');
-  if (!isAbsolute(dataDir)) return usageError(`--data-dir ${dataDir}: must be an absolute path`);
-  const driverName = str('driver-name') ?? DEFAULT_DRIVER_NAME;
-  if (!DRIVER_NAME_RE.test(driverName)) return usageError(`--driver-name ${driverName}: must be a DNS-style name of at most 63 characters`);
-  const registry = str('plugins-registry');
-  if (registry !== undefined && !isAbsolute(registry)) return usageError(`--plugins-registry ${registry}: must be an absolute path`);
-  let maxVolumes = DEFAULT_MAX_VOLUMES;
-  if (str('max-volumes') !== undefined) {
-    maxVolumes = Number(str('max-volumes'));
-    if (!Number.isInteger(maxVolumes) || maxVolumes < 1) return usageError(`--max-volumes ${str('max-volumes')}: must be a positive integer`);
+  for (const required of ['endpoint', 'node-id', 'data-dir']) {
+    if (typeof values[required] !== 'string') return usageError(`--${required} is required`);
   }
+  // Flags become the same mapping the agent's `csi:` section is, read by the
+  // same validator; problems name the flag.
+  const maxVolumes = values['max-volumes'];
+  const doc = {
+    endpoint: values.endpoint,
+    nodeId: values['node-id'],
+    dataDir: values['data-dir'],
+    driverName: values['driver-name'],
+    pluginsRegistry: values['plugins-registry'],
+    maxVolumes: typeof maxVolumes === 'string' && /^-?\d+$/.test(maxVolumes) ? Number(maxVolumes) : maxVolumes,
+    logLevel: values['log-level'],
+  };
+  const f = new Fields(doc, '', [], flagOf);
+  const opts = readCsiOptions(f, { nodeId: '' });
+  const logLevel = f.oneOf('logLevel', LOG_LEVELS, 'info');
+  if (f.problems.length) return usageError(f.problems.join('\n  '));
 
-  const log = createLogger({ name: 'csi', ...(str('log-level') ? { level: str('log-level')! } : {}) });
-  const driver = await startCsiDriver({
-    endpoint, nodeId, dataDir, driverName, log, maxVolumes,
-    ...(registry ? { pluginsRegistry: registry } : {}),
-  });
+  const log = createLogger({ name: 'hostplane-csi', level: logLevel });
+  const driver = await startCsiDriver({ ...opts, log });
   await new Promise<void>((resolve) => {
     const stop = (sig: string) => { log.info({ signal: sig }, 'shutting down'); resolve(); };
     process.once('SIGTERM', () => stop('SIGTERM'));

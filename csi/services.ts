@@ -32,7 +32,7 @@ export function registerCsi(server: grpc.Server, ctx: CsiContext, opts: { observ
   const wrapOpts = { log: ctx.log, logFields: LOG_FIELDS, ...(opts.observe ? { observe: opts.observe } : {}) };
   const wrapAll = (svc: string, impls: Record<string, Impl>) => {
     const out: grpc.UntypedServiceImplementation = {};
-    for (const [m, impl] of Object.entries(impls)) out[m] = wrapUnary(`${svc}/${m}`, (req: unknown) => impl(req) as never, wrapOpts);
+    for (const [m, impl] of Object.entries(impls)) out[m] = wrapUnary(`/csi.v1.${svc}/${m}`, (req: unknown) => impl(req) as never, wrapOpts);
     return out;
   };
 

@@ -3,13 +3,15 @@
 // nothing is touched first), and ids and paths are checked so that no request
 // can make the driver read or write outside its data dir.
 import { isAbsolute, normalize } from 'node:path';
+import { isSafeName } from '../lib/names.ts';
 import { invalidArgument, outOfRange } from '../lib/grpc/status-error.ts';
 import type { AccessModeName, CapacityRange, VolumeCapability } from './types.ts';
 import { SUPPORTED_FS, type FsType } from './volumes/filesystem.ts';
 
 // Our ids are 'v-'/'s-' + hex; anything else is accepted by shape only so
 // that "unknown id" can be told apart from "malformed id".
-const ID_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
+export const MAX_ID_LENGTH = 128;
+export const isWellFormedId = (id: string) => isSafeName(id, MAX_ID_LENGTH) && !id.includes('..');
 
 export function required<T>(value: T | null | undefined | '', field: string): T {
   if (value === undefined || value === null || value === '') throw invalidArgument(`${field} is required`);
@@ -19,7 +21,7 @@ export function required<T>(value: T | null | undefined | '', field: string): T 
 /** A well-formed id (no '/', no '..'); unknown ids are the caller's NOT_FOUND. */
 export function checkId(id: string | undefined, field: string): string {
   const v = required(id, field);
-  if (!ID_RE.test(v) || v.includes('..')) throw invalidArgument(`${field} ${JSON.stringify(v.slice(0, 80))} is malformed`);
+  if (!isWellFormedId(v)) throw invalidArgument(`${field} ${JSON.stringify(v.slice(0, 80))} is malformed`);
   return v;
 }
 

@@ -8,11 +8,12 @@ import { join } from 'node:path';
 import { writeFileAtomic } from '../lib/atomic-file.ts';
 import type { ResourceConfig } from './config.ts';
 import type { DiscoveredDevice } from './discovery/device.ts';
+import { resourceFileStem } from './resource-file.ts';
 
 export const CDI_VERSION = '0.6.0';
 
 export function cdiSpecPath(cdiDir: string, resource: string): string {
-  return join(cdiDir, `hostplane-${resource.replace(/[^A-Za-z0-9.-]/g, '_')}.json`);
+  return join(cdiDir, `${resourceFileStem(resource)}.json`);
 }
 
 export function buildCdiSpec(res: ResourceConfig, devices: readonly DiscoveredDevice[]): object {

@@ -32,14 +32,14 @@ export interface ResourceConfig {
   cdi: boolean;
 }
 
-export interface DevicePluginConfig {
+export interface DeviceResourcesConfig {
   resources: ResourceConfig[];
   /** Safety-net rescan period: sysfs emits no inotify events on real hosts. */
   rescanIntervalMs: number;
 }
 
-export class ConfigError extends Error {
-  constructor(message: string) { super(message); this.name = 'ConfigError'; }
+export class DeviceConfigError extends Error {
+  constructor(message: string) { super(message); this.name = 'DeviceConfigError'; }
 }
 
 const RESOURCE_RE = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)+\/[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/;
@@ -49,7 +49,7 @@ const HEX_RE = /^(0x)?[0-9a-fA-F]+$/;
 
 type Obj = Record<string, unknown>;
 
-function fail(path: string, msg: string): never { throw new ConfigError(`${path}: ${msg}`); }
+function fail(path: string, msg: string): never { throw new DeviceConfigError(`${path}: ${msg}`); }
 
 function obj(v: unknown, path: string): Obj {
   if (typeof v !== 'object' || v === null || Array.isArray(v)) fail(path, 'must be a mapping');
@@ -180,8 +180,8 @@ function resource(v: unknown, path: string): ResourceConfig {
   };
 }
 
-/** Validate a parsed config document. Throws ConfigError naming the first bad field. */
-export function validateConfig(raw: unknown): DevicePluginConfig {
+/** Validate a parsed config document. Throws DeviceConfigError naming the first bad field. */
+export function validateConfig(raw: unknown): DeviceResourcesConfig {
   const o = obj(raw ?? {}, 'config');
   onlyKeys(o, 'config', ['resources', 'rescanIntervalSeconds']);
   const resources = list(o.resources, 'resources').map((r, i) => resource(r, `resources[${i}]`));
@@ -198,17 +198,17 @@ export function validateConfig(raw: unknown): DevicePluginConfig {
   return { resources, rescanIntervalMs: rescan * 1000 };
 }
 
-export function parseConfigText(text: string, source: string): DevicePluginConfig {
+export function parseConfigText(text: string, source: string): DeviceResourcesConfig {
   let raw: unknown;
-  try { raw = parse(text); } catch (e) { throw new ConfigError(`${source}: not valid YAML/JSON: ${errorMessage(e)}`); }
+  try { raw = parse(text); } catch (e) { throw new DeviceConfigError(`${source}: not valid YAML/JSON: ${errorMessage(e)}`); }
   try { return validateConfig(raw); } catch (e) {
-    if (e instanceof ConfigError) throw new ConfigError(`${source}: ${e.message}`);
+    if (e instanceof DeviceConfigError) throw new DeviceConfigError(`${source}: ${e.message}`);
     throw e;
   }
 }
 
-export async function loadConfigFile(path: string): Promise<DevicePluginConfig> {
+export async function loadConfigFile(path: string): Promise<DeviceResourcesConfig> {
   let text: string;
-  try { text = await readFile(path, 'utf8'); } catch (e) { throw new ConfigError(`${path}: cannot read: ${errorMessage(e)}`); }
+  try { text = await readFile(path, 'utf8'); } catch (e) { throw new DeviceConfigError(`${path}: cannot read: ${errorMessage(e)}`); }
   return parseConfigText(text, path);
 }

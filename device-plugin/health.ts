@@ -75,10 +75,6 @@ export class DeviceState {
     return this.lookup(id)?.dev.numa;
   }
 
-  physical(): DiscoveredDevice[] {
-    return [...this.known.values()].filter((t) => t.healthy).map((t) => t.dev);
-  }
-
   all(): DiscoveredDevice[] {
     return [...this.known.values()].map((t) => t.dev);
   }

@@ -2,10 +2,13 @@
 // empty device list first (kubelet stops placing pods on our devices) and
 // only then the sockets removed.
 import { parseArgs } from 'node:util';
+import { resolve } from 'node:path';
 import { createLogger } from '../lib/logging.ts';
 import { errorMessage } from '../lib/errors.ts';
-import { ConfigError } from './config.ts';
-import { startDevicePlugins, DEFAULTS } from './plugins.ts';
+import { DeviceConfigError } from './config.ts';
+import { Fields } from '../lib/fields.ts';
+import { startDevicePlugins } from './plugins.ts';
+import { DEVICE_PLUGIN_DEFAULTS as DEFAULTS, readDevicePluginOptions } from './options.ts';
 
 const USAGE = `usage: hostplane device-plugin --config FILE [--kubelet-dir DIR] [--plugins-registry DIR] [--cdi-dir DIR] [--sysfs-root DIR]
 
@@ -37,9 +40,18 @@ export async function main(argv: string[]): Promise<number> {
   }
   if (values.help) { process.stdout.write(USAGE); return 0; }
   if (typeof values.config !== 'string') { process.stderr.write(`hostplane device-plugin: --config is required\n\n${USAGE}`); return 2; }
+  // Flags become the mapping the agent's `devicePlugin:` section is, read by
+  // the same validator; problems name the flag.
+  const flags: Record<string, string> = { configPath: 'config', kubeletDir: 'kubelet-dir', pluginsRegistry: 'plugins-registry', cdiDir: 'cdi-dir', sysfsRoot: 'sysfs-root' };
+  const f = new Fields(
+    // Paths on a command line are relative to the working directory.
+    Object.fromEntries(Object.entries(flags).map(([key, flag]) => [key, typeof values[flag] === 'string' ? resolve(values[flag]) : undefined])),
+    '', [], (key) => `--${flags[key] ?? key}`,
+  );
+  const options = readDevicePluginOptions(f);
+  if (f.problems.length) { process.stderr.write(`hostplane device-plugin: ${f.problems.join('\n  ')}\n\n${USAGE}`); return 2; }
 
-  const log = createLogger({ name: 'device-plugin' });
-  const str = (k: string) => (typeof values[k] === 'string' ? (values[k] as string) : undefined);
+  const log = createLogger({ name: 'hostplane-device-plugin' });
   // Signal handlers go in before anything is served: kubelet dials back
   // inside Register, so a SIGTERM can land while start-up is still running,
   // and the default action would kill us without the empty list.
@@ -49,17 +61,10 @@ export async function main(argv: string[]): Promise<number> {
   process.on('SIGINT', () => onSignal('SIGINT'));
   let plugins;
   try {
-    plugins = await startDevicePlugins({
-      configPath: values.config,
-      ...(str('kubelet-dir') ? { kubeletDir: str('kubelet-dir')! } : {}),
-      ...(str('plugins-registry') ? { pluginsRegistry: str('plugins-registry')! } : {}),
-      ...(str('cdi-dir') ? { cdiDir: str('cdi-dir')! } : {}),
-      ...(str('sysfs-root') ? { sysfsRoot: str('sysfs-root')! } : {}),
-      log,
-    });
+    plugins = await startDevicePlugins({ ...options, log });
   } catch (e) {
-    process.stderr.write(`hostplane device-plugin: ${e instanceof ConfigError ? e.message : errorMessage(e)}\n`);
-    return e instanceof ConfigError ? 2 : 1;
+    process.stderr.write(`hostplane device-plugin: ${e instanceof DeviceConfigError ? e.message : errorMessage(e)}\n`);
+    return e instanceof DeviceConfigError ? 2 : 1;
   }
   const p = plugins;
   return new Promise<number>((resolveExit) => {

@@ -8,34 +8,23 @@ import { dirname, resolve } from 'node:path';
 import type { Logger } from '../lib/logging.ts';
 import type { CallObserver } from '../lib/grpc/handler.ts';
 import { errorMessage } from '../lib/errors.ts';
-import { loadConfigFile, parseConfigText, type DevicePluginConfig, type ResourceConfig } from './config.ts';
+import { loadConfigFile, parseConfigText, type DeviceResourcesConfig, type ResourceConfig } from './config.ts';
 import { ResourceRunner, type RunnerDeps } from './resource-runner.ts';
 import { watchKubeletDir } from './kubelet-watch.ts';
 import { DirWatcher } from './dir-watcher.ts';
 import { CdiWriter } from './cdi.ts';
 import { grpcRegistrar, type Registrar } from './registration.ts';
+import { DEVICE_PLUGIN_DEFAULTS as DEFAULTS, type DevicePluginOptions } from './options.ts';
 
-export type { DevicePluginConfig };
+export type { DeviceResourcesConfig };
 
-export const DEFAULTS = {
-  kubeletDir: '/var/lib/kubelet/device-plugins',
-  pluginsRegistry: '/var/lib/kubelet/plugins_registry',
-  cdiDir: '/var/run/cdi',
-  sysfsRoot: '/sys',
-};
-
-export interface StartOptions {
-  configPath?: string;
-  config?: DevicePluginConfig;
-  kubeletDir?: string;
-  pluginsRegistry?: string;
-  cdiDir?: string;
-  sysfsRoot?: string;
+/** The validated options (device-plugin/options.ts; defaults filled in for any left out) plus the process's seams. */
+export type StartOptions = Partial<DevicePluginOptions> & {
   log: Logger;
   observe?: CallObserver;
   /** Seam for tests; the real one dials kubelet.sock. */
   registrar?: Registrar;
-}
+};
 
 export interface DevicePlugins {
   /** Send an empty device list on every stream (before shutdown). */
@@ -97,7 +86,7 @@ export async function startDevicePlugins(opts: StartOptions): Promise<DevicePlug
   };
   armRescan();
 
-  const apply = async (next: DevicePluginConfig) => {
+  const apply = async (next: DeviceResourcesConfig) => {
     const wanted = new Map(next.resources.map((r) => [r.name, r]));
     for (const [name, runner] of [...runners]) {
       if (!wanted.has(name)) { runners.delete(name); await runner.close(true); log.info({ resource: name }, 'resource removed'); }
@@ -133,7 +122,7 @@ export async function startDevicePlugins(opts: StartOptions): Promise<DevicePlug
           const text = safeRead(path);
           if (text === undefined || text === lastText) return;
           lastText = text;
-          let next: DevicePluginConfig;
+          let next: DeviceResourcesConfig;
           try {
             next = parseConfigText(text, path);
           } catch (e) {

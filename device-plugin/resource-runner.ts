@@ -17,6 +17,7 @@ import { DirWatcher } from './dir-watcher.ts';
 import { API_VERSION, type Registrar } from './registration.ts';
 import { KUBELET_SOCKET, kubeletSocketId } from './kubelet-watch.ts';
 import type { CdiWriter } from './cdi.ts';
+import { resourceFileStem } from './resource-file.ts';
 
 export interface RunnerDeps {
   kubeletDir: string;
@@ -30,7 +31,7 @@ export interface RunnerDeps {
 }
 
 export function socketName(resource: string): string {
-  return `hostplane-${resource.replace(/[^A-Za-z0-9.-]/g, '_')}.sock`;
+  return `${resourceFileStem(resource)}.sock`;
 }
 
 export class ResourceRunner {

@@ -49,12 +49,12 @@ export class DevicePluginServer {
     const wrap = { log: log.child({ resource: this.deps.resource().name }), ...(observe ? { observe } : {}) };
     this.unix = await serveUnix(socketPath, (server) => {
       server.addService(devicePluginService(), {
-        GetDevicePluginOptions: wrapUnary('deviceplugin.GetDevicePluginOptions', () => PLUGIN_OPTIONS, wrap),
-        ListAndWatch: wrapServerStream('deviceplugin.ListAndWatch', (_req, call) => this.listAndWatch(call), wrap),
-        GetPreferredAllocation: wrapUnary('deviceplugin.GetPreferredAllocation', (req: PrefReq) => this.preferred(req), wrap),
-        Allocate: wrapUnary('deviceplugin.Allocate', (req: AllocateReq) => this.allocate(req), wrap),
+        GetDevicePluginOptions: wrapUnary('/v1beta1.DevicePlugin/GetDevicePluginOptions', () => PLUGIN_OPTIONS, wrap),
+        ListAndWatch: wrapServerStream('/v1beta1.DevicePlugin/ListAndWatch', (_req, call) => this.listAndWatch(call), wrap),
+        GetPreferredAllocation: wrapUnary('/v1beta1.DevicePlugin/GetPreferredAllocation', (req: PrefReq) => this.preferred(req), wrap),
+        Allocate: wrapUnary('/v1beta1.DevicePlugin/Allocate', (req: AllocateReq) => this.allocate(req), wrap),
         // Not requested (pre_start_required is false); answer anyway, kubelet may still call it.
-        PreStartContainer: wrapUnary('deviceplugin.PreStartContainer', () => ({}), wrap),
+        PreStartContainer: wrapUnary('/v1beta1.DevicePlugin/PreStartContainer', () => ({}), wrap),
       });
     });
   }
@@ -109,8 +109,6 @@ export class DevicePluginServer {
     this.drained = true;
     this.broadcast();
   }
-
-  streamCount(): number { return this.streams.size; }
 
   async stop(): Promise<void> {
     for (const s of this.streams) { try { s.end(); } catch { /* already gone */ } }

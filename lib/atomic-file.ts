@@ -1,6 +1,6 @@
 // Every piece of state hostplane keeps on disk is replaced, never edited in
 // place: a crash at any instant leaves either the old file or the new one.
-import { open, rename, unlink, mkdir } from 'node:fs/promises';
+import { open, rename, unlink, mkdir, copyFile, chmod } from 'node:fs/promises';
 import { openSync, writeSync, fsyncSync, closeSync, renameSync, unlinkSync, mkdirSync } from 'node:fs';
 import { dirname, basename, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -39,6 +39,27 @@ export async function writeFileAtomic(path: string, data: string | Uint8Array, m
     throw e;
   }
   await fsyncDir(dirname(path));
+}
+
+/** Copy `source` to `dest` atomically (an executable being replaced under a runtime that may exec it at any instant). */
+export async function copyFileAtomic(source: string, dest: string, mode = 0o755): Promise<void> {
+  await mkdir(dirname(dest), { recursive: true });
+  const tmp = tempName(dest);
+  try {
+    await copyFile(source, tmp);
+    await chmod(tmp, mode);
+    const fh = await open(tmp, 'r');
+    try {
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    await rename(tmp, dest);
+  } catch (e) {
+    await unlink(tmp).catch(() => {});
+    throw e;
+  }
+  await fsyncDir(dirname(dest));
 }
 
 /** Synchronous twin, for short-lived processes (the CNI plugin) where async buys nothing. */

@@ -1,5 +1,6 @@
 // The one seam through which hostplane drives host tools (ip, nft, losetup,
 // mount, mkfs...). Arguments are always arrays: no shell ever parses them.
+import { SBIN_DIRS } from './sbin-path.ts';
 import { execa } from 'execa';
 
 export interface ExecOptions {
@@ -49,7 +50,7 @@ export class RealExec implements HostExec {
   constructor() {
     // Runtimes exec plugins with a minimal environment; make sure the sbin dirs are searchable.
     const path = process.env.PATH ?? '';
-    const extra = ['/usr/local/sbin', '/usr/local/bin', '/usr/sbin', '/usr/bin', '/sbin', '/bin'].filter((d) => !path.split(':').includes(d));
+    const extra = SBIN_DIRS.filter((d) => !path.split(':').includes(d));
     this.env = { PATH: [path, ...extra].filter(Boolean).join(':'), LC_ALL: 'C' };
   }
 
@@ -72,27 +73,5 @@ export class RealExec implements HostExec {
     }
     if (exitCode !== 0 && !opts.allowFail) throw new ExecError(cmd, argv, exitCode, res.stderr || res.stdout);
     return res;
-  }
-}
-
-export interface RecordedCall {
-  file: string;
-  args: readonly string[];
-  opts: ExecOptions;
-}
-
-/** Test double: records every call and answers from a handler. */
-export class FakeExec implements HostExec {
-  readonly calls: RecordedCall[] = [];
-  private readonly handler: (c: RecordedCall) => Partial<ExecResult> | undefined;
-  constructor(handler: (c: RecordedCall) => Partial<ExecResult> | undefined = () => undefined) {
-    this.handler = handler;
-  }
-  async run(file: string, args: readonly string[], opts: ExecOptions = {}): Promise<ExecResult> {
-    const call = { file, args, opts };
-    this.calls.push(call);
-    const r = { stdout: '', stderr: '', exitCode: 0, ...this.handler(call) };
-    if (r.exitCode !== 0 && !opts.allowFail) throw new ExecError(file, args, r.exitCode, r.stderr);
-    return r;
   }
 }

@@ -1,8 +1,9 @@
 // The network configuration list the container runtime reads: our plugin
 // (bridge + hostplane IPAM, one range set per pod CIDR, so dual-stack nodes
 // get one address of each family) followed by the reference portmap plugin
-// for hostPort. Keys follow the CNI section of README.md.
+// for hostPort. Keys are the CNI plugin's (cni/README.md).
 import type { CniConfig } from '../config.ts';
+import { familyOf } from '../../lib/ip-family.ts';
 
 export function buildConflist(cni: CniConfig, podCIDRs: readonly string[]): string {
   const plugins: Record<string, unknown>[] = [
@@ -27,7 +28,7 @@ export function buildConflist(cni: CniConfig, podCIDRs: readonly string[]): stri
 
 /** Node.spec.podCIDRs order is not meaningful to us; IPv4 first keeps the conflist stable. */
 export function normalizeCidrs(cidrs: readonly string[]): string[] {
-  const v4 = cidrs.filter((c) => !c.includes(':'));
-  const v6 = cidrs.filter((c) => c.includes(':'));
+  const v4 = cidrs.filter((c) => familyOf(c) === 4);
+  const v6 = cidrs.filter((c) => familyOf(c) === 6);
   return [...new Set([...v4, ...v6])];
 }

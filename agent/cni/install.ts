@@ -4,41 +4,40 @@
 // name in the same directory and is renamed over the old one. Renaming also
 // sidesteps ETXTBSY from overwriting a binary that is running.
 import { createHash } from 'node:crypto';
-import { readFile, copyFile, rename, unlink, chmod, mkdir, open } from 'node:fs/promises';
+import { createReadStream } from 'node:fs';
+import { readFile, stat } from 'node:fs/promises';
+import { pipeline } from 'node:stream/promises';
 import { join, basename } from 'node:path';
-import { randomBytes } from 'node:crypto';
-import { writeFileAtomic } from '../../lib/atomic-file.ts';
+import { copyFileAtomic, writeFileAtomic } from '../../lib/atomic-file.ts';
 import { isNotFound } from '../../lib/errors.ts';
 
 export type InstallOutcome = 'installed' | 'unchanged' | 'missing';
 
-async function sha256(path: string): Promise<string | undefined> {
+async function size(path: string): Promise<number | undefined> {
   try {
-    return createHash('sha256').update(await readFile(path)).digest('hex');
+    return (await stat(path)).size;
   } catch (e) {
     if (isNotFound(e)) return undefined;
     throw e;
   }
 }
 
+// Streamed: the compiled CNI binary is ~100 MB, and the agent checks it on
+// every start and Node update; holding it in memory twice bought nothing.
+async function sha256(path: string): Promise<string> {
+  const hash = createHash('sha256');
+  await pipeline(createReadStream(path), hash);
+  return hash.digest('hex');
+}
+
 /** Copy an executable into `destDir` under its own name unless the same bytes are already there. */
 export async function installBinary(source: string, destDir: string, name = basename(source)): Promise<InstallOutcome> {
-  const want = await sha256(source);
+  const want = await size(source);
   if (want === undefined) return 'missing';
   const dest = join(destDir, name);
-  if ((await sha256(dest)) === want) return 'unchanged';
-  await mkdir(destDir, { recursive: true });
-  const tmp = join(destDir, `.${name}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
-  try {
-    await copyFile(source, tmp);
-    await chmod(tmp, 0o755);
-    const fh = await open(tmp, 'r');
-    try { await fh.sync(); } finally { await fh.close(); }
-    await rename(tmp, dest);
-  } catch (e) {
-    await unlink(tmp).catch(() => {});
-    throw e;
-  }
+  // Sizes differ: certainly a new binary, no need to read either.
+  if ((await size(dest)) === want && (await sha256(dest)) === (await sha256(source))) return 'unchanged';
+  await copyFileAtomic(source, dest, 0o755);
   return 'installed';
 }
 

@@ -1,6 +1,6 @@
 // The routing component's options: its type, defaults and its one validator.
 // `routing: auto` (the shorthand) or a mapping with `mode` and the rest.
-import type { Fields } from '../config-fields.ts';
+import type { Fields } from '../../lib/fields.ts';
 
 export type RoutingMode = 'off' | 'auto' | 'host-gw' | 'vxlan';
 export const ROUTING_MODES: readonly RoutingMode[] = ['off', 'auto', 'host-gw', 'vxlan'];

@@ -32,7 +32,13 @@ export interface ReconcilerOptions {
 }
 
 /** `routedAt`: routes/FDB/neighbours applied; `at`: the masquerade table too (performance.now()). */
-export interface RunResult { at: number; routedAt: number; ms: number; changes: number; errors: string[] }
+export interface RunResult {
+  at: number;
+  routedAt: number;
+  ms: number;
+  changes: number;
+  errors: string[];
+}
 
 export interface PeerTable {
   node: string;
@@ -66,7 +72,10 @@ export class RoutingReconciler {
 
   start(): void {
     this.unsubscribe = this.o.nodes.onChange(() => this.kick());
-    this.timer = setInterval(() => { this.known = undefined; this.kick(); }, this.o.cfg.resyncSeconds * 1000);
+    this.timer = setInterval(() => {
+      this.known = undefined;
+      this.kick();
+    }, this.o.cfg.resyncSeconds * 1000);
     this.timer.unref();
     this.kick();
   }
@@ -93,7 +102,9 @@ export class RoutingReconciler {
     this.dirty = true;
     if (this.running) return;
     this.running = true;
-    this.idle = new Promise((r) => { this.idleResolve = r; });
+    this.idle = new Promise((r) => {
+      this.idleResolve = r;
+    });
     void this.loop();
   }
 
@@ -115,7 +126,10 @@ export class RoutingReconciler {
     this.table.lastErrors = errors;
     for (const e of errors) this.o.log.warn({ err: e }, 'routing change failed; retrying');
     if (!this.retry && !this.stopped) {
-      this.retry = setTimeout(() => { this.retry = undefined; this.kick(); }, 1000);
+      this.retry = setTimeout(() => {
+        this.retry = undefined;
+        this.kick();
+      }, 1000);
       this.retry.unref();
     }
   }
@@ -137,7 +151,10 @@ export class RoutingReconciler {
         this.skipLogged.set(name, reason);
       }
       if (!reason) this.skipLogged.delete(name);
-      if ('skip' in r) { skipped.push({ node: name, reason: r.skip }); continue; }
+      if ('skip' in r) {
+        skipped.push({ node: name, reason: r.skip });
+        continue;
+      }
       all.push(r.ok);
       if (r.ok.name === this.o.nodeName) self = r.ok;
       else peers.push(r.ok);
@@ -159,16 +176,31 @@ export class RoutingReconciler {
     const p = plan(desired, actual);
     for (const c of p.conflicts) {
       const v = desired.peers.find((x) => x.podCIDR === c.dst);
-      if (v) { v.backend = 'none'; v.reason = `a route to ${c.dst} exists that hostplane did not make; left alone`; }
+      if (v) {
+        v.backend = 'none';
+        v.reason = `a route to ${c.dst} exists that hostplane did not make; left alone`;
+      }
     }
     // The masquerade table is independent of routes and neighbours: both go at once.
     const script = masqueradeScript({ enabled: cfg.mode !== 'off' && cfg.masquerade, nodes: nodes.all, clusterCIDRs: cfg.clusterCIDRs });
-    const nft = script === this.lastNft ? Promise.resolve(undefined) : dataplane.nft(script).then(
-      () => { this.lastNft = script; return undefined; },
-      (e: unknown) => `masquerade table: ${errorMessage(e)}`,
-    );
+    const nft =
+      script === this.lastNft
+        ? Promise.resolve(undefined)
+        : dataplane.nft(script).then(
+            () => {
+              this.lastNft = script;
+              return undefined;
+            },
+            (e: unknown) => `masquerade table: ${errorMessage(e)}`,
+          );
     let routedAt = 0;
-    const [errors, nftError] = await Promise.all([dataplane.apply(p.ops).then((e) => { routedAt = performance.now(); return e; }), nft]);
+    const [errors, nftError] = await Promise.all([
+      dataplane.apply(p.ops).then((e) => {
+        routedAt = performance.now();
+        return e;
+      }),
+      nft,
+    ]);
     if (nftError) errors.push(nftError);
     const ms = performance.now() - t0;
     this.o.metrics?.reconcileDuration.observe(ms / 1000);
@@ -180,10 +212,12 @@ export class RoutingReconciler {
     } else {
       const conflicted = new Set(p.conflicts.map((c) => c.dst));
       this.known = {
-        local: actual.local, foreign: actual.foreign,
+        local: actual.local,
+        foreign: actual.foreign,
         routes: desired.routes.filter((r) => !conflicted.has(r.dst)),
         vxlan: desired.vxlan.map((v) => ({ ...v, up: true })),
-        fdb: desired.fdb, neigh: desired.neigh,
+        fdb: desired.fdb,
+        neigh: desired.neigh,
       };
       this.table.lastErrors = [];
       this.table.lastSuccess = new Date().toISOString();

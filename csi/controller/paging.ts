@@ -2,17 +2,17 @@
 // out ("after:<id>"), not an offset: entries deleted or created between pages
 // then never cause duplicates, and a token we did not issue is ABORTED.
 import { aborted, invalidArgument } from '../../lib/grpc/status-error.ts';
+import { isWellFormedId } from '../validate.ts';
 
-const TOKEN_RE = /^after:([A-Za-z0-9][A-Za-z0-9_.-]{0,127})$/;
+const TOKEN_PREFIX = 'after:';
 
 export function page<T extends { id: string }>(all: T[], maxEntries: number | undefined, startingToken: string | undefined): { items: T[]; next: string } {
   if ((maxEntries ?? 0) < 0) throw invalidArgument('max_entries must not be negative');
   const sorted = [...all].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   let start = 0;
   if (startingToken) {
-    const m = TOKEN_RE.exec(startingToken);
-    if (!m) throw aborted(`starting_token ${JSON.stringify(startingToken.slice(0, 80))} was not issued by this driver`);
-    const after = m[1]!;
+    const after = startingToken.startsWith(TOKEN_PREFIX) ? startingToken.slice(TOKEN_PREFIX.length) : '';
+    if (!isWellFormedId(after)) throw aborted(`starting_token ${JSON.stringify(startingToken.slice(0, 80))} was not issued by this driver`);
     start = sorted.findIndex((x) => x.id > after);
     if (start < 0) start = sorted.length;
   }

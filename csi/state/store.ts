@@ -22,26 +22,14 @@ export interface StateStore {
 
 const clone = <T>(v: T): T => structuredClone(v);
 
-/** A store in memory only, for unit tests. */
-export class MemoryStore implements StateStore {
-  protected readonly vols = new Map<string, VolumeRecord>();
-  protected readonly snaps = new Map<string, SnapshotRecord>();
-  volumes() { return [...this.vols.values()].map(clone); }
-  volume(id: string) { const v = this.vols.get(id); return v && clone(v); }
-  async putVolume(v: VolumeRecord) { this.vols.set(v.id, clone(v)); }
-  async removeVolume(id: string) { this.vols.delete(id); }
-  snapshots() { return [...this.snaps.values()].map(clone); }
-  snapshot(id: string) { const s = this.snaps.get(id); return s && clone(s); }
-  async putSnapshot(s: SnapshotRecord) { this.snaps.set(s.id, clone(s)); }
-  async removeSnapshot(id: string) { this.snaps.delete(id); }
-}
-
-export class FileStore extends MemoryStore {
+/** The driver's store: the records on disk, indexed in memory. A write is on disk before it is in the index. */
+export class FileStore implements StateStore {
+  private readonly vols = new Map<string, VolumeRecord>();
+  private readonly snaps = new Map<string, SnapshotRecord>();
   private readonly volDir: string;
   private readonly snapDir: string;
 
   private constructor(stateDir: string) {
-    super();
     this.volDir = join(stateDir, 'volumes');
     this.snapDir = join(stateDir, 'snapshots');
   }
@@ -54,21 +42,26 @@ export class FileStore extends MemoryStore {
     return s;
   }
 
-  override async putVolume(v: VolumeRecord) {
+  volumes() { return [...this.vols.values()].map(clone); }
+  volume(id: string) { const v = this.vols.get(id); return v && clone(v); }
+  snapshots() { return [...this.snaps.values()].map(clone); }
+  snapshot(id: string) { const s = this.snaps.get(id); return s && clone(s); }
+
+  async putVolume(v: VolumeRecord) {
     await writeFileAtomic(join(this.volDir, `${v.id}.json`), JSON.stringify(v, null, 1), 0o600);
-    await super.putVolume(v);
+    this.vols.set(v.id, clone(v));
   }
-  override async removeVolume(id: string) {
+  async removeVolume(id: string) {
     await rm(join(this.volDir, `${id}.json`), { force: true });
-    await super.removeVolume(id);
+    this.vols.delete(id);
   }
-  override async putSnapshot(s: SnapshotRecord) {
+  async putSnapshot(s: SnapshotRecord) {
     await writeFileAtomic(join(this.snapDir, `${s.id}.json`), JSON.stringify(s, null, 1), 0o600);
-    await super.putSnapshot(s);
+    this.snaps.set(s.id, clone(s));
   }
-  override async removeSnapshot(id: string) {
+  async removeSnapshot(id: string) {
     await rm(join(this.snapDir, `${id}.json`), { force: true });
-    await super.removeSnapshot(id);
+    this.snaps.delete(id);
   }
 }
 

@@ -4,13 +4,14 @@
 // The .debs are cached in ~/.cache/hostplane/debs (HOSTPLANE_DEB_CACHE).
 // `--rootfs-only DIR` stops after layer 1's tree (daemonset/image/Containerfile
 // uses it, so a builder produces the same contents).
-import { cp, mkdir, mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, rm, stat } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { homedir, tmpdir } from 'node:os';
 import { PACKAGES, resolveClosure, downloadDebs } from './packages.ts';
 import { buildRootfs } from './rootfs.ts';
 import { writeLayer, writeImage, packLayout } from './oci.ts';
+import { VERSION } from '../../lib/version.ts';
 
 const ROOT = resolve(import.meta.dirname, '..', '..');
 const APP_DIR = '/opt/hostplane';
@@ -23,7 +24,7 @@ function flag(argv: string[], name: string): string | undefined {
 }
 
 async function main(argv: string[]): Promise<void> {
-  const version = (JSON.parse(await readFile(join(ROOT, 'package.json'), 'utf8')) as { version: string }).version;
+  const version = VERSION;
   const ref = flag(argv, '--tag') ?? `localhost/hostplane:${version}`;
   const out = resolve(flag(argv, '--out') ?? join(ROOT, 'dist', 'hostplane-image.tar'));
   const cache = process.env.HOSTPLANE_DEB_CACHE ?? join(homedir(), '.cache', 'hostplane', 'debs');

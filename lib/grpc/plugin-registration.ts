@@ -37,9 +37,9 @@ export async function servePluginRegistration(opts: PluginRegistrationOptions): 
   const wrap = { log: opts.log, ...(opts.observe ? { observe: opts.observe } : {}) };
   return serveUnix(opts.socketPath, (server) => {
     server.addService(registrationService(), {
-      GetInfo: wrapUnary('pluginregistration.GetInfo', () => opts.info, wrap),
+      GetInfo: wrapUnary('/pluginregistration.Registration/GetInfo', () => opts.info, wrap),
       NotifyRegistrationStatus: wrapUnary(
-        'pluginregistration.NotifyRegistrationStatus',
+        '/pluginregistration.Registration/NotifyRegistrationStatus',
         (req: RegistrationStatus) => {
           if (req.plugin_registered) opts.log.info({ name: opts.info.name }, 'registered with kubelet');
           else opts.log.error({ name: opts.info.name, err: req.error }, 'kubelet refused registration');

@@ -3,6 +3,7 @@
 import * as grpc from '@grpc/grpc-js';
 import { mkdir, rm, lstat } from 'node:fs/promises';
 import { dirname } from 'node:path';
+import { unixSocketPath } from '../endpoint.ts';
 
 export interface UnixServer {
   server: grpc.Server;
@@ -11,10 +12,10 @@ export interface UnixServer {
   close(graceMs?: number): Promise<void>;
 }
 
-/** Accepts `unix:///abs/path`, `unix:/abs/path` or a bare absolute path. */
+/** The socket path of an endpoint (lib/endpoint.ts has the rule). */
 export function socketPathFromEndpoint(endpoint: string): string {
-  const p = endpoint.replace(/^unix:\/\//, '').replace(/^unix:/, '');
-  if (!p.startsWith('/')) throw new Error(`endpoint ${endpoint} must be an absolute unix socket path`);
+  const p = unixSocketPath(endpoint);
+  if (p === undefined) throw new Error(`endpoint ${endpoint} must be an absolute unix socket path`);
   return p;
 }
 

@@ -50,16 +50,30 @@ async function convergence(mode: RoutingMode): Promise<void> {
     const runs: RunResult[] = [];
     let waiter: { pred: () => boolean; resolve: () => void } | undefined;
     rec = new RoutingReconciler({
-      nodeName: 'self', nodes: informer, log: silentLogger(), dataplane: new RealDataplane(new RealExec(), `/run/netns/${ns}`),
+      nodeName: 'self',
+      nodes: informer,
+      log: silentLogger(),
+      dataplane: new RealDataplane(new RealExec(), `/run/netns/${ns}`),
       cfg: { mode, vxlan: { vni: 1, port: 8472 }, masquerade: true, clusterCIDRs: [], resyncSeconds: 3600 },
-      onRun: (r) => { runs.push(r); if (waiter?.pred()) waiter.resolve(); },
+      onRun: (r) => {
+        runs.push(r);
+        if (waiter?.pred()) waiter.resolve();
+      },
     });
     const routed = () => rec!.peerTable().peers.filter((p) => p.backend !== 'none').length;
-    const until = (pred: () => boolean) => new Promise<void>((resolve, reject) => {
-      if (pred()) return resolve();
-      const t = setTimeout(() => reject(new Error('no convergence in 10 s')), 10_000);
-      waiter = { pred, resolve: () => { clearTimeout(t); waiter = undefined; resolve(); } };
-    });
+    const until = (pred: () => boolean) =>
+      new Promise<void>((resolve, reject) => {
+        if (pred()) return resolve();
+        const t = setTimeout(() => reject(new Error('no convergence in 10 s')), 10_000);
+        waiter = {
+          pred,
+          resolve: () => {
+            clearTimeout(t);
+            waiter = undefined;
+            resolve();
+          },
+        };
+      });
     rec.start();
     await informer.start();
     await until(() => informer!.synced() && runs.length > 0);
@@ -146,7 +160,9 @@ async function throughput(rounds: number): Promise<void> {
     }
     for (const c of cases) {
       const g = gbps.get(c.name)!;
-      process.stdout.write(`${c.name.padEnd(34)} median ${median(g).toFixed(2)} Gbit/s  ratio to underlay ${median(ratios.get(c.name)!).toFixed(2)}  (min ${Math.min(...g).toFixed(2)}, max ${Math.max(...g).toFixed(2)}, n=${g.length})\n`);
+      process.stdout.write(
+        `${c.name.padEnd(34)} median ${median(g).toFixed(2)} Gbit/s  ratio to underlay ${median(ratios.get(c.name)!).toFixed(2)}  (min ${Math.min(...g).toFixed(2)}, max ${Math.max(...g).toFixed(2)}, n=${g.length})\n`,
+      );
     }
   } finally {
     await bed.cleanup();

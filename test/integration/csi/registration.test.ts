@@ -63,7 +63,7 @@ describe('logging', () => {
     const all = lines.join('');
     expect(all).not.toContain('hunter2');
     const calls = lines.map((l) => JSON.parse(l)).filter((l) => l.msg === 'call');
-    expect(calls.find((c) => c.method === 'Controller/DeleteVolume')).toMatchObject({ volume_id: volume.volume_id, code: 'OK' });
+    expect(calls.find((c) => c.method === '/csi.v1.Controller/DeleteVolume')).toMatchObject({ volume_id: volume.volume_id, code: 'OK' });
     expect(typeof calls[0].ms).toBe('number');
   });
 });

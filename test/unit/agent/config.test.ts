@@ -1,5 +1,5 @@
 import { describe, it, expect } from 'vitest';
-import { validateConfig, ConfigError } from '../../../agent/config.ts';
+import { validateConfig, AgentConfigError } from '../../../agent/config.ts';
 
 const env = { NODE_NAME: 'node-a' } as NodeJS.ProcessEnv;
 // The device plugin needs its resources; most cases here are about other fields.
@@ -11,8 +11,8 @@ function problems(doc: unknown, e: NodeJS.ProcessEnv = env): string[] {
   try {
     v(doc, e);
   } catch (err) {
-    expect(err).toBeInstanceOf(ConfigError);
-    return (err as ConfigError).problems;
+    expect(err).toBeInstanceOf(AgentConfigError);
+    return (err as AgentConfigError).problems;
   }
   throw new Error('config was accepted');
 }
@@ -84,6 +84,31 @@ describe('agent config', () => {
 
   it('rejects a bad interface name and log level', () => {
     const p = problems({ cni: { enabled: false, bridge: 'a-very-long-bridge-name' }, logLevel: 'loud' });
-    expect(p).toHaveLength(2);
+    expect(p).toEqual([expect.stringMatching(/^logLevel: must be one of trace, /), expect.stringMatching(/^cni\.bridge: "a-very-long-bridge-name" is not a valid interface name/)]);
+  });
+});
+
+// One rule per option: the agent composes the components' validators, so it
+// accepts and refuses exactly what each component does on its own.
+describe('agent config uses each component\'s own rules', () => {
+  const cidr = { podCIDRs: ['10.244.1.0/24'] };
+  it('CNI: the plugin\'s MTU range (68-65535), reported under cni.mtu', () => {
+    expect(v({ cni: { ...cidr, mtu: 68 } }).cni.mtu).toBe(68);
+    expect(problems({ cni: { ...cidr, mtu: 67 } })).toEqual(['cni.mtu: must be an integer from 68 to 65535']);
+  });
+  it('CNI: the plugin\'s network-name rule, reported under cni.networkName', () => {
+    expect(problems({ cni: { ...cidr, networkName: '-bad' } })).toEqual([expect.stringMatching(/^cni\.networkName: must be a non-empty string/)]);
+  });
+  it('CSI: the spec\'s driver-name rule (mixed case allowed, as `hostplane csi --driver-name`)', () => {
+    expect(v({ cni: cidr, csi: { driverName: 'CSI.Example.com' } }).csi.driverName).toBe('CSI.Example.com');
+    expect(problems({ cni: cidr, csi: { driverName: 'bad_name!' } })).toEqual([expect.stringMatching(/^csi\.driverName: must be a CSI driver name/)]);
+  });
+  it('CSI: the one unix-endpoint rule', () => {
+    expect(v({ cni: cidr, csi: { endpoint: '/run/x.sock' } }).csi.endpoint).toBe('/run/x.sock');
+    expect(problems({ cni: cidr, csi: { endpoint: 'tcp://127.0.0.1:1' } })).toEqual(['csi.endpoint: must be unix:///absolute/path, got "tcp://127.0.0.1:1"']);
+  });
+  it('CSI: defaults from csi/options.ts, registration with kubelet on', () => {
+    const c = v({ cni: cidr });
+    expect(c.csi).toMatchObject({ driverName: 'csi.hostplane.io', dataDir: '/var/lib/hostplane/csi', maxVolumes: 256, pluginsRegistry: '/var/lib/kubelet/plugins_registry' });
   });
 });

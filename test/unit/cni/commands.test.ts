@@ -2,8 +2,8 @@ import { describe, it, expect, beforeEach, afterEach } from 'vitest';
 import { mkdtempSync, rmSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
-import { FakeExec, type RecordedCall } from '../../../lib/exec.ts';
-import { FakeHostView } from '../../../cni/net/host-view.ts';
+import { FakeExec, type RecordedCall } from '../../support/fake-exec.ts';
+import { FakeHostView } from '../../support/fake-host-view.ts';
 import { dispatch } from '../../../cni/dispatch.ts';
 import { hostVethName } from '../../../cni/net/veth.ts';
 

@@ -3,7 +3,7 @@
 import { describe, it, expect, afterEach } from 'vitest';
 import { mkdtempSync, rmSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { fakeContext } from './fakes.ts';
+import { fakeContext } from '../../support/csi-fakes.ts';
 import { createVolume } from '../../../csi/controller/create-volume.ts';
 import { deleteVolume } from '../../../csi/controller/delete-volume.ts';
 import { controllerPublishVolume, controllerUnpublishVolume } from '../../../csi/controller/publish.ts';

@@ -1,5 +1,5 @@
 import { describe, it, expect } from 'vitest';
-import { validateConfig, parseConfigText, ConfigError } from '../../../device-plugin/config.ts';
+import { validateConfig, parseConfigText, DeviceConfigError } from '../../../device-plugin/config.ts';
 
 const ok = { resources: [{ name: 'hostplane.dev/fuse', devices: [{ path: '/dev/fuse' }] }] };
 
@@ -37,7 +37,7 @@ describe('validateConfig', () => {
     [{ resources: [ok.resources[0], ok.resources[0]] }, 'resources[1].name: duplicate resource hostplane.dev/fuse'],
     [{ resources: [], rescanIntervalSeconds: -1 }, 'rescanIntervalSeconds: must be a number'],
   ])('rejects a bad field by name (%#)', (raw, msg) => {
-    expect(() => validateConfig(raw)).toThrow(ConfigError);
+    expect(() => validateConfig(raw)).toThrow(DeviceConfigError);
     expect(() => validateConfig(raw)).toThrow(msg);
   });
 });

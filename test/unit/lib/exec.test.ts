@@ -1,5 +1,6 @@
 import { describe, it, expect } from 'vitest';
-import { RealExec, FakeExec, ExecError, inNetns } from '../../../lib/exec.ts';
+import { RealExec, ExecError, inNetns } from '../../../lib/exec.ts';
+import { FakeExec } from '../../support/fake-exec.ts';
 
 describe('RealExec', () => {
   const exec = new RealExec();

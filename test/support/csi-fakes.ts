@@ -1,15 +1,15 @@
 // Small fakes for the CSI host seams: loop devices, filesystems, the mount
 // table and the image copier, all in memory and inspectable.
 import { copyFile } from 'node:fs/promises';
-import type { LoopDevices, LoopInfo } from '../../../csi/volumes/loop.ts';
-import type { Filesystems, FsType } from '../../../csi/volumes/filesystem.ts';
-import type { MountEntry, MountTable } from '../../../csi/volumes/mounts.ts';
-import type { ImageCopier } from '../../../csi/volumes/snapshot.ts';
-import type { CsiContext } from '../../../csi/context.ts';
-import { MemoryStore } from '../../../csi/state/store.ts';
-import { KeyedMutex } from '../../../csi/state/keyed-mutex.ts';
-import { FakeExec } from '../../../lib/exec.ts';
-import { silentLogger } from '../../../lib/logging.ts';
+import type { LoopDevices, LoopInfo } from '../../csi/volumes/loop.ts';
+import type { Filesystems, FsType } from '../../csi/volumes/filesystem.ts';
+import type { MountEntry, MountTable } from '../../csi/volumes/mounts.ts';
+import type { ImageCopier } from '../../csi/volumes/snapshot.ts';
+import type { CsiContext } from '../../csi/context.ts';
+import { MemoryStore } from './memory-store.ts';
+import { KeyedMutex } from '../../csi/state/keyed-mutex.ts';
+import { FakeExec } from './fake-exec.ts';
+import { silentLogger } from '../../lib/logging.ts';
 
 export class FakeLoops implements LoopDevices {
   loops: LoopInfo[] = [];

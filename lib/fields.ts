@@ -1,20 +1,31 @@
-// A small typed reader over one YAML mapping: each accessor returns the
-// field's value or its default, and records a problem naming the field's full
-// dotted path when the value has the wrong type or range. Problems are shared
-// by the whole tree so one run reports every bad field.
+// The one field-collecting validator every component's options go through: a
+// typed reader over one mapping (a YAML document, or flags parsed into one)
+// where each accessor returns the field's value or its default and records a
+// problem naming the field (its dotted path, or its flag) when the value has
+// the wrong type or range. Problems are shared by the whole tree so one run
+// reports every bad field at once.
 import { isAbsolute } from 'node:path';
 import { isIP } from 'node:net';
 
 type Obj = Record<string, unknown>;
 
+/** A rule for a string field: a RegExp or any predicate, and what it means, for the message. */
+export interface Rule {
+  pattern: { test(s: string): boolean };
+  what: string;
+}
+
 export class Fields {
   readonly problems: string[];
   private readonly obj: Obj;
   private readonly prefix: string;
+  private readonly label: (path: string) => string;
 
-  constructor(value: unknown, prefix: string, problems: string[] = []) {
+  /** `label` turns a field's dotted path into what the user typed (a flag name for command lines). */
+  constructor(value: unknown, prefix: string, problems: string[] = [], label: (path: string) => string = (p) => p) {
     this.problems = problems;
     this.prefix = prefix;
+    this.label = label;
     if (value === undefined || value === null) {
       this.obj = {};
     } else if (typeof value !== 'object' || Array.isArray(value)) {
@@ -26,15 +37,25 @@ export class Fields {
   }
 
   private name(key: string): string {
-    return this.prefix ? `${this.prefix}.${key}` : key;
+    return this.label(this.prefix ? `${this.prefix}.${key}` : key);
   }
 
   problem(field: string, message: string): void {
     this.problems.push(`${field}: ${message}`);
   }
 
+  /** A problem with one of this mapping's own keys, named as the other accessors name it. */
+  problemAt(key: string, message: string): void {
+    this.problem(this.name(key), message);
+  }
+
   object(key: string): Fields {
-    return new Fields(this.obj[key], this.name(key), this.problems);
+    return new Fields(this.obj[key], this.prefix ? `${this.prefix}.${key}` : key, this.problems, this.label);
+  }
+
+  /** True when the key is present (not undefined/null). */
+  has(key: string): boolean {
+    return this.obj[key] !== undefined && this.obj[key] !== null;
   }
 
   /** Unknown keys are reported: a typo must not silently fall back to a default. */
@@ -48,7 +69,7 @@ export class Fields {
     return this.obj[key] ?? undefined;
   }
 
-  string(key: string, def: string, rule?: { pattern: RegExp; what: string }): string {
+  string(key: string, def: string, rule?: Rule): string {
     const v = this.obj[key];
     if (v === undefined || v === null) return def;
     if (typeof v !== 'string') {
