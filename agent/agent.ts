@@ -101,7 +101,9 @@ export async function startAgent(cfg: AgentConfig, deps: AgentDeps): Promise<Run
       // Loaded only when needed: @kubernetes/client-node is most of the bundle's start-up cost.
       const { NodeInformer } = await import('./kube/node-informer.ts');
       nodes = deps.nodes ?? new NodeInformer({ kube: cfg.kubernetes, log: log.child({ component: 'node-watch' }) });
-      await nodes.start();
+      // Not awaited: an API server that does not answer must not hold up CSI and the
+      // device plugins. The CNI installer and routing act once the first LIST is in.
+      void nodes.start();
     }
     if (routingOn) {
       routing = new RoutingReconciler({

@@ -69,7 +69,7 @@ export class CniController {
     }
     if (cfg.podCIDRs.length === 0 && this.opts.nodes) {
       this.unsubscribe = this.opts.nodes.onChange((event, node) => {
-        if (event === 'synced' || node?.metadata?.name === this.opts.nodeName) this.resync();
+        if (event === 'synced' || node?.metadata?.name === this.opts.nodeName) this.resync().catch(() => {});
       });
     }
     await this.resync();
@@ -78,8 +78,10 @@ export class CniController {
 
   /** One sync at a time, in order: a burst of Node updates ends with the latest CIDRs written. */
   private resync(): Promise<void> {
-    this.syncing = this.syncing.then(() => this.sync());
-    return this.syncing;
+    const next = this.syncing.then(() => this.sync());
+    // A failed write must not stop the chain: the next change or poll tries again.
+    this.syncing = next.catch((e: unknown) => this.opts.log.warn({ err: errorMessage(e), path: this.conflistPath }, 'conflist write failed; will retry'));
+    return next;
   }
 
   /** Read the CIDRs and rewrite the conflist if they changed. Errors are logged; the next poll retries. */
@@ -122,7 +124,7 @@ export class CniController {
   private schedule(): void {
     if (this.stopped) return;
     this.timer = setTimeout(() => {
-      this.resync().finally(() => this.schedule());
+      this.resync().catch(() => {}).finally(() => this.schedule());
     }, this.opts.cfg.pollSeconds * 1000);
     this.timer.unref();
   }

@@ -40,7 +40,10 @@ class TokenFileAuth {
         this.token = '';
       }
     }
-    if (this.token) (opts.headers ??= {}).Authorization = `Bearer ${this.token}`;
+    if (this.token) {
+      opts.headers ??= {};
+      opts.headers.Authorization = `Bearer ${this.token}`;
+    }
   }
 }
 
@@ -55,7 +58,12 @@ class BookmarkWatch extends Watch {
     // The stream is torn down after this long with no byte (not even a bookmark) and resumed.
     (this as unknown as { requestTimeoutMs: number }).requestTimeoutMs = inactivityMs;
   }
-  override watch(path: string, query: Record<string, unknown>, cb: (phase: string, obj: any, watchObj?: any) => void, done: (err: any) => void): Promise<AbortController> {
+  override watch(
+    path: string,
+    query: Record<string, unknown>,
+    cb: Parameters<Watch['watch']>[2],
+    done: Parameters<Watch['watch']>[3],
+  ): Promise<AbortController> {
     return super.watch(path, { ...query, allowWatchBookmarks: true, timeoutSeconds: 300 + Math.floor(Math.random() * 300) }, cb, done);
   }
 }
@@ -104,7 +112,11 @@ export class NodeInformer implements NodeSource {
     const list = async (): Promise<V1NodeList> => {
       const l = await api.listNode();
       // The cache applies the list right after this promise resolves; tell listeners once that is done.
-      if (!this.isSynced) setImmediate(() => { this.isSynced = true; this.emit('synced', undefined); });
+      if (!this.isSynced)
+        setImmediate(() => {
+          this.isSynced = true;
+          this.emit('synced', undefined);
+        });
       this.log.info({ nodes: l.items.length, resourceVersion: l.metadata?.resourceVersion }, 'nodes listed');
       return l;
     };
@@ -112,32 +124,44 @@ export class NodeInformer implements NodeSource {
     for (const verb of ['add', 'update', 'delete'] as const) {
       this.lw.on(verb, (n) => {
         this.backoff = this.backoffRange[0];
-        if (this.lastError) { this.log.info('node watch recovered'); this.lastError = ''; }
+        if (this.lastError) {
+          this.log.info('node watch recovered');
+          this.lastError = '';
+        }
         this.emit(verb, n as NodeObject);
       });
     }
     // ListWatch gives up on any error but 410 and its own timeout: restart it
     // (from the last resourceVersion, so no relist) with a growing delay.
-    this.lw.on('error', (err?: unknown) => {
-      const msg = errorMessage(err);
-      if (msg !== this.lastError) this.log.warn({ err: msg, retryMs: this.backoff }, 'node watch failed; retrying');
-      this.lastError = msg;
-      if (this.stopped) return;
-      this.retry = setTimeout(() => { if (!this.stopped) void this.lw.start().catch(() => {}); }, this.backoff);
-      this.retry.unref();
-      this.backoff = Math.min(this.backoff * 2, this.backoffRange[1]);
-    });
+    this.lw.on('error', (err?: unknown) => this.failed(err));
+  }
+
+  private failed(err: unknown): void {
+    const msg = errorMessage(err);
+    if (msg !== this.lastError) this.log.warn({ err: msg, retryMs: this.backoff }, 'node watch failed; retrying');
+    this.lastError = msg;
+    if (this.stopped) return;
+    if (this.retry) clearTimeout(this.retry);
+    this.retry = setTimeout(() => {
+      if (!this.stopped) this.lw.start().catch((e: unknown) => this.failed(e));
+    }, this.backoff);
+    this.retry.unref();
+    this.backoff = Math.min(this.backoff * 2, this.backoffRange[1]);
   }
 
   private emit(e: NodeEvent | 'synced', n: NodeObject | undefined): void {
     for (const l of this.listeners) {
-      try { l(e, n); } catch (err) { this.log.error({ err: errorMessage(err) }, 'node listener failed'); }
+      try {
+        l(e, n);
+      } catch (err) {
+        this.log.error({ err: errorMessage(err) }, 'node listener failed');
+      }
     }
   }
 
   async start(): Promise<void> {
     this.stopped = false;
-    await this.lw.start();
+    await this.lw.start().catch((e: unknown) => this.failed(e));
   }
 
   async stop(): Promise<void> {
@@ -146,10 +170,18 @@ export class NodeInformer implements NodeSource {
     await this.lw.stop();
   }
 
-  synced(): boolean { return this.isSynced; }
-  get(name: string): NodeObject | undefined { return this.lw.get(name) as NodeObject | undefined; }
-  list(): NodeObject[] { return [...this.lw.list()] as NodeObject[]; }
-  latestResourceVersion(): string { return this.lw.latestResourceVersion(); }
+  synced(): boolean {
+    return this.isSynced;
+  }
+  get(name: string): NodeObject | undefined {
+    return this.lw.get(name) as NodeObject | undefined;
+  }
+  list(): NodeObject[] {
+    return [...this.lw.list()] as NodeObject[];
+  }
+  latestResourceVersion(): string {
+    return this.lw.latestResourceVersion();
+  }
 
   onChange(cb: (event: NodeEvent | 'synced', node: NodeObject | undefined) => void): () => void {
     this.listeners.add(cb);

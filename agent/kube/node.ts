@@ -1,5 +1,8 @@
 // The part of a Node object the agent reads, and the questions it asks of it.
-export interface NodeAddress { type?: string; address?: string }
+export interface NodeAddress {
+  type?: string;
+  address?: string;
+}
 
 export interface NodeObject {
   metadata?: { name?: string; resourceVersion?: string };

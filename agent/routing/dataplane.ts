@@ -9,7 +9,17 @@ import type { Family } from '../../cni/ipam/ip.ts';
 import { ROUTE_PROTOCOL, VXLAN_DEVICE, type FdbSpec, type LocalAddr, type NeighSpec, type RouteSpec, type VxlanSpec } from './desired.ts';
 import { familyOf } from '../../lib/ip-family.ts';
 
-export interface ActualVxlan { family: Family; name: string; vni: number; port: number; local: string; underlayDev?: string; mtu: number; mac: string; up: boolean }
+export interface ActualVxlan {
+  family: Family;
+  name: string;
+  vni: number;
+  port: number;
+  local: string;
+  underlayDev?: string;
+  mtu: number;
+  mac: string;
+  up: boolean;
+}
 
 export interface Actual {
   local: LocalAddr[];
@@ -40,9 +50,26 @@ export interface Dataplane {
   nft(script: string): Promise<void>;
 }
 
-interface IpAddrJson { ifname: string; mtu: number; addr_info?: { family: string; local: string; prefixlen: number; scope?: string }[] }
-interface IpRouteJson { dst: string; gateway?: string; dev?: string; protocol?: string; flags?: string[] }
-interface IpLinkJson { ifname: string; mtu: number; address: string; flags?: string[]; link?: string; linkinfo?: { info_kind?: string; info_data?: { id?: number; local?: string; local6?: string; port?: number } } }
+interface IpAddrJson {
+  ifname: string;
+  mtu: number;
+  addr_info?: { family: string; local: string; prefixlen: number; scope?: string }[];
+}
+interface IpRouteJson {
+  dst: string;
+  gateway?: string;
+  dev?: string;
+  protocol?: string;
+  flags?: string[];
+}
+interface IpLinkJson {
+  ifname: string;
+  mtu: number;
+  address: string;
+  flags?: string[];
+  link?: string;
+  linkinfo?: { info_kind?: string; info_data?: { id?: number; local?: string; local6?: string; port?: number } };
+}
 
 const dstOf = (family: Family, dst: string): string => (dst.includes('/') ? dst : `${dst}/${family === 4 ? 32 : 128}`);
 
@@ -51,8 +78,26 @@ function renderIp(o: Op): string[] | undefined {
   switch (o.op) {
     case 'vxlan-add': {
       const s = o.spec;
-      return ['link', 'add', s.name, 'address', s.mac, 'mtu', String(s.mtu), 'type', 'vxlan', 'id', String(s.vni), 'local', s.local,
-        'dstport', String(s.port), 'dev', s.underlayDev, 'nolearning'];
+      return [
+        'link',
+        'add',
+        s.name,
+        'address',
+        s.mac,
+        'mtu',
+        String(s.mtu),
+        'type',
+        'vxlan',
+        'id',
+        String(s.vni),
+        'local',
+        s.local,
+        'dstport',
+        String(s.port),
+        'dev',
+        s.underlayDev,
+        'nolearning',
+      ];
     }
     case 'vxlan-set':
       return ['link', 'set', 'dev', o.spec.name, 'address', o.spec.mac, 'mtu', String(o.spec.mtu), 'up'];
@@ -135,7 +180,10 @@ export class RealDataplane implements Dataplane {
     }
     const routes: RouteSpec[] = [];
     const foreign = new Set<string>();
-    for (const [family, all] of [[4, r4], [6, r6]] as const) {
+    for (const [family, all] of [
+      [4, r4],
+      [6, r6],
+    ] as const) {
       const list = all.filter((r) => r.protocol === String(ROUTE_PROTOCOL));
       for (const r of all) if (r.protocol !== String(ROUTE_PROTOCOL) && r.dst !== 'default') foreign.add(dstOf(family, r.dst));
       for (const r of list) {
@@ -149,12 +197,19 @@ export class RealDataplane implements Dataplane {
     const fdb: FdbSpec[] = [];
     const neigh: NeighSpec[] = [];
     for (const l of links) {
-      const family = (Object.entries(VXLAN_DEVICE).find(([, n]) => n === l.ifname)?.[0]);
+      const family = Object.entries(VXLAN_DEVICE).find(([, n]) => n === l.ifname)?.[0];
       if (!family) continue;
       const d = l.linkinfo?.info_data ?? {};
       vxlan.push({
-        family: Number(family) as Family, name: l.ifname, vni: d.id ?? 0, port: d.port ?? 0, local: d.local ?? d.local6 ?? '',
-        mtu: l.mtu, mac: l.address, up: l.flags?.includes('UP') ?? false, ...(l.link ? { underlayDev: l.link } : {}),
+        family: Number(family) as Family,
+        name: l.ifname,
+        vni: d.id ?? 0,
+        port: d.port ?? 0,
+        local: d.local ?? d.local6 ?? '',
+        mtu: l.mtu,
+        mac: l.address,
+        up: l.flags?.includes('UP') ?? false,
+        ...(l.link ? { underlayDev: l.link } : {}),
       });
       const [f, n] = await Promise.all([
         this.json<{ mac: string; dst?: string; state?: string }[]>('bridge', ['fdb', 'show', 'dev', l.ifname]),
@@ -173,8 +228,14 @@ export class RealDataplane implements Dataplane {
     // routes, neighbours, devices down) and one `bridge` batch for the FDB. They
     // run side by side (each exec costs milliseconds, more on a loaded node) unless
     // a VXLAN device is being created, whose FDB entries must wait for it.
-    const ipLines = ops.map(renderIp).filter((t): t is string[] => t !== undefined).map(line);
-    const brLines = ops.map(renderBridge).filter((t): t is string[] => t !== undefined).map(line);
+    const ipLines = ops
+      .map(renderIp)
+      .filter((t): t is string[] => t !== undefined)
+      .map(line);
+    const brLines = ops
+      .map(renderBridge)
+      .filter((t): t is string[] => t !== undefined)
+      .map(line);
     const ip = () => (ipLines.length ? this.batch('ip', ipLines) : Promise.resolve([]));
     const br = () => (brLines.length ? this.batch('bridge', brLines) : Promise.resolve([]));
     if (ops.some((o) => o.op === 'vxlan-add')) return [...(await ip()), ...(await br())];
@@ -184,7 +245,7 @@ export class RealDataplane implements Dataplane {
 
   private async batch(tool: 'ip' | 'bridge', lines: string[]): Promise<string[]> {
     const t = inNs(['-force', '-batch', '-'], this.netns);
-    const r = await this.exec.run(tool, t.args, { input: lines.join('\n') + '\n', allowFail: true, ...(t.netns ? { netns: t.netns } : {}) });
+    const r = await this.exec.run(tool, t.args, { input: `${lines.join('\n')}\n`, allowFail: true, ...(t.netns ? { netns: t.netns } : {}) });
     if (r.exitCode === 0) return [];
     const all = failures(r.stderr, lines);
     if (all.length === 0) return [`${tool} -batch: ${r.stderr.trim() || `exit ${r.exitCode}`}`];

@@ -22,12 +22,41 @@ export const VXLAN_OVERHEAD: Record<Family, number> = { 4: 50, 6: 70 };
 
 export type Backend = 'host-gw' | 'vxlan';
 
-export interface LocalAddr { dev: string; address: string; prefixLen: number; mtu: number }
+export interface LocalAddr {
+  dev: string;
+  address: string;
+  prefixLen: number;
+  mtu: number;
+}
 
-export interface RouteSpec { family: Family; dst: string; via: string; dev?: string; onlink?: boolean }
-export interface VxlanSpec { family: Family; name: string; vni: number; port: number; local: string; underlayDev: string; mtu: number; mac: string }
-export interface FdbSpec { dev: string; mac: string; dst: string }
-export interface NeighSpec { family: Family; dev: string; ip: string; mac: string }
+export interface RouteSpec {
+  family: Family;
+  dst: string;
+  via: string;
+  dev?: string;
+  onlink?: boolean;
+}
+export interface VxlanSpec {
+  family: Family;
+  name: string;
+  vni: number;
+  port: number;
+  local: string;
+  underlayDev: string;
+  mtu: number;
+  mac: string;
+}
+export interface FdbSpec {
+  dev: string;
+  mac: string;
+  dst: string;
+}
+export interface NeighSpec {
+  family: Family;
+  dev: string;
+  ip: string;
+  mac: string;
+}
 
 export interface PeerView {
   node: string;
@@ -85,13 +114,19 @@ export function desiredState(input: DesiredInput): Desired {
     let v: VxlanSpec | string;
     const mine = input.self?.families[family];
     const underlay = mine && input.local.find((a) => a.address === mine.address);
-    if (!input.self) v = 'this node\'s own Node object is not known yet (VXLAN needs its address)';
+    if (!input.self) v = "this node's own Node object is not known yet (VXLAN needs its address)";
     else if (!mine) v = `this node has no IPv${family} podCIDR and address`;
     else if (!underlay) v = `this node's address ${mine.address} is on none of its interfaces`;
     else {
       v = {
-        family, name: VXLAN_DEVICE[family], vni: input.vni, port: input.port, local: mine.address, underlayDev: underlay.dev,
-        mtu: underlay.mtu - VXLAN_OVERHEAD[family], mac: vtepMac(input.self.name, family),
+        family,
+        name: VXLAN_DEVICE[family],
+        vni: input.vni,
+        port: input.port,
+        local: mine.address,
+        underlayDev: underlay.dev,
+        mtu: underlay.mtu - VXLAN_OVERHEAD[family],
+        mac: vtepMac(input.self.name, family),
       };
     }
     vxlanOf.set(family, v);
@@ -104,17 +139,26 @@ export function desiredState(input: DesiredInput): Desired {
       const view: PeerView = { node: peer.name, family, podCIDR: f.podCIDR, address: f.address, backend: 'none' };
       out.peers.push(view);
       const mine = input.self?.families[family];
-      if (mine && mine.podCIDR === f.podCIDR) { view.reason = `same podCIDR as this node (${f.podCIDR})`; continue; }
+      if (mine && mine.podCIDR === f.podCIDR) {
+        view.reason = `same podCIDR as this node (${f.podCIDR})`;
+        continue;
+      }
       const direct = onLinkDev(input.local, f.address);
       const backend: Backend | undefined = input.mode === 'vxlan' ? 'vxlan' : direct ? 'host-gw' : input.mode === 'auto' ? 'vxlan' : undefined;
-      if (!backend) { view.reason = `${f.address} is not on this node's L2 segment (routing: host-gw; use auto or vxlan)`; continue; }
+      if (!backend) {
+        view.reason = `${f.address} is not on this node's L2 segment (routing: host-gw; use auto or vxlan)`;
+        continue;
+      }
       if (backend === 'host-gw') {
         out.routes.push({ family, dst: f.podCIDR, via: f.address });
         view.backend = 'host-gw';
         continue;
       }
       const vx = vxlanFor(family);
-      if (typeof vx === 'string') { view.reason = vx; continue; }
+      if (typeof vx === 'string') {
+        view.reason = vx;
+        continue;
+      }
       const gw = f.podCIDR.split('/')[0]!;
       const mac = vtepMac(peer.name, family);
       out.fdb.push({ dev: vx.name, mac, dst: f.address });

@@ -22,7 +22,7 @@ function set(name: string, family: Family, elements: string[]): string {
 
 export function masqueradeScript(input: MasqueradeInput): string {
   const lines = [`add table ${MASQ_TABLE}`, `delete table ${MASQ_TABLE}`];
-  if (!input.enabled) return lines.join('\n') + '\n';
+  if (!input.enabled) return `${lines.join('\n')}\n`;
   const pods: Record<Family, string[]> = { 4: [], 6: [] };
   const inside: Record<Family, string[]> = { 4: [], 6: [] };
   for (const n of input.nodes) {
@@ -39,8 +39,10 @@ export function masqueradeScript(input: MasqueradeInput): string {
   }
   lines.push(
     `table ${MASQ_TABLE} {`,
-    set('pods4', 4, pods[4]), set('cluster4', 4, inside[4]),
-    set('pods6', 6, pods[6]), set('cluster6', 6, inside[6]),
+    set('pods4', 4, pods[4]),
+    set('cluster4', 4, inside[4]),
+    set('pods6', 6, pods[6]),
+    set('cluster6', 6, inside[6]),
     '  chain postrouting {',
     '    type nat hook postrouting priority srcnat; policy accept;',
     '    ip saddr @pods4 ip daddr != @cluster4 masquerade',
@@ -48,5 +50,5 @@ export function masqueradeScript(input: MasqueradeInput): string {
     '  }',
     '}',
   );
-  return lines.join('\n') + '\n';
+  return `${lines.join('\n')}\n`;
 }

@@ -54,7 +54,10 @@ export function plan(desired: Desired, actual: Actual): Plan {
     wantRoutes.add(r.dst);
     const have = haveRoutes.get(r.dst);
     if (have && routeKey(have) === routeKey(r)) continue;
-    if (!have && actual.foreign.has(r.dst)) { conflicts.push(r); continue; }
+    if (!have && actual.foreign.has(r.dst)) {
+      conflicts.push(r);
+      continue;
+    }
     up.push({ op: 'route-replace', route: r });
   }
   for (const r of actual.routes) if (!wantRoutes.has(r.dst)) down.push({ op: 'route-del', route: r });

@@ -31,7 +31,14 @@ export interface ReconcilerOptions {
   onRun?: (r: RunResult) => void;
 }
 
-export interface RunResult { at: number; ms: number; changes: number; errors: string[] }
+/** `routedAt`: routes/FDB/neighbours applied; `at`: the masquerade table too (performance.now()). */
+export interface RunResult {
+  at: number;
+  routedAt: number;
+  ms: number;
+  changes: number;
+  errors: string[];
+}
 
 export interface PeerTable {
   node: string;
@@ -53,7 +60,6 @@ export class RoutingReconciler {
   private timer: NodeJS.Timeout | undefined;
   private retry: NodeJS.Timeout | undefined;
   private unsubscribe: (() => void) | undefined;
-  private lastReadAt = 0;
   private skipLogged = new Map<string, string>();
   private table: PeerTable;
   private idle: Promise<void> = Promise.resolve();
@@ -66,7 +72,10 @@ export class RoutingReconciler {
 
   start(): void {
     this.unsubscribe = this.o.nodes.onChange(() => this.kick());
-    this.timer = setInterval(() => { this.known = undefined; this.kick(); }, this.o.cfg.resyncSeconds * 1000);
+    this.timer = setInterval(() => {
+      this.known = undefined;
+      this.kick();
+    }, this.o.cfg.resyncSeconds * 1000);
     this.timer.unref();
     this.kick();
   }
@@ -93,7 +102,9 @@ export class RoutingReconciler {
     this.dirty = true;
     if (this.running) return;
     this.running = true;
-    this.idle = new Promise((r) => { this.idleResolve = r; });
+    this.idle = new Promise((r) => {
+      this.idleResolve = r;
+    });
     void this.loop();
   }
 
@@ -115,7 +126,10 @@ export class RoutingReconciler {
     this.table.lastErrors = errors;
     for (const e of errors) this.o.log.warn({ err: e }, 'routing change failed; retrying');
     if (!this.retry && !this.stopped) {
-      this.retry = setTimeout(() => { this.retry = undefined; this.kick(); }, 1000);
+      this.retry = setTimeout(() => {
+        this.retry = undefined;
+        this.kick();
+      }, 1000);
       this.retry.unref();
     }
   }
@@ -137,7 +151,10 @@ export class RoutingReconciler {
         this.skipLogged.set(name, reason);
       }
       if (!reason) this.skipLogged.delete(name);
-      if ('skip' in r) { skipped.push({ node: name, reason: r.skip }); continue; }
+      if ('skip' in r) {
+        skipped.push({ node: name, reason: r.skip });
+        continue;
+      }
       all.push(r.ok);
       if (r.ok.name === this.o.nodeName) self = r.ok;
       else peers.push(r.ok);
@@ -150,25 +167,40 @@ export class RoutingReconciler {
     if (!this.o.nodes.synced()) return;
     const t0 = performance.now();
     const { cfg, dataplane } = this.o;
-    if (!this.known || Date.now() - this.lastReadAt > cfg.resyncSeconds * 1000) {
-      this.known = await dataplane.read();
-      this.lastReadAt = Date.now();
-    }
+    // Re-read only at start, after a failure, and on the resync timer: an event-driven
+    // run must cost the changes alone (a full read is half a dozen execs).
+    if (!this.known) this.known = await dataplane.read();
     const actual = this.known;
     const nodes = this.parseNodes();
     const desired = desiredState({ mode: cfg.mode, self: nodes.self, peers: nodes.peers, local: actual.local, vni: cfg.vxlan.vni, port: cfg.vxlan.port });
     const p = plan(desired, actual);
     for (const c of p.conflicts) {
       const v = desired.peers.find((x) => x.podCIDR === c.dst);
-      if (v) { v.backend = 'none'; v.reason = `a route to ${c.dst} exists that hostplane did not make; left alone`; }
+      if (v) {
+        v.backend = 'none';
+        v.reason = `a route to ${c.dst} exists that hostplane did not make; left alone`;
+      }
     }
     // The masquerade table is independent of routes and neighbours: both go at once.
     const script = masqueradeScript({ enabled: cfg.mode !== 'off' && cfg.masquerade, nodes: nodes.all, clusterCIDRs: cfg.clusterCIDRs });
-    const nft = script === this.lastNft ? Promise.resolve(undefined) : dataplane.nft(script).then(
-      () => { this.lastNft = script; return undefined; },
-      (e: unknown) => `masquerade table: ${errorMessage(e)}`,
-    );
-    const [errors, nftError] = await Promise.all([dataplane.apply(p.ops), nft]);
+    const nft =
+      script === this.lastNft
+        ? Promise.resolve(undefined)
+        : dataplane.nft(script).then(
+            () => {
+              this.lastNft = script;
+              return undefined;
+            },
+            (e: unknown) => `masquerade table: ${errorMessage(e)}`,
+          );
+    let routedAt = 0;
+    const [errors, nftError] = await Promise.all([
+      dataplane.apply(p.ops).then((e) => {
+        routedAt = performance.now();
+        return e;
+      }),
+      nft,
+    ]);
     if (nftError) errors.push(nftError);
     const ms = performance.now() - t0;
     this.o.metrics?.reconcileDuration.observe(ms / 1000);
@@ -180,15 +212,17 @@ export class RoutingReconciler {
     } else {
       const conflicted = new Set(p.conflicts.map((c) => c.dst));
       this.known = {
-        local: actual.local, foreign: actual.foreign,
+        local: actual.local,
+        foreign: actual.foreign,
         routes: desired.routes.filter((r) => !conflicted.has(r.dst)),
         vxlan: desired.vxlan.map((v) => ({ ...v, up: true })),
-        fdb: desired.fdb, neigh: desired.neigh,
+        fdb: desired.fdb,
+        neigh: desired.neigh,
       };
       this.table.lastErrors = [];
       this.table.lastSuccess = new Date().toISOString();
       this.o.metrics?.lastSuccess.set(Date.now() / 1000);
     }
-    this.o.onRun?.({ at: performance.now(), ms, changes: p.ops.length, errors });
+    this.o.onRun?.({ at: performance.now(), routedAt, ms, changes: p.ops.length, errors });
   }
 }

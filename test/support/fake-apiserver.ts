@@ -51,12 +51,37 @@ export function makeCert(dir: string, host: string): { key: string; cert: string
   const key = join(dir, 'api.key');
   const cert = join(dir, 'api.crt');
   const san = host.includes(':') ? `IP:${host}` : /^[0-9.]+$/.test(host) ? `IP:${host}` : `DNS:${host}`;
-  execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1',
-    '-subj', '/CN=fake-apiserver', '-addext', `subjectAltName=${san}`, '-keyout', key, '-out', cert], { stdio: 'ignore' });
+  execFileSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:prime256v1',
+      '-nodes',
+      '-days',
+      '1',
+      '-subj',
+      '/CN=fake-apiserver',
+      '-addext',
+      `subjectAltName=${san}`,
+      '-keyout',
+      key,
+      '-out',
+      cert,
+    ],
+    { stdio: 'ignore' },
+  );
   return { key, cert };
 }
 
-interface Event { rv: number; type: 'ADDED' | 'MODIFIED' | 'DELETED'; object: FakeNode }
+interface Event {
+  rv: number;
+  type: 'ADDED' | 'MODIFIED' | 'DELETED';
+  object: FakeNode;
+}
 
 export async function startFakeApiServer(opts: FakeApiOptions): Promise<FakeApiServer> {
   const host = opts.host ?? '127.0.0.1';
@@ -79,7 +104,7 @@ export async function startFakeApiServer(opts: FakeApiOptions): Promise<FakeApiS
     for (const w of watches) line(w, { type: ev.type, object: ev.object });
     sentAt.set(ev.rv, performance.now());
   };
-  const full = (n: FakeNode): FakeNode => ({ kind: 'Node', apiVersion: 'v1', ...n } as FakeNode);
+  const full = (n: FakeNode): FakeNode => ({ kind: 'Node', apiVersion: 'v1', ...n }) as FakeNode;
 
   const server: Server = createServer({ key: readFileSync(key), cert: readFileSync(cert) }, (req, res) => {
     requests.push(`${req.method} ${req.url}`);
@@ -105,16 +130,25 @@ export async function startFakeApiServer(opts: FakeApiOptions): Promise<FakeApiS
     const from = Number(url.searchParams.get('resourceVersion') || rv);
     res.writeHead(200, { 'content-type': 'application/json', 'transfer-encoding': 'chunked' });
     if (from < oldest) {
-      line(res, { type: 'ERROR', object: { kind: 'Status', apiVersion: 'v1', status: 'Failure', code: 410, reason: 'Expired', message: `too old resource version: ${from} (${oldest})` } });
+      line(res, {
+        type: 'ERROR',
+        object: { kind: 'Status', apiVersion: 'v1', status: 'Failure', code: 410, reason: 'Expired', message: `too old resource version: ${from} (${oldest})` },
+      });
       return res.end();
     }
     for (const ev of history) if (ev.rv > from) line(res, { type: ev.type, object: ev.object });
     watches.add(res);
     let timer: NodeJS.Timeout | undefined;
     if (url.searchParams.get('allowWatchBookmarks') === 'true') {
-      timer = setInterval(() => line(res, { type: 'BOOKMARK', object: { kind: 'Node', apiVersion: 'v1', metadata: { resourceVersion: String(rv) } } }), opts.bookmarkMs ?? 1000);
+      timer = setInterval(
+        () => line(res, { type: 'BOOKMARK', object: { kind: 'Node', apiVersion: 'v1', metadata: { resourceVersion: String(rv) } } }),
+        opts.bookmarkMs ?? 1000,
+      );
     }
-    const end = () => { watches.delete(res); if (timer) clearInterval(timer); };
+    const end = () => {
+      watches.delete(res);
+      if (timer) clearInterval(timer);
+    };
     res.on('close', end);
     req.on('close', end);
   });
@@ -148,7 +182,10 @@ export async function startFakeApiServer(opts: FakeApiOptions): Promise<FakeApiS
     },
     get: (name) => nodes.get(name),
     dropWatches() {
-      for (const w of [...watches]) { watches.delete(w); w.destroy(); }
+      for (const w of [...watches]) {
+        watches.delete(w);
+        w.destroy();
+      }
     },
     compact() {
       // Everything up to now is gone: any resume, even from the latest version, gets 410.
@@ -158,11 +195,12 @@ export async function startFakeApiServer(opts: FakeApiOptions): Promise<FakeApiS
       oldest = rv;
     },
     openWatches: () => watches.size,
-    close: () => new Promise<void>((resolve) => {
-      api.dropWatches();
-      server.close(() => resolve());
-      server.closeAllConnections();
-    }),
+    close: () =>
+      new Promise<void>((resolve) => {
+        api.dropWatches();
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
   };
   return api;
 }

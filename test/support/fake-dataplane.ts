@@ -30,20 +30,36 @@ export class FakeDataplane implements Dataplane {
     for (const o of ops) {
       this.ops.push(o);
       switch (o.op) {
-        case 'vxlan-add': s.vxlan.push({ ...o.spec, up: false }); break;
-        case 'vxlan-set': s.vxlan = s.vxlan.map((v) => (v.name === o.spec.name ? { ...v, mtu: o.spec.mtu, mac: o.spec.mac, up: true } : v)); break;
+        case 'vxlan-add':
+          s.vxlan.push({ ...o.spec, up: false });
+          break;
+        case 'vxlan-set':
+          s.vxlan = s.vxlan.map((v) => (v.name === o.spec.name ? { ...v, mtu: o.spec.mtu, mac: o.spec.mac, up: true } : v));
+          break;
         case 'link-del':
           s.vxlan = s.vxlan.filter((v) => v.name !== o.name);
           s.fdb = s.fdb.filter((f) => f.dev !== o.name);
           s.neigh = s.neigh.filter((n) => n.dev !== o.name);
           s.routes = s.routes.filter((r) => r.dev !== o.name);
           break;
-        case 'route-replace': s.routes = [...s.routes.filter((r) => r.dst !== o.route.dst), o.route]; break;
-        case 'route-del': s.routes = s.routes.filter((r) => r.dst !== o.route.dst); break;
-        case 'fdb-replace': s.fdb = [...s.fdb.filter((f) => !(f.dev === o.fdb.dev && f.mac === o.fdb.mac)), o.fdb]; break;
-        case 'fdb-del': s.fdb = s.fdb.filter((f) => !(f.dev === o.fdb.dev && f.mac === o.fdb.mac && f.dst === o.fdb.dst)); break;
-        case 'neigh-replace': s.neigh = [...s.neigh.filter((n) => !(n.dev === o.neigh.dev && n.ip === o.neigh.ip)), o.neigh]; break;
-        case 'neigh-del': s.neigh = s.neigh.filter((n) => !(n.dev === o.neigh.dev && n.ip === o.neigh.ip)); break;
+        case 'route-replace':
+          s.routes = [...s.routes.filter((r) => r.dst !== o.route.dst), o.route];
+          break;
+        case 'route-del':
+          s.routes = s.routes.filter((r) => r.dst !== o.route.dst);
+          break;
+        case 'fdb-replace':
+          s.fdb = [...s.fdb.filter((f) => !(f.dev === o.fdb.dev && f.mac === o.fdb.mac)), o.fdb];
+          break;
+        case 'fdb-del':
+          s.fdb = s.fdb.filter((f) => !(f.dev === o.fdb.dev && f.mac === o.fdb.mac && f.dst === o.fdb.dst));
+          break;
+        case 'neigh-replace':
+          s.neigh = [...s.neigh.filter((n) => !(n.dev === o.neigh.dev && n.ip === o.neigh.ip)), o.neigh];
+          break;
+        case 'neigh-del':
+          s.neigh = s.neigh.filter((n) => !(n.dev === o.neigh.dev && n.ip === o.neigh.ip));
+          break;
       }
     }
     return [];

@@ -10,9 +10,15 @@ export class FakeNodeSource implements NodeSource {
 
   async start(): Promise<void> {}
   async stop(): Promise<void> {}
-  synced(): boolean { return this.isSynced; }
-  get(name: string): NodeObject | undefined { return this.nodes.get(name); }
-  list(): NodeObject[] { return [...this.nodes.values()]; }
+  synced(): boolean {
+    return this.isSynced;
+  }
+  get(name: string): NodeObject | undefined {
+    return this.nodes.get(name);
+  }
+  list(): NodeObject[] {
+    return [...this.nodes.values()];
+  }
   onChange(cb: (e: NodeEvent | 'synced', n: NodeObject | undefined) => void): () => void {
     this.listeners.add(cb);
     return () => this.listeners.delete(cb);

@@ -128,4 +128,24 @@ describe('agent CNI install from the Node object', () => {
     expect(peers.peers).toEqual([{ node: 'node-b', family: 4, podCIDR: '10.244.8.0/24', address: '192.0.2.11', backend: 'host-gw' }]);
     expect(dataplane.nftScripts.at(-1)).toContain('masquerade');
   });
+
+  it('starts without waiting for an API server that never answers (the rest of the agent must not hang on it)', async () => {
+    const { createServer } = await import('node:net');
+    const silent = createServer(() => {}); // accepts, never speaks TLS
+    await new Promise<void>((r) => silent.listen(0, '127.0.0.1', () => r()));
+    try {
+      writeFileSync(join(dir, 'token'), 'x');
+      writeFileSync(join(dir, 'ca.crt'), '');
+      const port = (silent.address() as { port: number }).port;
+      const t0 = Date.now();
+      agent = await startAgent(config({ kubernetes: { apiServer: `https://127.0.0.1:${port}`, tokenFile: join(dir, 'token'), caFile: join(dir, 'ca.crt') } }),
+        { log: silentLogger(), components: fakeComponents().components, metrics: new AgentMetrics({ defaultMetrics: false }) });
+      expect(Date.now() - t0).toBeLessThan(3000);
+      expect((await fetch(`http://127.0.0.1:${agent.port}/readyz`)).status).toBe(503);
+    } finally {
+      await agent?.stop();
+      agent = undefined;
+      silent.close();
+    }
+  });
 });

@@ -91,7 +91,11 @@ describe('NodeInformer', () => {
     await api.close();
     api = await startFakeApiServer({ dir, token: 'other-token' }); // our token is now rejected
     api.upsert(nodeObject('a', ['10.244.1.0/24'], ['10.0.0.1']));
-    inf = new NodeInformer({ kube: { apiServer: api.url, tokenFile: join(dir, 'missing-token'), caFile: api.caFile }, log: silentLogger(), backoffMs: [50, 200] });
+    inf = new NodeInformer({
+      kube: { apiServer: api.url, tokenFile: join(dir, 'missing-token'), caFile: api.caFile },
+      log: silentLogger(),
+      backoffMs: [50, 200],
+    });
     await inf.start();
     await until(() => api.requests.length >= 3);
     expect(inf.synced()).toBe(false);

@@ -36,8 +36,11 @@ describe('routing follows the Node watch', () => {
 
   /** GET a path of the agent's HTTP server inside the node's namespace. */
   async function agentGet(node: BedNode, path: string): Promise<string> {
-    const p = spawn('ip', ['netns', 'exec', node.ns, NODE, '-e',
-      `fetch('http://127.0.0.1:9810${path}').then(async (r) => process.stdout.write(await r.text()))`], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const p = spawn(
+      'ip',
+      ['netns', 'exec', node.ns, NODE, '-e', `fetch('http://127.0.0.1:9810${path}').then(async (r) => process.stdout.write(await r.text()))`],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
     const r = await output(p);
     if (r.code !== 0) throw new Error(r.stderr);
     return r.stdout;
@@ -45,9 +48,9 @@ describe('routing follows the Node watch', () => {
 
   /** `ip -ts monitor route` in a node: our route events with the kernel's timestamps (wall clock, ms). */
   function routeMonitor(node: BedNode): { stop(): { at: number; line: string }[] } {
-    const p = spawn('ip', ['-ts', '-n', node.ns, 'monitor', 'route'], { stdio: ['ignore', 'pipe', 'ignore'] });
+    const p = bed.spawnIn(node.ns, 'ip', ['-ts', 'monitor', 'route']); // tracked: killed by cleanup() whatever happens
     let text = '';
-    p.stdout.on('data', (d) => (text += d));
+    p.stdout!.on('data', (d) => (text += d));
     return {
       stop() {
         p.kill('SIGKILL');
@@ -61,6 +64,16 @@ describe('routing follows the Node watch', () => {
 
   it('a node added later is routed on every node within 1 s of its Node object appearing, and reachable; deleted, its routes are gone within 1 s', async () => {
     const n4 = bed.addNode(4, 'B');
+    try {
+      await addedLater(n4);
+    } finally {
+      // Whatever failed above, the next tests see the three-node cluster again.
+      await bed.unpublish(n4.name);
+      await bed.killAgent(n4);
+    }
+  });
+
+  async function addedLater(n4: BedNode): Promise<void> {
     const p4 = bed.addPod(n4);
     bed.startAgent(n4);
     // n4's agent has listed the other nodes (host-gw to n3 needs nothing of its own Node).
@@ -68,8 +81,8 @@ describe('routing follows the Node watch', () => {
     const mons = [n1, n2, n3, n4].map(routeMonitor);
     // Ping until the first reply (each try waits 200 ms at most; a missing route fails at once, then 50 ms pause):
     // vxlan (n1 → n4, both families) and host-gw (n3 → n4).
-    const pinger = (from: Pod, to: string) => spawn('ip', ['netns', 'exec', from.ns, 'timeout', '10', 'sh', '-c',
-      `until ping -c1 -W0.2 -n -q ${to} >/dev/null 2>&1; do sleep 0.05; done`], { stdio: 'ignore' });
+    const pinger = (from: Pod, to: string) =>
+      bed.spawnIn(from.ns, 'timeout', ['10', 'sh', '-c', `until ping -c1 -W0.2 -n -q ${to} >/dev/null 2>&1; do sleep 0.05; done`]);
     const pings = [pinger(p1, p4.v4), pinger(p1, p4.v6), pinger(p3, p4.v4), pinger(p3, p4.v6)];
     const done = pings.map((p) => new Promise<{ code: number | null; at: number }>((resolve) => p.once('exit', (code) => resolve({ code, at: Date.now() }))));
     await new Promise((r) => setTimeout(r, 500)); // monitors and pingers running (pings failing: no route yet)
@@ -80,31 +93,52 @@ describe('routing follows the Node watch', () => {
     const results = await Promise.all(done);
     expect(results.map((r) => r.code)).toEqual([0, 0, 0, 0]);
     await new Promise((r) => setTimeout(r, 200));
-    const added = mons.map((m) => Math.max(...m.stop().filter((e) => !e.line.startsWith('Deleted')).map((e) => e.at)) - t0);
+    const added = mons.map(
+      (m) =>
+        Math.max(
+          ...m
+            .stop()
+            .filter((e) => !e.line.startsWith('Deleted'))
+            .map((e) => e.at),
+        ) - t0,
+    );
     const reach = results.map((r) => r.at - t0);
-    console.log(`node added → last route in place (ms, kernel timestamps): n1 ${added[0]}, n2 ${added[1]}, n3 ${added[2]}, n4 ${added[3]}; ` +
-      `first ping reply (ms, incl. ping retry granularity): n1→n4 v4 ${reach[0]}, v6 ${reach[1]}; n3→n4 v4 ${reach[2]}, v6 ${reach[3]}`);
+    console.log(
+      `node added → last route in place (ms, kernel timestamps): n1 ${added[0]}, n2 ${added[1]}, n3 ${added[2]}, n4 ${added[3]}; ` +
+        `first ping reply (ms, incl. ping retry granularity): n1→n4 v4 ${reach[0]}, v6 ${reach[1]}; n3→n4 v4 ${reach[2]}, v6 ${reach[3]}`,
+    );
     for (const a of added) expect(a).toBeLessThan(1000);
 
     const dmons = [n1, n2, n3].map(routeMonitor);
     await new Promise((r) => setTimeout(r, 300));
     const t1 = Date.now();
     await bed.unpublish(n4.name);
-    await Promise.all([n1, n2, n3].map((n) => bed.until(() => !bed.routes(n).some((r) => r.startsWith('10.240.4.') || r.startsWith('fd00:240:4:')), 10_000, `n4 routes gone on ${n.name}`, 10)));
+    await Promise.all(
+      [n1, n2, n3].map((n) =>
+        bed.until(() => !bed.routes(n).some((r) => r.startsWith('10.240.4.') || r.startsWith('fd00:240:4:')), 10_000, `n4 routes gone on ${n.name}`, 10),
+      ),
+    );
     await new Promise((r) => setTimeout(r, 200));
-    const removed = dmons.map((m) => Math.max(...m.stop().filter((e) => e.line.startsWith('Deleted')).map((e) => e.at)) - t1);
+    const removed = dmons.map(
+      (m) =>
+        Math.max(
+          ...m
+            .stop()
+            .filter((e) => e.line.startsWith('Deleted'))
+            .map((e) => e.at),
+        ) - t1,
+    );
     console.log(`node deleted → last route gone (ms, kernel timestamps): n1 ${removed[0]}, n2 ${removed[1]}, n3 ${removed[2]}`);
     for (const r of removed) expect(r).toBeLessThan(1000);
     // Its VXLAN FDB entry and neighbour went with it.
     expect(bed.datapath(n1)).not.toContain(n4.v4);
-    await bed.killAgent(n4);
-  });
+  }
 
   it('a dropped watch and a 410 relist change nothing in the datapath', async () => {
     const before = [n1, n2, n3].map((n) => bed.datapath(n));
-    const mon = spawn('ip', ['-n', n1.ns, 'monitor', 'route', 'neigh', 'link'], { stdio: ['ignore', 'pipe', 'ignore'] });
+    const mon = bed.spawnIn(n1.ns, 'ip', ['monitor', 'route', 'neigh', 'link']);
     let events = '';
-    mon.stdout.on('data', (d) => (events += d));
+    mon.stdout!.on('data', (d) => (events += d));
     await new Promise((r) => setTimeout(r, 300));
     await bed.dropWatches(); // resume from the last resourceVersion
     await new Promise((r) => setTimeout(r, 2500));
@@ -128,13 +162,27 @@ describe('routing follows the Node watch', () => {
   });
 
   it('skips a Node with a malformed podCIDR or no address with one log line each, and keeps running', async () => {
-    await bed.publishRaw({ metadata: { name: 'bad-cidr' }, spec: { podCIDRs: ['10.240.300.0/24'] }, status: { addresses: [{ type: 'InternalIP', address: '10.99.1.77' }] } });
-    await bed.publishRaw({ metadata: { name: 'no-address' }, spec: { podCIDRs: ['10.240.77.0/24'] }, status: { addresses: [{ type: 'Hostname', address: 'x' }] } });
-    await bed.publishRaw({ metadata: { name: 'bad-cidr' }, spec: { podCIDRs: ['10.240.300.0/24'] }, status: { addresses: [{ type: 'InternalIP', address: '10.99.1.78' }] } });
+    await bed.publishRaw({
+      metadata: { name: 'bad-cidr' },
+      spec: { podCIDRs: ['10.240.300.0/24'] },
+      status: { addresses: [{ type: 'InternalIP', address: '10.99.1.77' }] },
+    });
+    await bed.publishRaw({
+      metadata: { name: 'no-address' },
+      spec: { podCIDRs: ['10.240.77.0/24'] },
+      status: { addresses: [{ type: 'Hostname', address: 'x' }] },
+    });
+    await bed.publishRaw({
+      metadata: { name: 'bad-cidr' },
+      spec: { podCIDRs: ['10.240.300.0/24'] },
+      status: { addresses: [{ type: 'InternalIP', address: '10.99.1.78' }] },
+    });
     await bed.until(() => (readFileSync(n1.agentLog, 'utf8').match(/skipping Node/g) ?? []).length >= 2, 3000, 'skip lines');
     await bed.publish(n3); // another reconcile after the bad ones
     await new Promise((r) => setTimeout(r, 500));
-    const lines = readFileSync(n1.agentLog, 'utf8').split('\n').filter((l) => l.includes('skipping Node'));
+    const lines = readFileSync(n1.agentLog, 'utf8')
+      .split('\n')
+      .filter((l) => l.includes('skipping Node'));
     expect(lines).toHaveLength(2);
     expect(lines.find((l) => l.includes('bad-cidr'))).toContain('malformed podCIDR \\"10.240.300.0/24\\"');
     expect(lines.find((l) => l.includes('no-address'))).toContain('no InternalIP or ExternalIP');
@@ -147,10 +195,21 @@ describe('routing follows the Node watch', () => {
   });
 
   it('shows the peer table at /debug/peers and routing metrics at /metrics', async () => {
-    const table = JSON.parse(await agentGet(n1, '/debug/peers')) as { node: string; mode: string; synced: boolean; lastSuccess: string; peers: { node: string; family: number; backend: string; address: string }[] };
+    const table = JSON.parse(await agentGet(n1, '/debug/peers')) as {
+      node: string;
+      mode: string;
+      synced: boolean;
+      lastSuccess: string;
+      peers: { node: string; family: number; backend: string; address: string }[];
+    };
     expect(table).toMatchObject({ node: 'node1', mode: 'auto', synced: true });
     expect(Date.parse(table.lastSuccess)).toBeGreaterThan(Date.now() - 60_000);
-    expect(table.peers.map((p) => `${p.node}/${p.family}/${p.backend}`).sort()).toEqual(['node2/4/host-gw', 'node2/6/host-gw', 'node3/4/vxlan', 'node3/6/vxlan']);
+    expect(table.peers.map((p) => `${p.node}/${p.family}/${p.backend}`).sort()).toEqual([
+      'node2/4/host-gw',
+      'node2/6/host-gw',
+      'node3/4/vxlan',
+      'node3/6/vxlan',
+    ]);
     const metrics = await agentGet(n1, '/metrics');
     expect(metrics).toContain('hostplane_routing_peers{backend="host-gw",family="4"} 1');
     expect(metrics).toContain('hostplane_routing_peers{backend="vxlan",family="6"} 1');
@@ -159,7 +218,7 @@ describe('routing follows the Node watch', () => {
     expect(metrics).toContain('hostplane_routing_reconcile_errors_total 0');
   });
 
-  it('never touches a route it does not own: a foreign route to a peer\'s pod CIDR is left alone and reported', async () => {
+  it("never touches a route it does not own: a foreign route to a peer's pod CIDR is left alone and reported", async () => {
     // Someone else's route to node2's IPv6 pod CIDR, put there while the agent is down.
     await bed.killAgent(n1);
     sh('ip', ['-n', n1.ns, '-6', 'route', 'del', n2.podCIDR6, 'proto', '168']);

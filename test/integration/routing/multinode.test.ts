@@ -2,7 +2,6 @@
 // namespaces) with their own agents, host-gw between the two on underlay
 // subnet A, VXLAN to the one behind the router on subnet B, IPv4 and IPv6.
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
-import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { TestBed, ensureBuilt, output, withTimeout, sh, AGENT, OUTSIDE, type BedNode, type Pod } from './testbed.ts';
 
@@ -42,7 +41,7 @@ describe('routing between node namespaces (auto: host-gw on one L2, vxlan across
     expect(r3).toMatch(/10\.240\.2\.0\/24 via 10\.240\.2\.0 dev hp-vx4/);
   });
 
-  it('lowers the VXLAN devices\' MTU by the encapsulation overhead', () => {
+  it("lowers the VXLAN devices' MTU by the encapsulation overhead", () => {
     const dp = bed.datapath(n1);
     expect(dp).toMatch(/hp-vx4: .*mtu 1450/);
     expect(dp).toMatch(/hp-vx6: .*mtu 1430/);
@@ -59,7 +58,7 @@ describe('routing between node namespaces (auto: host-gw on one L2, vxlan across
     expect(failed).toEqual([]);
   });
 
-  it('keeps a pod\'s source address across nodes (host-gw and vxlan), to pods and to nodes', async () => {
+  it("keeps a pod's source address across nodes (host-gw and vxlan), to pods and to nodes", async () => {
     const [p1, , p2, p3] = pods as [Pod, Pod, Pod, Pod];
     await bed.server(p2.ns, 7001);
     await bed.server(p3.ns, 7001);
@@ -88,11 +87,16 @@ describe('routing between node namespaces (auto: host-gw on one L2, vxlan across
     const hold2 = bed.probe(p1.ns, ['hold', p2.v4, '7004']);
     const hold3 = bed.probe(p1.ns, ['hold', p3.v6, '7004']);
     const held = Promise.all([output(hold2, 60_000), output(hold3, 60_000)]);
-    const connected = (p: typeof hold2) => new Promise<void>((resolve) => p.stdout!.on('data', (d: Buffer) => { if (String(d).includes('connected')) resolve(); }));
+    const connected = (p: typeof hold2) =>
+      new Promise<void>((resolve) =>
+        p.stdout!.on('data', (d: Buffer) => {
+          if (String(d).includes('connected')) resolve();
+        }),
+      );
     await withTimeout(Promise.all([connected(hold2), connected(hold3)]), 30_000, 'probe connections');
-    const mon = spawn('ip', ['-n', n1.ns, 'monitor', 'route', 'neigh', 'link'], { stdio: ['ignore', 'pipe', 'ignore'] });
+    const mon = bed.spawnIn(n1.ns, 'ip', ['monitor', 'route', 'neigh', 'link']);
     let events = '';
-    mon.stdout.on('data', (d) => (events += d));
+    mon.stdout!.on('data', (d) => (events += d));
     await new Promise((r) => setTimeout(r, 500));
     await bed.killAgent(n1);
     bed.startAgent(n1);
@@ -114,7 +118,9 @@ describe('routing between node namespaces (auto: host-gw on one L2, vxlan across
 
   it('--uninstall-routing removes routes, VXLAN devices and the masquerade table, and nothing else', async () => {
     await bed.killAgent(n2);
-    const foreign = sh('ip', ['-n', n2.ns, 'route', 'show']).stdout.split('\n').filter((l) => l && !l.includes('proto 168'));
+    const foreign = sh('ip', ['-n', n2.ns, 'route', 'show'])
+      .stdout.split('\n')
+      .filter((l) => l && !l.includes('proto 168'));
     expect(bed.routes(n2)).toHaveLength(4);
     expect(sh('ip', ['netns', 'exec', n2.ns, 'nft', 'list', 'table', 'inet', 'hostplane_routing']).code).toBe(0);
     const r = sh('ip', ['netns', 'exec', n2.ns, AGENT, 'agent', '--uninstall-routing']);
@@ -122,7 +128,11 @@ describe('routing between node namespaces (auto: host-gw on one L2, vxlan across
     expect(bed.routes(n2)).toEqual([]);
     expect(sh('ip', ['-n', n2.ns, 'link', 'show', 'type', 'vxlan']).stdout.trim()).toBe('');
     expect(sh('ip', ['netns', 'exec', n2.ns, 'nft', 'list', 'table', 'inet', 'hostplane_routing']).code).not.toBe(0);
-    expect(sh('ip', ['-n', n2.ns, 'route', 'show']).stdout.split('\n').filter((l) => l && !l.includes('proto 168'))).toEqual(foreign);
+    expect(
+      sh('ip', ['-n', n2.ns, 'route', 'show'])
+        .stdout.split('\n')
+        .filter((l) => l && !l.includes('proto 168')),
+    ).toEqual(foreign);
     // Twice is fine.
     expect(sh('ip', ['netns', 'exec', n2.ns, AGENT, 'agent', '--uninstall-routing']).code).toBe(0);
   });

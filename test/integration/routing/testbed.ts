@@ -65,10 +65,15 @@ export interface BedNode {
   agentLog: string;
   pods: Pod[];
 }
-export interface Pod { ns: string; node: BedNode; v4: string; v6: string }
+export interface Pod {
+  ns: string;
+  node: BedNode;
+  v4: string;
+  v6: string;
+}
 
 export class TestBed {
-  readonly tag = 'hr' + randomBytes(3).toString('hex');
+  readonly tag = `hr${randomBytes(3).toString('hex')}`;
   readonly dir = mkdtempSync(join(tmpdir(), 'hp-routing-'));
   readonly sw = `${this.tag}-sw`;
   readonly rt = `${this.tag}-rt`;
@@ -97,7 +102,10 @@ export class TestBed {
     }
     ipsw('addr', 'add', `${API_HOST}/24`, 'dev', 'bra');
     ipsw('route', 'add', '10.99.2.0/24', 'via', SUBNET.A.router4);
-    for (const [s, br] of [['A', 'bra'], ['B', 'brb']] as const) {
+    for (const [s, br] of [
+      ['A', 'bra'],
+      ['B', 'brb'],
+    ] as const) {
       must('ip', ['-n', this.sw, 'link', 'add', `rt${s}`, 'type', 'veth', 'peer', 'name', `eth${s}`, 'netns', this.rt]);
       ipsw('link', 'set', `rt${s}`, 'master', br, 'up');
       must('ip', ['-n', this.rt, 'addr', 'add', `${SUBNET[s].router4}/24`, 'dev', `eth${s}`]);
@@ -114,8 +122,27 @@ export class TestBed {
     for (const k of ['net.ipv4.ip_forward=1', 'net.ipv6.conf.all.forwarding=1']) must('ip', ['netns', 'exec', this.rt, 'sysctl', '-qw', k]);
 
     const control = join(this.dir, 'api.sock');
-    const proc = spawn('ip', ['netns', 'exec', this.sw, NODE, join(ROOT, 'test', 'support', 'fake-apiserver-main.ts'),
-      '--host', API_HOST, '--port', '6443', '--dir', this.dir, '--control', control, '--bookmarkMs', '1000'], { stdio: ['pipe', 'pipe', 'inherit'] });
+    const proc = spawn(
+      'ip',
+      [
+        'netns',
+        'exec',
+        this.sw,
+        NODE,
+        join(ROOT, 'test', 'support', 'fake-apiserver-main.ts'),
+        '--host',
+        API_HOST,
+        '--port',
+        '6443',
+        '--dir',
+        this.dir,
+        '--control',
+        control,
+        '--bookmarkMs',
+        '1000',
+      ],
+      { stdio: ['pipe', 'pipe', 'inherit'] },
+    );
     this.procs.add(proc);
     const first = await new Promise<string>((resolve, reject) => {
       const rl = createInterface(proc.stdout!);
@@ -131,10 +158,17 @@ export class TestBed {
     const ns = this.netns(`${this.tag}-n${index}`);
     const s = SUBNET[subnet];
     const node: BedNode = {
-      index, name: `node${index}`, ns, subnet, mode,
-      v4: `${s.v4}.${10 + index}`, v6: `${s.v6}${(10 + index).toString(16)}`,
-      podCIDR4: `10.240.${index}.0/24`, podCIDR6: `fd00:240:${index}::/64`,
-      agentLog: join(this.dir, `agent-n${index}.log`), pods: [],
+      index,
+      name: `node${index}`,
+      ns,
+      subnet,
+      mode,
+      v4: `${s.v4}.${10 + index}`,
+      v6: `${s.v6}${(10 + index).toString(16)}`,
+      podCIDR4: `10.240.${index}.0/24`,
+      podCIDR6: `fd00:240:${index}::/64`,
+      agentLog: join(this.dir, `agent-n${index}.log`),
+      pods: [],
     };
     const br = subnet === 'A' ? 'bra' : 'brb';
     must('ip', ['-n', this.sw, 'link', 'add', `n${index}`, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', ns]);
@@ -149,11 +183,26 @@ export class TestBed {
     ip('route', 'add', '10.98.0.0/24', 'via', s.router4);
     for (const k of ['net.ipv4.ip_forward=1', 'net.ipv6.conf.all.forwarding=1']) must('ip', ['netns', 'exec', ns, 'sysctl', '-qw', k]);
     // The network config the runtime would pass (one plugin of the conflist): no default route in pods.
-    writeFileSync(join(this.dir, `conf-n${index}.json`), JSON.stringify({
-      cniVersion: '1.0.0', name: 'hostplane',
-      type: 'hostplane', bridge: 'hp0', isGateway: true, isDefaultGateway: false, ipMasq: false, mtu: podMtu, hairpinMode: true,
-      ipam: { type: 'hostplane', ranges: [[{ subnet: node.podCIDR4 }], [{ subnet: node.podCIDR6 }]], routes: POD_ROUTES.map((dst) => ({ dst })), dataDir: join(this.dir, `ipam-n${index}`) },
-    }));
+    writeFileSync(
+      join(this.dir, `conf-n${index}.json`),
+      JSON.stringify({
+        cniVersion: '1.0.0',
+        name: 'hostplane',
+        type: 'hostplane',
+        bridge: 'hp0',
+        isGateway: true,
+        isDefaultGateway: false,
+        ipMasq: false,
+        mtu: podMtu,
+        hairpinMode: true,
+        ipam: {
+          type: 'hostplane',
+          ranges: [[{ subnet: node.podCIDR4 }], [{ subnet: node.podCIDR6 }]],
+          routes: POD_ROUTES.map((dst) => ({ dst })),
+          dataDir: join(this.dir, `ipam-n${index}`),
+        },
+      }),
+    );
     this.nodes.set(index, node);
     return node;
   }
@@ -162,8 +211,16 @@ export class TestBed {
   addPod(node: BedNode): Pod {
     const ns = this.netns(`${this.tag}-n${node.index}p${node.pods.length + 1}`);
     const r = spawnSync('ip', ['netns', 'exec', node.ns, PLUGIN], {
-      encoding: 'utf8', input: readConf(join(this.dir, `conf-n${node.index}.json`)),
-      env: { CNI_COMMAND: 'ADD', CNI_CONTAINERID: `${ns}-id`, CNI_NETNS: `/run/netns/${ns}`, CNI_IFNAME: 'eth0', CNI_PATH: join(ROOT, 'dist', 'cni'), PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin' },
+      encoding: 'utf8',
+      input: readConf(join(this.dir, `conf-n${node.index}.json`)),
+      env: {
+        CNI_COMMAND: 'ADD',
+        CNI_CONTAINERID: `${ns}-id`,
+        CNI_NETNS: `/run/netns/${ns}`,
+        CNI_IFNAME: 'eth0',
+        CNI_PATH: join(ROOT, 'dist', 'cni'),
+        PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin',
+      },
     });
     if (r.status !== 0) throw new Error(`CNI ADD on ${node.name}: ${r.stdout} ${r.stderr}`);
     const res = JSON.parse(r.stdout) as { ips: { address: string }[] };
@@ -176,12 +233,19 @@ export class TestBed {
 
   agentConfig(node: BedNode): string {
     const file = join(this.dir, `agent-n${node.index}.yaml`);
-    writeFileSync(file, JSON.stringify({
-      nodeName: node.name, logLevel: 'info', http: { address: '127.0.0.1', port: 9810 },
-      kubernetes: { apiServer: this.api!.url, tokenFile: this.api!.tokenFile, caFile: this.api!.caFile },
-      cni: { enabled: false }, csi: { enabled: false }, devicePlugin: { enabled: false },
-      routing: { mode: node.mode, resyncSeconds: 5 },
-    }));
+    writeFileSync(
+      file,
+      JSON.stringify({
+        nodeName: node.name,
+        logLevel: 'info',
+        http: { address: '127.0.0.1', port: 9810 },
+        kubernetes: { apiServer: this.api!.url, tokenFile: this.api!.tokenFile, caFile: this.api!.caFile },
+        cni: { enabled: false },
+        csi: { enabled: false },
+        devicePlugin: { enabled: false },
+        routing: { mode: node.mode, resyncSeconds: 5 },
+      }),
+    );
     return file;
   }
 
@@ -221,20 +285,38 @@ export class TestBed {
     return this.control('PUT', '/nodes', {
       metadata: { name: node.name },
       spec: { podCIDR: node.podCIDR4, podCIDRs: [node.podCIDR4, node.podCIDR6] },
-      status: { addresses: [{ type: 'InternalIP', address: node.v4 }, { type: 'InternalIP', address: node.v6 }, { type: 'Hostname', address: node.name }] },
+      status: {
+        addresses: [
+          { type: 'InternalIP', address: node.v4 },
+          { type: 'InternalIP', address: node.v6 },
+          { type: 'Hostname', address: node.name },
+        ],
+      },
       ...override,
     });
   }
-  publishRaw(obj: unknown): Promise<{ rv: number; at: number }> { return this.control('PUT', '/nodes', obj); }
-  unpublish(name: string): Promise<{ rv: number; at: number }> { return this.control('DELETE', `/nodes/${name}`); }
-  dropWatches(): Promise<unknown> { return this.control('POST', '/drop-watches'); }
-  compact(): Promise<unknown> { return this.control('POST', '/compact'); }
+  publishRaw(obj: unknown): Promise<{ rv: number; at: number }> {
+    return this.control('PUT', '/nodes', obj);
+  }
+  unpublish(name: string): Promise<{ rv: number; at: number }> {
+    return this.control('DELETE', `/nodes/${name}`);
+  }
+  dropWatches(): Promise<unknown> {
+    return this.control('POST', '/drop-watches');
+  }
+  compact(): Promise<unknown> {
+    return this.control('POST', '/compact');
+  }
 
   /** Our routes in a node, as `ip route` prints them (both families), sorted. */
   routes(node: BedNode): string[] {
     const out: string[] = [];
     for (const fam of ['-4', '-6']) {
-      out.push(...sh('ip', ['-n', node.ns, fam, 'route', 'show', 'proto', String(ROUTE_PROTOCOL)]).stdout.split('\n').filter(Boolean));
+      out.push(
+        ...sh('ip', ['-n', node.ns, fam, 'route', 'show', 'proto', String(ROUTE_PROTOCOL)])
+          .stdout.split('\n')
+          .filter(Boolean),
+      );
     }
     return out.sort();
   }
@@ -244,7 +326,14 @@ export class TestBed {
     for (const dev of ['hp-vx4', 'hp-vx6']) {
       const l = sh('ip', ['-n', node.ns, '-d', 'link', 'show', 'dev', dev]);
       if (l.code !== 0) continue;
-      parts.push(l.stdout.replace(/^\d+: /, '').replace(/ (state|qlen|group|promiscuity|allmulti) \S+/g, '').split('\n').slice(0, 3).join('\n'));
+      parts.push(
+        l.stdout
+          .replace(/^\d+: /, '')
+          .replace(/ (state|qlen|group|promiscuity|allmulti) \S+/g, '')
+          .split('\n')
+          .slice(0, 3)
+          .join('\n'),
+      );
       parts.push(sh('bridge', ['-n', node.ns, 'fdb', 'show', 'dev', dev]).stdout);
       parts.push(sh('ip', ['-n', node.ns, 'neigh', 'show', 'dev', dev, 'nud', 'permanent']).stdout);
     }
@@ -272,10 +361,14 @@ export class TestBed {
   }
   async server(ns: string, port: number): Promise<void> {
     const p = this.probe(ns, ['server', String(port)]);
-    await withTimeout(new Promise<void>((resolve, reject) => {
-      p.stdout!.once('data', () => resolve());
-      p.once('exit', (c) => reject(new Error(`probe server exited ${c}`)));
-    }), 30_000, `probe server in ${ns}`);
+    await withTimeout(
+      new Promise<void>((resolve, reject) => {
+        p.stdout!.once('data', () => resolve());
+        p.once('exit', (c) => reject(new Error(`probe server exited ${c}`)));
+      }),
+      30_000,
+      `probe server in ${ns}`,
+    );
   }
   async whoami(ns: string, addr: string, port: number): Promise<string> {
     const r = await output(this.probe(ns, ['whoami', addr, String(port)]));
@@ -313,15 +406,27 @@ function readConf(path: string): string {
 /** The process's exit and output; after `ms` it is killed and the promise rejects (a test never hangs on one). */
 export function output(p: ChildProcess, ms = 30_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
-    let stdout = '', stderr = '';
+    let stdout = '',
+      stderr = '';
     p.stdout?.on('data', (d) => (stdout += d));
     p.stderr?.on('data', (d) => (stderr += d));
-    const t = setTimeout(() => { p.kill('SIGKILL'); reject(new Error(`${p.spawnargs.join(' ')}: no exit in ${ms} ms; stdout ${stdout} stderr ${stderr}`)); }, ms);
-    p.once('exit', (code) => { clearTimeout(t); resolve({ code, stdout, stderr }); });
+    const t = setTimeout(() => {
+      p.kill('SIGKILL');
+      reject(new Error(`${p.spawnargs.join(' ')}: no exit in ${ms} ms; stdout ${stdout} stderr ${stderr}`));
+    }, ms);
+    p.once('exit', (code) => {
+      clearTimeout(t);
+      resolve({ code, stdout, stderr });
+    });
   });
 }
 
 export function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
   let t: NodeJS.Timeout | undefined;
-  return Promise.race([p, new Promise<T>((_, reject) => { t = setTimeout(() => reject(new Error(`${what}: not done in ${ms} ms`)), ms); })]).finally(() => clearTimeout(t));
+  return Promise.race([
+    p,
+    new Promise<T>((_, reject) => {
+      t = setTimeout(() => reject(new Error(`${what}: not done in ${ms} ms`)), ms);
+    }),
+  ]).finally(() => clearTimeout(t));
 }

@@ -5,7 +5,12 @@ const env = { NODE_NAME: 'node-a' } as NodeJS.ProcessEnv;
 const base = { devicePlugin: { enabled: false }, kubernetes: { apiServer: 'https://10.96.0.1:443' } };
 const v = (doc: Record<string, unknown>) => validateConfig({ ...base, ...doc }, 'agent.yaml', env, '/opt/hostplane');
 function problems(doc: Record<string, unknown>): string[] {
-  try { v(doc); } catch (e) { expect(e).toBeInstanceOf(AgentConfigError); return (e as AgentConfigError).problems; }
+  try {
+    v(doc);
+  } catch (e) {
+    expect(e).toBeInstanceOf(AgentConfigError);
+    return (e as AgentConfigError).problems;
+  }
   throw new Error('accepted');
 }
 
@@ -15,7 +20,11 @@ describe('agent config: routing', () => {
   });
   it('takes the shorthand `routing: auto` and the mapping', () => {
     expect(v({ routing: 'auto' }).routing.mode).toBe('auto');
-    expect(v({ routing: { mode: 'vxlan', vxlan: { vni: 42, port: 4789 }, clusterCIDRs: ['10.96.0.0/12'] } }).routing).toMatchObject({ mode: 'vxlan', vxlan: { vni: 42, port: 4789 }, clusterCIDRs: ['10.96.0.0/12'] });
+    expect(v({ routing: { mode: 'vxlan', vxlan: { vni: 42, port: 4789 }, clusterCIDRs: ['10.96.0.0/12'] } }).routing).toMatchObject({
+      mode: 'vxlan',
+      vxlan: { vni: 42, port: 4789 },
+      clusterCIDRs: ['10.96.0.0/12'],
+    });
   });
   it('names every bad field', () => {
     expect(problems({ routing: { mode: 'bgp', vxlan: { vni: 0, port: 'x', ttl: 1 }, masquerade: 'yes', clusterCIDRs: ['10.0.0.0/33'], extra: 1 } })).toEqual([
@@ -30,7 +39,8 @@ describe('agent config: routing', () => {
     expect(problems({ routing: 'fast' })).toEqual(['routing: must be one of off, auto, host-gw, vxlan, got "fast"']);
   });
   it('needs a Kubernetes API to watch the Nodes', () => {
-    expect(() => validateConfig({ devicePlugin: { enabled: false }, cni: { podCIDRs: ['10.244.0.0/24'] }, routing: 'auto' }, 'agent.yaml', env, '/opt/hostplane'))
-      .toThrow(/routing.mode: is auto but no Kubernetes API is known/);
+    expect(() =>
+      validateConfig({ devicePlugin: { enabled: false }, cni: { podCIDRs: ['10.244.0.0/24'] }, routing: 'auto' }, 'agent.yaml', env, '/opt/hostplane'),
+    ).toThrow(/routing.mode: is auto but no Kubernetes API is known/);
   });
 });

@@ -7,7 +7,9 @@ import type { Actual } from '../../../../agent/routing/dataplane.ts';
 import { masqueradeScript } from '../../../../agent/routing/masquerade.ts';
 
 const node = (name: string, podCIDRs: string[], addrs: string[]) => ({
-  metadata: { name }, spec: { podCIDRs }, status: { addresses: addrs.map((address) => ({ type: 'InternalIP', address })) },
+  metadata: { name },
+  spec: { podCIDRs },
+  status: { addresses: addrs.map((address) => ({ type: 'InternalIP', address })) },
 });
 const net = (name: string, cidrs: string[], addrs: string[]): NodeNet => {
   const r = parseNode(node(name, cidrs, addrs));
@@ -25,7 +27,16 @@ const empty = (): Actual => ({ local, routes: [], foreign: new Set(), vxlan: [],
 
 describe('parseNode', () => {
   it('reads pod CIDRs and addresses per family, InternalIP before ExternalIP', () => {
-    const r = parseNode({ metadata: { name: 'x' }, spec: { podCIDRs: ['10.244.9.0/24'] }, status: { addresses: [{ type: 'ExternalIP', address: '203.0.113.9' }, { type: 'InternalIP', address: '10.0.0.9' }] } });
+    const r = parseNode({
+      metadata: { name: 'x' },
+      spec: { podCIDRs: ['10.244.9.0/24'] },
+      status: {
+        addresses: [
+          { type: 'ExternalIP', address: '203.0.113.9' },
+          { type: 'InternalIP', address: '10.0.0.9' },
+        ],
+      },
+    });
     expect(r).toEqual({ ok: { name: 'x', families: { 4: { podCIDR: '10.244.9.0/24', address: '10.0.0.9' } } } });
   });
   it.each([
@@ -54,7 +65,8 @@ describe('desiredState', () => {
       { family: 6, dst: 'fd00:3::/64', via: 'fd00:3::', dev: 'hp-vx6', onlink: true },
     ]);
     expect(d.vxlan.map((v) => [v.name, v.mtu, v.local, v.underlayDev, v.mac])).toEqual([
-      ['hp-vx4', 1450, '10.0.1.11', 'eth0', vtepMac('a', 4)], ['hp-vx6', 1430, 'fd10::b', 'eth0', vtepMac('a', 6)],
+      ['hp-vx4', 1450, '10.0.1.11', 'eth0', vtepMac('a', 4)],
+      ['hp-vx6', 1430, 'fd10::b', 'eth0', vtepMac('a', 6)],
     ]);
     expect(d.fdb).toContainEqual({ dev: 'hp-vx4', mac: vtepMac('c', 4), dst: '10.0.2.13' });
     expect(d.neigh).toContainEqual({ family: 6, dev: 'hp-vx6', ip: 'fd00:3::', mac: vtepMac('c', 6) });
@@ -62,7 +74,7 @@ describe('desiredState', () => {
   it('host-gw: a peer off the L2 segment gets no route and a reason', () => {
     const d = desiredState({ mode: 'host-gw', self, peers: [near, far], local, vni: 1, port: 8472 });
     expect(d.routes.map((r) => r.dst)).toEqual(['10.244.2.0/24', 'fd00:2::/64']);
-    expect(d.peers.find((p) => p.node === 'c')).toMatchObject({ backend: 'none', reason: expect.stringContaining('not on this node\'s L2 segment') });
+    expect(d.peers.find((p) => p.node === 'c')).toMatchObject({ backend: 'none', reason: expect.stringContaining("not on this node's L2 segment") });
     expect(d.vxlan).toEqual([]);
   });
   it('vxlan: every peer through the VXLAN device, even on the same L2', () => {
@@ -70,7 +82,7 @@ describe('desiredState', () => {
     expect(d.routes.every((r) => r.dev?.startsWith('hp-vx'))).toBe(true);
     expect(d.vxlan[0]).toMatchObject({ vni: 7, port: 4789 });
   });
-  it('vxlan waits for this node\'s own Node (its address picks the underlay)', () => {
+  it("vxlan waits for this node's own Node (its address picks the underlay)", () => {
     const d = desiredState({ mode: 'vxlan', self: undefined, peers: [near], local, vni: 1, port: 8472 });
     expect(d.routes).toEqual([]);
     expect(d.peers[0]!.reason).toContain('own Node object');
@@ -98,7 +110,7 @@ describe('plan', () => {
     const actual: Actual = { ...empty(), routes: d.routes, vxlan: d.vxlan.map((v) => ({ ...v, up: true })), fdb: d.fdb, neigh: d.neigh };
     expect(plan(d, actual).ops).toEqual([]);
   });
-  it('removes a deleted peer\'s route, neighbour and FDB entry (routes first), and the device when unused', () => {
+  it("removes a deleted peer's route, neighbour and FDB entry (routes first), and the device when unused", () => {
     const d = want();
     const actual: Actual = { ...empty(), routes: d.routes, vxlan: d.vxlan.map((v) => ({ ...v, up: true })), fdb: d.fdb, neigh: d.neigh };
     const ops = plan(desiredState({ mode: 'auto', self, peers: [near], local, vni: 1, port: 8472 }), actual).ops;
@@ -119,7 +131,11 @@ describe('plan', () => {
   it('recreates a VXLAN device whose VNI changed', () => {
     const d = want();
     const actual: Actual = { ...empty(), vxlan: d.vxlan.map((v) => ({ ...v, vni: 9, up: true })) };
-    expect(plan(d, actual).ops.slice(0, 3).map((o) => o.op)).toEqual(['link-del', 'vxlan-add', 'vxlan-set']);
+    expect(
+      plan(d, actual)
+        .ops.slice(0, 3)
+        .map((o) => o.op),
+    ).toEqual(['link-del', 'vxlan-add', 'vxlan-set']);
   });
 });
 
@@ -128,11 +144,15 @@ describe('masqueradeScript', () => {
     const s = masqueradeScript({ enabled: true, nodes: [self, near], clusterCIDRs: ['10.96.0.0/12'] });
     expect(s).toContain('add table inet hostplane_routing\ndelete table inet hostplane_routing\n');
     expect(s).toContain('set pods4 { type ipv4_addr; flags interval; auto-merge; elements = { 10.244.1.0/24, 10.244.2.0/24 }; }');
-    expect(s).toContain('set cluster4 { type ipv4_addr; flags interval; auto-merge; elements = { 10.0.1.11, 10.0.1.12, 10.244.1.0/24, 10.244.2.0/24, 10.96.0.0/12 }; }');
+    expect(s).toContain(
+      'set cluster4 { type ipv4_addr; flags interval; auto-merge; elements = { 10.0.1.11, 10.0.1.12, 10.244.1.0/24, 10.244.2.0/24, 10.96.0.0/12 }; }',
+    );
     expect(s).toContain('ip saddr @pods4 ip daddr != @cluster4 masquerade');
     expect(s).toContain('ip6 saddr @pods6 ip6 daddr != @cluster6 masquerade');
   });
   it('disabled: only removes the table', () => {
-    expect(masqueradeScript({ enabled: false, nodes: [self], clusterCIDRs: [] })).toBe('add table inet hostplane_routing\ndelete table inet hostplane_routing\n');
+    expect(masqueradeScript({ enabled: false, nodes: [self], clusterCIDRs: [] })).toBe(
+      'add table inet hostplane_routing\ndelete table inet hostplane_routing\n',
+    );
   });
 });

@@ -6,12 +6,17 @@ import { FakeDataplane } from '../../../support/fake-dataplane.ts';
 import { FakeNodeSource } from '../../../support/fake-node-source.ts';
 
 const node = (name: string, i: number) => ({
-  metadata: { name }, spec: { podCIDRs: [`10.244.${i}.0/24`] }, status: { addresses: [{ type: 'InternalIP', address: `10.0.0.${i}` }] },
+  metadata: { name },
+  spec: { podCIDRs: [`10.244.${i}.0/24`] },
+  status: { addresses: [{ type: 'InternalIP', address: `10.0.0.${i}` }] },
 });
 const local = [{ dev: 'eth0', address: '10.0.0.1', prefixLen: 24, mtu: 1500 }];
 const cfg = { mode: 'auto' as const, vxlan: { vni: 1, port: 8472 }, masquerade: true, clusterCIDRs: [], resyncSeconds: 3600 };
 let recs: RoutingReconciler[] = [];
-afterEach(() => { for (const r of recs) r.stop(); recs = []; });
+afterEach(() => {
+  for (const r of recs) r.stop();
+  recs = [];
+});
 
 function setup(dp = new FakeDataplane(local), nodes = new FakeNodeSource()) {
   const rec = new RoutingReconciler({ nodeName: 'a', cfg, nodes, dataplane: dp, log: silentLogger() });
