@@ -1,12 +1,12 @@
 // What every handler needs: the node's identity, the state store, the
 // per-volume lock and the host seams. Built once by driver.ts; unit tests
 // build one with fakes.
-import { join } from 'node:path';
 import { createHash } from 'node:crypto';
 import type { Logger } from '../lib/logging.ts';
 import type { HostExec } from '../lib/exec.ts';
 import { notFound } from '../lib/grpc/status-error.ts';
 import type { StateStore } from './state/store.ts';
+import { imageFile, snapshotFile } from './state/layout.ts';
 import type { KeyedMutex } from './state/keyed-mutex.ts';
 import type { VolumeRecord, SnapshotRecord } from './state/records.ts';
 import type { LoopDevices } from './volumes/loop.ts';
@@ -34,8 +34,8 @@ export interface CsiContext {
   exec: HostExec;
 }
 
-export const imagePath = (ctx: CsiContext, id: string) => join(ctx.dataDir, 'images', `${id}.img`);
-export const snapshotPath = (ctx: CsiContext, id: string) => join(ctx.dataDir, 'snapshots', `${id}.img`);
+export const imagePath = (ctx: CsiContext, id: string) => imageFile(ctx.dataDir, id);
+export const snapshotPath = (ctx: CsiContext, id: string) => snapshotFile(ctx.dataDir, id);
 
 // Ids are derived from the CO's name: a Create retried after a crash lands on
 // the same id (and the same intent record), and no name can shape a path.

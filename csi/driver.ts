@@ -10,6 +10,7 @@ import { RealExec, type HostExec } from '../lib/exec.ts';
 import { serveUnix, socketPathFromEndpoint, type UnixServer } from '../lib/grpc/unix-server.ts';
 import { servePluginRegistration } from '../lib/grpc/plugin-registration.ts';
 import { FileStore } from './state/store.ts';
+import { dataDirs, stateDir } from './state/layout.ts';
 import { KeyedMutex } from './state/keyed-mutex.ts';
 import { RealLoopDevices } from './volumes/loop.ts';
 import { RealFilesystems } from './volumes/filesystem.ts';
@@ -44,7 +45,7 @@ export const DEFAULT_MAX_VOLUMES = 256;
 export async function startCsiDriver(opts: CsiDriverOptions): Promise<CsiDriver> {
   const dataDir = resolve(opts.dataDir);
   const socketPath = socketPathFromEndpoint(opts.endpoint);
-  for (const d of ['images', 'snapshots', 'state']) await mkdir(join(dataDir, d), { recursive: true, mode: 0o700 });
+  for (const d of dataDirs(dataDir)) await mkdir(d, { recursive: true, mode: 0o700 });
   const exec = opts.exec ?? new RealExec();
   const log = opts.log;
   const ctx: CsiContext = {
@@ -53,7 +54,7 @@ export async function startCsiDriver(opts: CsiDriverOptions): Promise<CsiDriver>
     dataDir,
     maxVolumes: opts.maxVolumes ?? DEFAULT_MAX_VOLUMES,
     log,
-    store: await FileStore.open(join(dataDir, 'state'), log),
+    store: await FileStore.open(stateDir(dataDir), log),
     lock: new KeyedMutex(),
     loops: new RealLoopDevices(exec),
     fs: new RealFilesystems(exec),

@@ -7,6 +7,7 @@ import { readdir } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import type { CsiContext } from './context.ts';
 import { imagePath, snapshotPath } from './context.ts';
+import { imagesDir as imagesDirOf, snapshotsDir } from './state/layout.ts';
 import { removeImage } from './volumes/image.ts';
 import { mountAt } from './volumes/mounts.ts';
 import { fileIdentity, sameFile, type LoopInfo } from './volumes/loop.ts';
@@ -31,7 +32,7 @@ export interface ReconcileReport {
 
 export async function reconcile(ctx: CsiContext): Promise<ReconcileReport> {
   const report: ReconcileReport = { rolledBackVolumes: [], rolledBackSnapshots: [], detachedLoops: [], removedOrphans: [] };
-  const imagesDir = join(ctx.dataDir, 'images');
+  const imagesDir = imagesDirOf(ctx.dataDir);
   // Matched by backing inode and device: the path the kernel shows depends on
   // the mount namespace that attached the device (see volumes/loop.ts).
   const loops = await ctx.loops.list();
@@ -82,7 +83,7 @@ export async function reconcile(ctx: CsiContext): Promise<ReconcileReport> {
     } else if (!v.stage.block && (await mountAt(ctx.mounts, v.stage.path))) {
       // A snapshot cut short by a crash may have left the filesystem frozen:
       // every writer in the pod would hang. Thawing a thawed fs is a no-op.
-      await ctx.exec.run('fsfreeze', ['--unfreeze', v.stage.path], { allowFail: true });
+      await ctx.fs.thaw(v.stage.path);
     }
   }
 
@@ -98,7 +99,7 @@ export async function reconcile(ctx: CsiContext): Promise<ReconcileReport> {
     report.removedOrphans.push(join(imagesDir, f));
   }
   const snapIds = new Set(ctx.store.snapshots().map((s) => s.id));
-  const snapDir = join(ctx.dataDir, 'snapshots');
+  const snapDir = snapshotsDir(ctx.dataDir);
   for (const f of await listDir(snapDir)) {
     if (!snapIds.has(basename(f, '.img'))) { await removeImage(join(snapDir, f)); report.removedOrphans.push(join(snapDir, f)); }
   }

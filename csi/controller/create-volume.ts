@@ -5,7 +5,7 @@
 import { statfs } from 'node:fs/promises';
 import type { CsiContext } from '../context.ts';
 import { getSnapshot, getVolume, imagePath, snapshotPath, toCsiVolume, volumeIdFor, TOPOLOGY_KEY } from '../context.ts';
-import { alreadyExists, invalidArgument, outOfRange, resourceExhausted } from '../../lib/grpc/status-error.ts';
+import { alreadyExists, invalidArgument, notFound, outOfRange, resourceExhausted } from '../../lib/grpc/status-error.ts';
 import { checkName, checkSupported, parseCapabilities, sizeFor, checkId } from '../validate.ts';
 import { checkMutableParameters, checkParameters } from '../parameters.ts';
 import { createImage, growImage, removeImage } from '../volumes/image.ts';
@@ -55,12 +55,20 @@ export async function createVolume(ctx: CsiContext, req: CreateVolumeRequest): P
   const src = req.volume_content_source;
   let source: VolumeRecord['source'];
   let sourceBytes = 0;
+  // Snapshots and volumes live on one node; a clone or restore can only be
+  // made where its source is. Anywhere else the source "does not exist" (the
+  // spec's NOT_FOUND), and the message says why.
+  const elsewhere = (what: string) => `${what}; it is not on node ${ctx.nodeId} (volumes and snapshots of this driver are node-local: a clone or restore is provisioned only on its source's node)`;
   if (src?.type === 'snapshot' || src?.snapshot) {
-    const snap = getSnapshot(ctx, checkId(src.snapshot?.snapshot_id, 'volume_content_source.snapshot.snapshot_id'));
+    const snapId = checkId(src.snapshot?.snapshot_id, 'volume_content_source.snapshot.snapshot_id');
+    const snap = ctx.store.snapshot(snapId)?.status === 'ready' ? getSnapshot(ctx, snapId) : undefined;
+    if (!snap) throw notFound(elsewhere(`source snapshot ${snapId} does not exist`));
     source = { snapshotId: snap.id };
     sourceBytes = snap.sizeBytes;
   } else if (src?.type === 'volume' || src?.volume) {
-    const vol = getVolume(ctx, checkId(src.volume?.volume_id, 'volume_content_source.volume.volume_id'));
+    const volId = checkId(src.volume?.volume_id, 'volume_content_source.volume.volume_id');
+    let vol;
+    try { vol = getVolume(ctx, volId); } catch { throw notFound(elsewhere(`source volume ${volId} does not exist`)); }
     source = { volumeId: vol.id };
     sourceBytes = vol.capacityBytes;
   }

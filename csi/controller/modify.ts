@@ -5,11 +5,7 @@ import type { CsiContext } from '../context.ts';
 import { getVolume, imagePath } from '../context.ts';
 import { checkId } from '../validate.ts';
 import { checkMutableParameters } from '../parameters.ts';
-
-export async function applyMutable(ctx: CsiContext, device: string, p: Record<string, string>): Promise<void> {
-  if (p.readAheadKB !== undefined) await ctx.loops.setReadAheadKB(device, Number(p.readAheadKB));
-  if (p.directIO !== undefined) await ctx.loops.setDirectIo(device, p.directIO === 'true');
-}
+import { applyMutable } from '../volumes/loop.ts';
 
 export async function controllerModifyVolume(ctx: CsiContext, req: { volume_id?: string; mutable_parameters?: Record<string, string> }) {
   const id = checkId(req.volume_id, 'volume_id');
@@ -18,7 +14,7 @@ export async function controllerModifyVolume(ctx: CsiContext, req: { volume_id?:
     const v = getVolume(ctx, id);
     const img = imagePath(ctx, id);
     const dev = await ctx.loops.find(img);
-    if (dev) await applyMutable(ctx, dev, changes);
+    if (dev) await applyMutable(ctx.loops, dev, changes);
     await ctx.store.putVolume({ ...v, mutableParameters: { ...v.mutableParameters, ...changes } });
     return {};
   });

@@ -9,10 +9,10 @@ export async function withQuiescedVolume<T>(ctx: CsiContext, volumeId: string, f
   const path = v?.stage && !v.stage.block && v.stage.complete ? v.stage.path : undefined;
   const mounted = path ? await mountAt(ctx.mounts, path) : undefined;
   if (!path || !mounted) return fn();
-  await ctx.exec.run('fsfreeze', ['--freeze', path]);
+  await ctx.fs.freeze(path);
   try {
     return await fn();
   } finally {
-    await ctx.exec.run('fsfreeze', ['--unfreeze', path], { allowFail: true });
+    await ctx.fs.thaw(path);
   }
 }

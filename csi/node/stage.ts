@@ -10,11 +10,10 @@ import { alreadyExists, failedPrecondition, invalidArgument } from '../../lib/gr
 import { checkId, checkPath, parseCapability, unsupportedReason } from '../validate.ts';
 import type { VolumeCapability } from '../types.ts';
 import { mountAt } from '../volumes/mounts.ts';
-import { applyMutable } from '../controller/modify.ts';
 import { mkdir } from 'node:fs/promises';
 import type { FsType } from '../volumes/filesystem.ts';
 import { imageExists } from '../volumes/image.ts';
-import { releaseImage } from '../volumes/loop.ts';
+import { applyMutable, releaseImage } from '../volumes/loop.ts';
 import { releaseAfterUnmount } from './release.ts';
 
 export interface StageRequest {
@@ -48,7 +47,7 @@ export async function nodeStageVolume(ctx: CsiContext, req: StageRequest): Promi
     let mounted = false;
     try {
       const device = await ctx.loops.attach(img, { directIo: v.mutableParameters.directIO === 'true' });
-      await applyMutable(ctx, device, v.mutableParameters);
+      await applyMutable(ctx.loops, device, v.mutableParameters);
       if (!cap.block && !(await mountAt(ctx.mounts, path))) {
         // A fresh image is known to be empty: one process spawn (blkid) saved.
         const existing = v.blank ? undefined : await ctx.fs.detect(device);

@@ -17,6 +17,10 @@ export interface Filesystems {
   grow(device: string, mountPath: string, fsType: string): Promise<void>;
   /** Grow an unmounted ext4 to fill its device (needs a forced fsck first). */
   growOffline(device: string): Promise<void>;
+  /** Flush and block writers of the filesystem mounted at `mountPath` (a consistent snapshot). */
+  freeze(mountPath: string): Promise<void>;
+  /** Undo `freeze`; thawing a filesystem that is not frozen is not an error. */
+  thaw(mountPath: string): Promise<void>;
 }
 
 export class RealFilesystems implements Filesystems {
@@ -63,5 +67,13 @@ export class RealFilesystems implements Filesystems {
     const r = await this.exec.run('e2fsck', ['-f', '-p', device], { allowFail: true });
     if (r.exitCode > 1) throw new Error(`e2fsck ${device} exited ${r.exitCode}: ${r.stderr.trim() || r.stdout.trim()}`);
     await this.exec.run('resize2fs', [device]);
+  }
+
+  async freeze(mountPath: string): Promise<void> {
+    await this.exec.run('fsfreeze', ['--freeze', mountPath]);
+  }
+
+  async thaw(mountPath: string): Promise<void> {
+    await this.exec.run('fsfreeze', ['--unfreeze', mountPath], { allowFail: true });
   }
 }

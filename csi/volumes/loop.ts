@@ -96,23 +96,50 @@ export class RealLoopDevices implements LoopDevices {
     this.exec = exec;
   }
 
-  async list(): Promise<LoopInfo[]> {
-    const r = await this.exec.run('losetup', ['-J', '-l', '-O', 'NAME,BACK-FILE,BACK-INO,BACK-MAJ:MIN']);
-    return parseLosetup(r.stdout);
+  // What each device we have seen is attached to, keyed by the kernel's
+  // `diskseq`, which changes at every attach: a device whose diskseq is the
+  // one we recorded still holds the same file, so its identity needs no
+  // losetup run. Filled by attach() and by every listing; a device we do not
+  // know, or whose diskseq moved on, sends the lookup to losetup.
+  private readonly known = new Map<string, { seq: string; backing: FileIdentity }>();
+
+  private async diskseq(device: string): Promise<string | undefined> {
+    try {
+      return (await readFile(`/sys/block/${basename(device)}/diskseq`, 'utf8')).trim() || undefined;
+    } catch {
+      return undefined; // unbound, or a kernel without diskseq (< 5.15)
+    }
   }
 
-  // sysfs shows each bound device's backing path; its last component is the
-  // image's own name whatever namespace rendered the rest. When no device
-  // carries that name, nothing holds the image and no process is spawned
-  // (a spawn costs 10-40 ms on a busy node); otherwise `losetup` settles it
-  // by inode and device.
-  private async candidates(name: string): Promise<boolean> {
+  async list(): Promise<LoopInfo[]> {
+    const before = await this.seqs();
+    const r = await this.exec.run('losetup', ['-J', '-l', '-O', 'NAME,BACK-FILE,BACK-INO,BACK-MAJ:MIN']);
+    const out = parseLosetup(r.stdout);
+    const after = await this.seqs();
+    this.known.clear();
+    // Only an attachment that did not change while losetup looked is remembered.
+    for (const l of out) {
+      const seq = before.get(l.device);
+      if (l.backing && seq && after.get(l.device) === seq) this.known.set(l.device, { seq, backing: l.backing });
+    }
+    return out;
+  }
+
+  private async seqs(): Promise<Map<string, string>> {
+    const m = new Map<string, string>();
+    for (const c of (await this.bound(() => true)) ?? []) if (c.seq) m.set(c.device, c.seq);
+    return m;
+  }
+
+  /** Bound loop devices as sysfs shows them, with the diskseq of those `wantSeq` picks by name (undefined: no sysfs here). */
+  private async bound(wantSeq: (name: string) => boolean): Promise<{ device: string; name: string; seq?: string }[] | undefined> {
     let names: string[];
     try {
       names = (await readdir('/sys/block')).filter((n) => n.startsWith('loop'));
     } catch {
-      return true; // no sysfs here: ask losetup
+      return undefined;
     }
+    const out: { device: string; name: string; seq?: string }[] = [];
     for (const n of names) {
       let back: string;
       try {
@@ -120,15 +147,29 @@ export class RealLoopDevices implements LoopDevices {
       } catch {
         continue; // not bound
       }
-      if (basename(stripDeleted(back)) === name) return true;
+      const name = basename(stripDeleted(back));
+      const seq = wantSeq(name) ? await this.diskseq(n) : undefined;
+      out.push({ device: `/dev/${n}`, name, ...(seq ? { seq } : {}) });
     }
-    return false;
+    return out;
   }
 
+  // sysfs shows each bound device's backing path; its last component is the
+  // image's own name whatever namespace rendered the rest. When no device
+  // carries that name, nothing holds the image and no process is spawned (a
+  // spawn costs 10-40 ms on a busy node); when every one that does is known
+  // by its diskseq, none is either; otherwise `losetup` settles it by inode
+  // and device.
   async findAll(image: string): Promise<string[]> {
     const id = await fileIdentity(image);
     if (!id) return [];
-    if (!(await this.candidates(basename(image)))) return [];
+    const want = basename(image);
+    const bound = await this.bound((name) => name === want);
+    const named = bound?.filter((b) => b.name === want);
+    if (named && !named.length) return [];
+    if (named?.every((b) => b.seq && this.known.get(b.device)?.seq === b.seq)) {
+      return named.filter((b) => sameFile(this.known.get(b.device)!.backing, id)).map((b) => b.device);
+    }
     return (await this.list()).filter((l) => sameFile(l.backing, id)).map((l) => l.device);
   }
 
@@ -139,14 +180,20 @@ export class RealLoopDevices implements LoopDevices {
   async attach(image: string, opts: { directIo?: boolean; readOnly?: boolean } = {}): Promise<string> {
     const existing = await this.find(image);
     if (existing) return existing;
+    const id = await fileIdentity(image);
     const args = ['--find', '--show'];
     if (opts.directIo) args.push('--direct-io=on');
     if (opts.readOnly) args.push('--read-only');
     const r = await this.exec.run('losetup', [...args, image]);
-    return r.stdout.trim();
+    const device = r.stdout.trim();
+    // We attached it by path in our own namespace: its file is the one we stat'ed.
+    const seq = await this.diskseq(device);
+    if (id && seq) this.known.set(device, { seq, backing: id });
+    return device;
   }
 
   async detach(device: string): Promise<void> {
+    this.known.delete(device);
     const r = await this.exec.run('losetup', ['-d', device], { allowFail: true });
     // Already detached (or the number reused by nobody) is the outcome we wanted.
     if (r.exitCode !== 0 && !/No such device|No such file|not configured/i.test(r.stderr)) {
@@ -179,12 +226,21 @@ export const RELEASE_GRACE_MS = 5000;
  * while the volume was mounted and not yet gone) and anything left is in use.
  */
 export async function releaseImage(loops: LoopDevices, image: string, graceMs = RELEASE_GRACE_MS): Promise<string[]> {
-  for (const d of await loops.findAll(image)) await loops.detach(d);
+  const held = await loops.findAll(image);
+  if (!held.length) return [];
+  for (const d of held) await loops.detach(d);
   const deadline = Date.now() + graceMs;
   let left = await loops.findAll(image);
-  while (left.length && Date.now() < deadline) {
-    await new Promise((r) => setTimeout(r, 100));
+  // Back off (each look may cost a losetup run): 50, 100, 200 … ms.
+  for (let wait = 50; left.length && Date.now() < deadline; wait *= 2) {
+    await new Promise((r) => setTimeout(r, Math.min(wait, Math.max(0, deadline - Date.now()))));
     left = await loops.findAll(image);
   }
   return left;
+}
+
+/** Apply a volume's mutable parameters (see csi/parameters.ts) to its loop device. */
+export async function applyMutable(loops: LoopDevices, device: string, p: Record<string, string>): Promise<void> {
+  if (p.readAheadKB !== undefined) await loops.setReadAheadKB(device, Number(p.readAheadKB));
+  if (p.directIO !== undefined) await loops.setDirectIo(device, p.directIO === 'true');
 }

@@ -49,3 +49,23 @@ export async function codeOf(p: Promise<unknown>): Promise<string | undefined> {
 
 export const mountCap = (fsType = 'ext4', mode = 'SINGLE_NODE_WRITER', flags: string[] = []) => ({ mount: { fs_type: fsType, mount_flags: flags }, access_mode: { mode } });
 export const blockCap = (mode = 'SINGLE_NODE_WRITER') => ({ block: {}, access_mode: { mode } });
+
+/**
+ * DeleteVolume as a CO sends it: retried while the driver answers that a loop
+ * device still holds the image. On this shared machine other processes keep
+ * creating mount namespaces (runc, ip netns exec, unshare), and one created
+ * while a volume was mounted holds a copy of the mount — and the device —
+ * until it goes; the driver refuses rather than delete under it, the CO retries.
+ */
+export async function deleteVolumeRetrying(controller: Service<ControllerM>, volume_id: string, forMs = 60_000): Promise<void> {
+  const deadline = Date.now() + forMs;
+  for (;;) {
+    try {
+      await controller.DeleteVolume({ volume_id });
+      return;
+    } catch (e) {
+      if (!/still held by loop device/.test((e as Error).message) || Date.now() > deadline) throw e;
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+  }
+}

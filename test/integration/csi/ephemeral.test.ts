@@ -8,7 +8,7 @@ import { existsSync, readdirSync, readFileSync, writeFileSync, openSync, writeSy
 import { join } from 'node:path';
 import { startHarness, MiB, type Harness } from './harness.ts';
 import { codeOf, mountCap, blockCap } from './client.ts';
-import { loopsHolding, mountsUnder } from './host.ts';
+import { loopsHolding, loopsHoldingSettled, mountsUnder } from './host.ts';
 import { ephemeralIdFor } from '../../../csi/context.ts';
 
 let h: Harness;
@@ -127,7 +127,7 @@ describe('inline ephemeral volumes', () => {
     await publish(hd2, t2, { volume_context: podCtx({ size: '16Mi' }) });
     expect(loopsHolding(image(hd2))).toHaveLength(1);
     await h.client.node.NodeUnpublishVolume({ volume_id: hd2, target_path: t2 });
-    expect(loopsHolding(image(hd2))).toEqual([]);
+    expect(await loopsHoldingSettled(image(hd2))).toEqual([]);
   });
 
   it('persistent volumes are untouched by the ephemeral path: no ephemeral key still needs a staging path', async () => {

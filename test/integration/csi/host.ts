@@ -64,3 +64,19 @@ export function cleanupHost(dir: string): void {
   for (const l of new Set(held)) { try { execFileSync('losetup', ['-d', l], { stdio: 'ignore' }); } catch { /* already gone */ } }
   rmSync(dir, { recursive: true, force: true });
 }
+
+/**
+ * `loopsHolding(file)` once it is empty, or what is left after `ms`. A device
+ * the driver detached is freed at its last close; on this shared machine a
+ * mount namespace another process created while the volume was mounted may
+ * keep it open for a while (the driver logs that and answers OK).
+ */
+export async function loopsHoldingSettled(file: string, ms = 30_000): Promise<string[]> {
+  const deadline = Date.now() + ms;
+  let left = loopsHolding(file);
+  while (left.length && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 250));
+    left = loopsHolding(file);
+  }
+  return left;
+}

@@ -4,7 +4,7 @@ import { execFileSync } from 'node:child_process';
 import { writeFileSync, readFileSync, statSync, existsSync, openSync, writeSync, closeSync } from 'node:fs';
 import { join } from 'node:path';
 import { startHarness, MiB, type Harness } from './harness.ts';
-import { codeOf, mountCap, blockCap } from './client.ts';
+import { codeOf, mountCap, blockCap, deleteVolumeRetrying } from './client.ts';
 import { loopsUnder, mountsUnder } from './host.ts';
 
 let h: Harness;
@@ -30,7 +30,7 @@ async function stageAndPublish(id: string, c: object, name: string, readonly = f
 async function teardown(id: string, staging: string, target: string) {
   await h.client.node.NodeUnpublishVolume({ volume_id: id, target_path: target });
   await h.client.node.NodeUnstageVolume({ volume_id: id, staging_target_path: staging });
-  await h.client.controller.DeleteVolume({ volume_id: id });
+  await deleteVolumeRetrying(h.client.controller, id);
 }
 
 function fill(path: string, bytes: number): string | undefined {
@@ -206,7 +206,7 @@ describe('restart and reboot', () => {
     const snaps = await h.client.controller.ListSnapshots({ source_volume_id: volume.volume_id });
     expect(snaps.entries).toHaveLength(1);
     await h.client.controller.DeleteSnapshot({ snapshot_id: snaps.entries[0].snapshot.snapshot_id });
-    await h.client.controller.DeleteVolume({ volume_id: volume.volume_id });
+    await deleteVolumeRetrying(h.client.controller, volume.volume_id);
   });
 
   it('after a reboot (mounts and loop devices gone) Stage re-attaches and the data is there', async () => {
@@ -237,13 +237,13 @@ describe('concurrency', () => {
     expect(loopsOf(volume.volume_id)).toHaveLength(1);
     expect(mountsUnder(h.dir).filter((m) => m === staging)).toHaveLength(1);
     await h.client.node.NodeUnstageVolume({ volume_id: volume.volume_id, staging_target_path: staging });
-    await h.client.controller.DeleteVolume({ volume_id: volume.volume_id });
+    await deleteVolumeRetrying(h.client.controller, volume.volume_id);
     expect(loopsOf(volume.volume_id)).toEqual([]);
   });
 
   it('concurrent Creates of one name make one volume', async () => {
     const rs = await Promise.all(Array.from({ length: 8 }, () => h.client.controller.CreateVolume({ name: 'same', capacity_range: { required_bytes: 8 * MiB }, volume_capabilities: cap() })));
     expect(new Set(rs.map((r) => r.volume.volume_id)).size).toBe(1);
-    await h.client.controller.DeleteVolume({ volume_id: rs[0].volume.volume_id });
+    await deleteVolumeRetrying(h.client.controller, rs[0].volume.volume_id);
   });
 });

@@ -10,8 +10,8 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { startHarness, MiB, type Harness } from './harness.ts';
-import { codeOf, mountCap, blockCap } from './client.ts';
-import { loopsHolding, mountsUnder } from './host.ts';
+import { codeOf, mountCap, blockCap, deleteVolumeRetrying } from './client.ts';
+import { loopsHolding, loopsHoldingSettled, mountsUnder } from './host.ts';
 import { RealLoopDevices } from '../../../csi/volumes/loop.ts';
 import { RealExec } from '../../../lib/exec.ts';
 
@@ -73,7 +73,30 @@ describe('loop device lookup by backing inode and device', () => {
     expect(await loops.findAll(other)).toEqual([]);
     execFileSync('losetup', ['-d', dev]);
     expect(await loops.findAll(img)).toEqual([]);
-    await h.client.controller.DeleteVolume({ volume_id: volume.volume_id });
+    await deleteVolumeRetrying(h.client.controller, volume.volume_id);
+  });
+});
+
+describe('the remembered attachments (diskseq)', () => {
+  it('a device detached and re-attached behind the driver’s back, to another file of the same name, is not mistaken for ours', async () => {
+    const loops = new RealLoopDevices(new RealExec());
+    mkdirSync(join(h.dir, 'seq-a'));
+    mkdirSync(join(h.dir, 'seq-b'));
+    const mine = join(h.dir, 'seq-a', 'v-same.img');
+    const theirs = join(h.dir, 'seq-b', 'v-same.img');
+    writeFileSync(mine, Buffer.alloc(MiB));
+    writeFileSync(theirs, Buffer.alloc(MiB));
+    const dev = await loops.attach(mine);
+    expect(await loops.findAll(mine)).toEqual([dev]);
+    execFileSync('losetup', ['-d', dev]);
+    // The lowest free device: very likely the same number again.
+    const other = execFileSync('losetup', ['--find', '--show', theirs], { encoding: 'utf8' }).trim();
+    try {
+      expect(await loops.findAll(mine)).toEqual([]);
+      expect(await loops.findAll(theirs)).toEqual([other]);
+    } finally {
+      execFileSync('losetup', ['-d', other]);
+    }
   });
 });
 
@@ -99,8 +122,8 @@ describe('a volume whose loop device was attached by a gone namespace', () => {
     await h.client.node.NodeUnpublishVolume({ volume_id: id, target_path: target });
     await h.client.node.NodeUnstageVolume({ volume_id: id, staging_target_path: staging });
     expect(mountsUnder(h.dir).filter((m) => m.includes('rollout-xfs'))).toEqual([]);
-    expect(loopsHolding(img)).toEqual([]);
-    await h.client.controller.DeleteVolume({ volume_id: id });
+    expect(await loopsHoldingSettled(img)).toEqual([]);
+    await deleteVolumeRetrying(h.client.controller, id);
     expect(existsSync(img)).toBe(false);
   });
 
@@ -118,8 +141,8 @@ describe('a volume whose loop device was attached by a gone namespace', () => {
     expect(loopsHolding(img)).toEqual([dev]);
     await h.client.node.NodeUnstageVolume({ volume_id: id, staging_target_path: staging });
     expect(mountsUnder(h.dir)).not.toContain(staging);
-    expect(loopsHolding(img)).toEqual([]);
-    await h.client.controller.DeleteVolume({ volume_id: id });
+    expect(await loopsHoldingSettled(img)).toEqual([]);
+    await deleteVolumeRetrying(h.client.controller, id);
   });
 
   it('DeleteVolume refuses while that device is still mounted, then detaches it and deletes', async () => {
@@ -135,9 +158,12 @@ describe('a volume whose loop device was attached by a gone namespace', () => {
     expect(existsSync(img)).toBe(true);
     expect(loopsHolding(img)).toEqual([dev]);
     execFileSync('umount', [staging]);
-    await h.client.controller.DeleteVolume({ volume_id: id });
+    await deleteVolumeRetrying(h.client.controller, id);
     expect(existsSync(img)).toBe(false);
-    expect(existsSync(`/sys/block/${basename(dev)}/loop/backing_file`)).toBe(false);
+    // The device is free (or, on this shared machine, already someone else's): not on our image.
+    let shownNow = '';
+    try { shownNow = readFileSync(`/sys/block/${basename(dev)}/loop/backing_file`, 'utf8'); } catch { /* unbound */ }
+    expect(shownNow).not.toContain(basename(img));
   });
 
   it('block: Stage reuses the device and ControllerExpand + NodeExpand grow it', async () => {
@@ -156,8 +182,8 @@ describe('a volume whose loop device was attached by a gone namespace', () => {
     expect(Number(execFileSync('blockdev', ['--getsize64', target], { encoding: 'utf8' }))).toBe(48 * MiB);
     await h.client.node.NodeUnpublishVolume({ volume_id: id, target_path: target });
     await h.client.node.NodeUnstageVolume({ volume_id: id, staging_target_path: staging });
-    expect(loopsHolding(img)).toEqual([]);
-    await h.client.controller.DeleteVolume({ volume_id: id });
+    expect(await loopsHoldingSettled(img)).toEqual([]);
+    await deleteVolumeRetrying(h.client.controller, id);
   });
 });
 
@@ -171,11 +197,11 @@ describe('start-up reconcile', () => {
     const devB = attachFromGoneNamespace(image(b.volume.volume_id));
     await h.restart();
     expect(loopsHolding(image(a.volume.volume_id))).toEqual([devA]);
-    expect(loopsHolding(image(b.volume.volume_id))).toEqual([]);
+    expect(await loopsHoldingSettled(image(b.volume.volume_id))).toEqual([]);
     expect(devB).not.toBe(devA);
     await h.client.node.NodeUnstageVolume({ volume_id: a.volume.volume_id, staging_target_path: staging });
-    expect(loopsHolding(image(a.volume.volume_id))).toEqual([]);
-    await h.client.controller.DeleteVolume({ volume_id: a.volume.volume_id });
-    await h.client.controller.DeleteVolume({ volume_id: b.volume.volume_id });
+    expect(await loopsHoldingSettled(image(a.volume.volume_id))).toEqual([]);
+    await deleteVolumeRetrying(h.client.controller, a.volume.volume_id);
+    await deleteVolumeRetrying(h.client.controller, b.volume.volume_id);
   });
 });

@@ -61,6 +61,9 @@ export class FakeFs implements Filesystems {
   }
   async grow() {}
   async growOffline() {}
+  frozen = new Set<string>();
+  async freeze(path: string) { this.frozen.add(path); }
+  async thaw(path: string) { this.frozen.delete(path); }
 }
 
 export class FakeCopier implements ImageCopier {

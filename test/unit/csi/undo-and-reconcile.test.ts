@@ -83,3 +83,28 @@ describe('reconcile', () => {
     expect(readdirSync(join(dir, 'snapshots'))).toEqual([]);
   });
 });
+
+describe('reconcile of inline ephemeral volumes', () => {
+  it('keeps a ready one with its loop device and mount; tears down one cut short (mount, loop, image, target, record)', async () => {
+    const f = setup();
+    const { ctx, store, loops, mounts } = f;
+    const base = { parameters: {}, mutableParameters: {}, createdAt: 'x', publish: {}, capacityBytes: 1 };
+    const eph = (id: string, status: 'ready' | 'creating' | 'deleting') => ({
+      ...base, id, name: `csi-${id}`, status, ephemeral: { handle: `csi-${id}`, targetPath: join(dir, 'pods', id), readonly: false, fsType: 'ext4' },
+    });
+    for (const [id, status] of [['e-live', 'ready'], ['e-half', 'creating'], ['e-going', 'deleting']] as const) {
+      await store.putVolume(eph(id, status));
+      writeFileSync(imagePath(ctx, id), '');
+      mkdirSync(join(dir, 'pods', id), { recursive: true });
+      const dev = await loops.attach(imagePath(ctx, id));
+      mounts.entries.push({ source: dev, target: join(dir, 'pods', id), fsType: 'ext4', options: [], root: '/' });
+    }
+    const r = await reconcile(ctx);
+    expect(r.rolledBackVolumes.sort()).toEqual(['e-going', 'e-half']);
+    expect(store.volumes().map((v) => v.id)).toEqual(['e-live']);
+    expect(loops.loops.map((l) => l.backingFile)).toEqual([imagePath(ctx, 'e-live')]);
+    expect(mounts.entries.map((m) => m.target)).toEqual([join(dir, 'pods', 'e-live')]);
+    expect(readdirSync(join(dir, 'images'))).toEqual(['e-live.img']);
+    expect(existsSync(join(dir, 'pods', 'e-half'))).toBe(false);
+  });
+});
