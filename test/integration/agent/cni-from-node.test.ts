@@ -66,7 +66,7 @@ describe('agent CNI install from the Node object', () => {
     expect(ranges()).toEqual([[{ subnet: '10.244.9.0/24' }], [{ subnet: 'fd00:9::/64' }]]);
     // The file is renamed into place before the install returns (directory
     // fsync) and counts it: wait for the counter rather than read it at once.
-    const metric = () => agent.metrics.registry.getSingleMetricAsString('hostplane_cni_installs_total');
+    const metric = () => agent!.metrics.registry.getSingleMetricAsString('hostplane_cni_installs_total');
     const end = Date.now() + 8000;
     while (!(await metric()).includes('{kind="conflist"} 2') && Date.now() < end) await new Promise((r) => setTimeout(r, 50));
     expect(await metric()).toContain('hostplane_cni_installs_total{kind="conflist"} 2');
