@@ -103,7 +103,15 @@ export class CniController {
       return;
     }
     if (this.stopped) return;
-    const outcome = await installConflist(this.conflistPath, buildConflist(cfg, cidrs));
+    let outcome;
+    try {
+      outcome = await installConflist(this.conflistPath, buildConflist(cfg, cidrs));
+    } catch (e) {
+      // A write that fails (full disk, a dir gone under us) must not escape the
+      // poll timer as an unhandled rejection, which would end the agent.
+      log.warn({ err: errorMessage(e), path: this.conflistPath }, 'cannot write the cni conflist; will retry');
+      return;
+    }
     if (outcome === 'installed') {
       this.opts.onInstall?.('conflist');
       log.info({ path: this.conflistPath, cidrs, previous: this.current }, 'cni conflist written');

@@ -9,7 +9,7 @@ import { request } from 'node:https';
 import { readFileSync } from 'node:fs';
 import { startCluster, stopCluster } from '../e2e/cluster/cluster.ts';
 import { install } from '../e2e/cluster/install.ts';
-import { apply, kubectl } from '../e2e/cluster/kube.ts';
+import { apply, kubectl, namespace } from '../e2e/cluster/kube.ts';
 import { REF_HANDLER } from '../e2e/cluster/config-files.ts';
 import { IMAGES } from '../e2e/cluster/layout.ts';
 import { pki, APISERVER_URL } from '../e2e/cluster/pki.ts';
@@ -67,18 +67,29 @@ async function onePod(name: string, runtimeClass?: string): Promise<number> {
       containers: [{ name: 'c', image: IMAGES.busybox, command: ['sleep', '100000'] }],
     },
   });
-  const t1 = await w.done;
+  const t1 = await Promise.race([w.done, new Promise<number>((_, rej) => setTimeout(() => rej(new Error(`${name} not Running after 120 s`)), 120_000))]);
   w.close();
   kubectl(['-n', NS, 'delete', 'pod', name, '--grace-period=0', '--wait=true']);
   return t1 - t0;
 }
 
+const log = (m: string) => process.stderr.write(`[pod-latency] ${m}\n`);
+
 async function main(): Promise<void> {
-  await startCluster();
+  // HOSTPLANE_E2E_REUSE=1: a node started by hand (test/e2e/cluster/cli.ts start) is used and left up.
+  const reuse = process.env.HOSTPLANE_E2E_REUSE === '1';
+  if (!reuse) {
+    for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => { stopCluster(); process.exit(130); });
+    log('starting the node');
+    await startCluster();
+  }
   try {
+    log('installing');
     await install();
-    apply(`apiVersion: node.k8s.io/v1\nkind: RuntimeClass\nmetadata: { name: ${REF_HANDLER} }\nhandler: ${REF_HANDLER}\n---\napiVersion: v1\nkind: Namespace\nmetadata: { name: ${NS} }\n`);
+    apply(`apiVersion: node.k8s.io/v1\nkind: RuntimeClass\nmetadata: { name: ${REF_HANDLER} }\nhandler: ${REF_HANDLER}\n`);
+    await namespace(NS);
     // Warm-up: one of each (image unpack, first bridge creation).
+    log('warm-up');
     await onePod('warm-ours');
     await onePod('warm-ref', REF_HANDLER);
     const ours: number[] = [];
@@ -91,7 +102,7 @@ async function main(): Promise<void> {
     process.stdout.write(`${line('pod to Running, hostplane CNI', ours)}\n${line('pod to Running, reference bridge v1.10.0', ref)}\n`);
     process.stdout.write(`ratio hostplane/reference (medians): ${(median(ours) / median(ref)).toFixed(2)}\n`);
   } finally {
-    stopCluster();
+    if (!reuse) stopCluster();
   }
 }
 

@@ -27,7 +27,7 @@ let t0 = 0;
 
 beforeAll(async () => {
   await ensureInstalled();
-  namespace(NS);
+  await namespace(NS);
   t0 = Date.now();
 }, 600_000);
 afterAll(() => {

@@ -30,7 +30,7 @@ spec:
 
 beforeAll(async () => {
   await ensureInstalled();
-  namespace(NS);
+  await namespace(NS);
   t0 = Date.now();
 }, 600_000);
 afterAll(() => {

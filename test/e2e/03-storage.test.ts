@@ -49,7 +49,7 @@ async function deletePod(name: string): Promise<void> {
 
 beforeAll(async () => {
   await ensureInstalled();
-  namespace(NS);
+  await namespace(NS);
   t0 = Date.now();
 }, 600_000);
 afterAll(() => {

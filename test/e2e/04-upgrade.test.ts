@@ -28,7 +28,7 @@ const lines = (pod: string) => Number(exec(NS, pod, ['sh', '-c', 'wc -l < /data/
 
 beforeAll(async () => {
   await ensureInstalled();
-  namespace(NS);
+  await namespace(NS);
   t0 = Date.now();
 }, 600_000);
 afterAll(() => {

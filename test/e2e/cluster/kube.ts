@@ -64,8 +64,10 @@ export async function waitRunning(ns: string, name: string, timeoutMs = 120_000)
   }, timeoutMs);
 }
 
-export function namespace(name: string): void {
+/** Creates a namespace and waits for its default ServiceAccount (pods are refused until it exists). */
+export async function namespace(name: string): Promise<void> {
   apply(`apiVersion: v1\nkind: Namespace\nmetadata: { name: ${name} }\n`);
+  await waitFor(`ServiceAccount ${name}/default`, () => tryKubectl(['-n', name, 'get', 'serviceaccount', 'default']) !== undefined, 60_000);
 }
 
 export function deleteNamespace(name: string): void {

@@ -82,3 +82,31 @@ describe('buildConflist', () => {
     expect(normalizeCidrs(['fd00::/64', '10.0.0.0/24', '10.0.0.0/24'])).toEqual(['10.0.0.0/24', 'fd00::/64']);
   });
 });
+
+describe('CniController.sync', () => {
+  it('a conflist write that fails is logged and retried, never thrown (it runs from a timer: a rejection would end the agent)', async () => {
+    const { CniController } = await import('../../../agent/cni/controller.ts');
+    const { mkdtempSync: mk, writeFileSync: wf, rmSync: rm, readFileSync: rf } = await import('node:fs');
+    const { join: j } = await import('node:path');
+    const { tmpdir: td } = await import('node:os');
+    const dir = mk(j(td(), 'hp-cni-sync-'));
+    try {
+      wf(j(dir, 'net.d'), 'a file where the conf dir should be');
+      const warnings: unknown[] = [];
+      const log = { info: () => {}, warn: (o: unknown) => warnings.push(o), error: () => {}, debug: () => {} } as unknown as import('../../../lib/logging.ts').Logger;
+      const cfg = validateConfig({ cni: { podCIDRs: ['10.0.0.0/24'], confDir: j(dir, 'net.d') }, devicePlugin: { enabled: false } }, 'x', { NODE_NAME: 'n' }, '/d').cni;
+      const c = new CniController({ cfg, nodeName: 'n', log });
+      await expect(c.sync()).resolves.toBeUndefined();
+      expect(c.isReady()).toBe(false);
+      expect(warnings).toHaveLength(1);
+      rm(j(dir, 'net.d'));
+      const { mkdirSync } = await import('node:fs');
+      mkdirSync(j(dir, 'net.d'));
+      await c.sync();
+      expect(c.isReady()).toBe(true);
+      expect(JSON.parse(rf(j(dir, 'net.d', '10-hostplane.conflist'), 'utf8')).plugins[0].ipam.ranges).toEqual([[{ subnet: '10.0.0.0/24' }]]);
+    } finally {
+      rm(dir, { recursive: true, force: true });
+    }
+  });
+});
