@@ -33,9 +33,11 @@ async function run(argv: string[]): Promise<number> {
 }
 
 run(process.argv.slice(2)).then(
-  (code) => { if (code !== 0 || process.exitCode === undefined) process.exitCode = code; },
+  (code) => {
+    if (code !== 0 || process.exitCode === undefined) process.exitCode = code;
+  },
   (e: unknown) => {
-    process.stderr.write(`hostplane: ${e instanceof Error ? e.stack ?? e.message : String(e)}\n`);
+    process.stderr.write(`hostplane: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
     process.exitCode = 1;
   },
 );

@@ -4,7 +4,9 @@ import { defineConfig } from 'vitest/config';
 // the machine's end-of-life Node 20 picks it up. Refuse, rather than fail oddly.
 const major = Number(process.versions.node.split('.')[0]);
 if (major < 24) {
-  throw new Error(`vitest is running on Node ${process.versions.node}; run it on the pinned Node 24: npm test, npx vitest, or PATH=$PWD/node_modules/.bin:$PATH vitest`);
+  throw new Error(
+    `vitest is running on Node ${process.versions.node}; run it on the pinned Node 24: npm test, npx vitest, or PATH=$PWD/node_modules/.bin:$PATH vitest`,
+  );
 }
 
 // Integration and conformance suites drive the real kernel (netns, veth,
@@ -14,7 +16,9 @@ const isRoot = process.getuid?.() === 0;
 const rootOnly = ['test/integration/**/*.test.ts', 'test/conformance/**/*.test.ts'];
 if (!isRoot && !process.env.HOSTPLANE_ROOT_NOTE) {
   process.env.HOSTPLANE_ROOT_NOTE = '1'; // the config is evaluated once per project
-  process.stderr.write(`[vitest] not root: skipping the root-only suites (${rootOnly.join(', ')}); they need the real kernel (netns, loop devices, mounts, nftables)\n`);
+  process.stderr.write(
+    `[vitest] not root: skipping the root-only suites (${rootOnly.join(', ')}); they need the real kernel (netns, loop devices, mounts, nftables)\n`,
+  );
 }
 
 export default defineConfig({

@@ -93,7 +93,12 @@ export async function startAgent(cfg: AgentConfig, deps: AgentDeps): Promise<Run
     const stateDirs = [...(cfg.csi.enabled ? [cfg.csi.dataDir] : []), ...(cfg.cni.enabled ? [cfg.cni.ipamDataDir] : [])];
     for (const d of stateDirs) locks.push(await lockDir(d));
     http = await startHealthServer({
-      address: cfg.http.address, port: cfg.http.port, registry: metrics.registry, notReady, unhealthy: () => health.failures(), log,
+      address: cfg.http.address,
+      port: cfg.http.port,
+      registry: metrics.registry,
+      notReady,
+      unhealthy: () => health.failures(),
+      log,
       debug: { '/debug/peers': () => routing?.peerTable() ?? { mode: 'off' } },
     });
     const routingOn = cfg.routing.mode !== 'off';
@@ -107,15 +112,23 @@ export async function startAgent(cfg: AgentConfig, deps: AgentDeps): Promise<Run
     }
     if (routingOn) {
       routing = new RoutingReconciler({
-        nodeName: cfg.nodeName, cfg: cfg.routing, nodes: nodes!, log: log.child({ component: 'routing' }),
-        dataplane: deps.dataplane ?? new RealDataplane(new RealExec()), metrics: new RoutingMetrics(metrics.registry),
+        nodeName: cfg.nodeName,
+        cfg: cfg.routing,
+        nodes: nodes!,
+        log: log.child({ component: 'routing' }),
+        dataplane: deps.dataplane ?? new RealDataplane(new RealExec()),
+        metrics: new RoutingMetrics(metrics.registry),
       });
       routing.start();
     }
     if (cfg.cni.enabled && cfg.cni.server.enabled) {
       const sc = cfg.cni.server;
       cniServer = await startCniServer({
-        socket: sc.socket, netnsDirs: sc.netnsDirs, ipamDirs: sc.ipamDirs, maxExecs: sc.maxExecs, netnsHelper: cfg.cni.binarySource,
+        socket: sc.socket,
+        netnsDirs: sc.netnsDirs,
+        ipamDirs: sc.ipamDirs,
+        maxExecs: sc.maxExecs,
+        netnsHelper: cfg.cni.binarySource,
         log: log.child({ component: 'cni' }),
         observe: (command, result, seconds) => {
           metrics.cniRequests.inc({ command, result });
@@ -129,18 +142,30 @@ export async function startAgent(cfg: AgentConfig, deps: AgentDeps): Promise<Run
       // leaving this node's pod CIDR, other nodes' pods included) must be off.
       const cniCfg = routingOn && cfg.routing.masquerade ? { ...cfg.cni, ipMasq: false } : cfg.cni;
       cni = new CniController({
-        cfg: cniCfg, nodeName: cfg.nodeName, nodes, log: log.child({ component: 'cni-install' }),
+        cfg: cniCfg,
+        nodeName: cfg.nodeName,
+        nodes,
+        log: log.child({ component: 'cni-install' }),
         onInstall: (kind) => metrics.cniInstalls.inc({ kind }),
       });
       await cni.start();
     }
     if (cfg.csi.enabled) {
       const { enabled: _csi, ...csiOptions } = cfg.csi;
-      csi = await deps.components.startCsiDriver({ ...csiOptions, nodeId: cfg.nodeName, log: log.child({ component: 'csi' }), observe: metrics.observer('csi') });
+      csi = await deps.components.startCsiDriver({
+        ...csiOptions,
+        nodeId: cfg.nodeName,
+        log: log.child({ component: 'csi' }),
+        observe: metrics.observer('csi'),
+      });
     }
     if (cfg.devicePlugin.enabled) {
       const { enabled: _dp, ...dpOptions } = cfg.devicePlugin;
-      devices = await deps.components.startDevicePlugins({ ...dpOptions, log: log.child({ component: 'device-plugin' }), observe: metrics.observer('device-plugin') });
+      devices = await deps.components.startDevicePlugins({
+        ...dpOptions,
+        log: log.child({ component: 'device-plugin' }),
+        observe: metrics.observer('device-plugin'),
+      });
     }
   } catch (e) {
     await stop();
@@ -163,15 +188,18 @@ export async function startAgent(cfg: AgentConfig, deps: AgentDeps): Promise<Run
     devices: devicesNow ? () => devicesNow.devices() : undefined,
     volumes: csiNow ? () => csiNow.stats() : undefined,
     health: () => health.states(),
-    cni: cniServerNow ? () => {
-      const pools = [], attachments = [];
-      for (const { network, ipam } of cniServerNow.networks().values()) {
-        const u = usageOf(network, ipam, cniServerNow.bootId);
-        pools.push(...u.pools);
-        attachments.push(u.attachments);
-      }
-      return { pools, attachments };
-    } : undefined,
+    cni: cniServerNow
+      ? () => {
+          const pools = [],
+            attachments = [];
+          for (const { network, ipam } of cniServerNow.networks().values()) {
+            const u = usageOf(network, ipam, cniServerNow.bootId);
+            pools.push(...u.pools);
+            attachments.push(u.attachments);
+          }
+          return { pools, attachments };
+        }
+      : undefined,
   });
   log.info({ node: cfg.nodeName, port: http.port, notReady: notReady() }, 'agent started');
   return { port: http.port, metrics, cni, routing, cniServer, stop };

@@ -112,15 +112,38 @@ export function validateConfig(doc: unknown, file: string, env: NodeJS.ProcessEn
   const dp = f.object('devicePlugin');
   f.noOthers(['nodeName', 'logLevel', 'http', 'shutdownGraceSeconds', 'cni', 'kubernetes', 'csi', 'devicePlugin', 'routing']);
   http.noOthers(['address', 'port']);
-  cni.noOthers(['enabled', 'binarySource', 'binDir', 'confDir', 'confName', 'networkName', 'cniVersion', 'podCIDRs', 'bridge', 'mtu',
-    'isGateway', 'isDefaultGateway', 'routes', 'ipMasq', 'hairpinMode', 'ipamDataDir', 'portmap', 'extraPlugins', 'pollSeconds', 'server']);
+  cni.noOthers([
+    'enabled',
+    'binarySource',
+    'binDir',
+    'confDir',
+    'confName',
+    'networkName',
+    'cniVersion',
+    'podCIDRs',
+    'bridge',
+    'mtu',
+    'isGateway',
+    'isDefaultGateway',
+    'routes',
+    'ipMasq',
+    'hairpinMode',
+    'ipamDataDir',
+    'portmap',
+    'extraPlugins',
+    'pollSeconds',
+    'server',
+  ]);
   const cniServer = cni.object('server');
   cniServer.noOthers(['enabled', 'socket', 'netnsDirs', 'ipamDirs', 'maxExecs']);
   kube.noOthers(['apiServer', 'tokenFile', 'caFile']);
   csi.noOthers(['enabled', ...CSI_OPTION_KEYS.filter((k) => k !== 'nodeId')]);
   dp.noOthers(['enabled', ...DEVICE_PLUGIN_OPTION_KEYS]);
 
-  const nodeName = f.string('nodeName', env.NODE_NAME || hostname(), { pattern: /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/, what: 'a DNS subdomain (the Node name)' });
+  const nodeName = f.string('nodeName', env.NODE_NAME || hostname(), {
+    pattern: /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/,
+    what: 'a DNS subdomain (the Node name)',
+  });
   const csiEnabled = csi.bool('enabled', true);
   // In a cluster the driver registers with kubelet's plugin watcher.
   const { nodeId: _nodeId, ...csiOptions } = readCsiOptions(csi, { nodeId: nodeName, pluginsRegistry: KUBELET_PLUGINS_REGISTRY });
@@ -166,7 +189,10 @@ export function validateConfig(doc: unknown, file: string, env: NodeJS.ProcessEn
     kubernetes: {
       // https only: the agent sends its service-account token with every
       // request, and over http:// anyone on the path could replay it.
-      apiServer: kube.string('apiServer', defaultApiServer(env), { pattern: /^(https:\/\/\S+)?$/, what: 'an https:// URL (http:// would send the service-account token in the clear)' }),
+      apiServer: kube.string('apiServer', defaultApiServer(env), {
+        pattern: /^(https:\/\/\S+)?$/,
+        what: 'an https:// URL (http:// would send the service-account token in the clear)',
+      }),
       tokenFile: kube.path('tokenFile', `${SA}/token`),
       caFile: kube.path('caFile', `${SA}/ca.crt`),
     },
@@ -180,7 +206,7 @@ export function validateConfig(doc: unknown, file: string, env: NodeJS.ProcessEn
   }
   if (cfg.cni.server.ipamDirs.length === 0) cfg.cni.server.ipamDirs = [cfg.cni.ipamDataDir];
   if (cfg.cni.enabled && cfg.cni.podCIDRs.length === 0 && !cfg.kubernetes.apiServer) {
-    f.problem('cni.podCIDRs', 'is empty and no Kubernetes API is known (set kubernetes.apiServer or run in-cluster) to read the Node\'s spec.podCIDRs');
+    f.problem('cni.podCIDRs', "is empty and no Kubernetes API is known (set kubernetes.apiServer or run in-cluster) to read the Node's spec.podCIDRs");
   }
   if (f.problems.length) throw new AgentConfigError(file, f.problems);
   return cfg;

@@ -9,7 +9,8 @@ import { uninstallRouting } from './routing/uninstall.ts';
 import { RealDataplane } from './routing/dataplane.ts';
 import { RealExec } from '../lib/exec.ts';
 
-const USAGE = 'usage: hostplane agent --config FILE\n       hostplane agent --uninstall-routing   (on a drained node: remove routes, VXLAN devices and the masquerade table)\n';
+const USAGE =
+  'usage: hostplane agent --config FILE\n       hostplane agent --uninstall-routing   (on a drained node: remove routes, VXLAN devices and the masquerade table)\n';
 
 function configArg(argv: string[]): string | undefined {
   for (let i = 0; i < argv.length; i++) {
@@ -62,7 +63,9 @@ export async function main(argv: string[]): Promise<number> {
   let timer: NodeJS.Timeout | undefined;
   const timedOut = await Promise.race([
     agent.stop().then(() => false),
-    new Promise<boolean>((resolve) => { timer = setTimeout(() => resolve(true), cfg.shutdownGraceSeconds * 1000 + 1000); }),
+    new Promise<boolean>((resolve) => {
+      timer = setTimeout(() => resolve(true), cfg.shutdownGraceSeconds * 1000 + 1000);
+    }),
   ]);
   clearTimeout(timer);
   if (timedOut) log.warn({ graceSeconds: cfg.shutdownGraceSeconds }, 'shutdown did not finish in time; exiting');

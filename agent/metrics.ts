@@ -5,8 +5,15 @@
 import { Registry, Counter, Gauge, Histogram, collectDefaultMetrics } from 'prom-client';
 import type { CallObserver } from '../lib/grpc/handler.ts';
 
-export interface DeviceView { resource: string; id: string; health: 'Healthy' | 'Unhealthy' }
-export interface VolumeStats { volumes: number; bytes: number }
+export interface DeviceView {
+  resource: string;
+  id: string;
+  health: 'Healthy' | 'Unhealthy';
+}
+export interface VolumeStats {
+  volumes: number;
+  bytes: number;
+}
 
 export interface CniUsage {
   pools: { network: string; range: string; used: number; size: number }[];

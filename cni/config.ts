@@ -201,7 +201,9 @@ function parseRange(r: unknown, where: string) {
     return ip;
   };
   const opts: { start?: Ip; end?: Ip; gateway?: Ip } = {};
-  const start = ipField('rangeStart'), end = ipField('rangeEnd'), gateway = ipField('gateway');
+  const start = ipField('rangeStart'),
+    end = ipField('rangeEnd'),
+    gateway = ipField('gateway');
   if (start) opts.start = start;
   if (end) opts.end = end;
   if (gateway) opts.gateway = gateway;

@@ -57,7 +57,12 @@ export async function dispatch(env: NodeJS.ProcessEnv, stdin: Buffer, makeDeps: 
     replyVersion = conf.cniVersion;
     log = createCniLogger(
       { level: conf.logLevel, ...(logSink ? { write: logSink } : conf.logFile ? { file: conf.logFile } : {}) },
-      { cmd: command, network: conf.name, ...(req.containerId ? { containerId: req.containerId, ifname: req.ifname } : {}), ...(req.args.podName ? { pod: `${req.args.podNamespace ?? ''}/${req.args.podName}` } : {}) },
+      {
+        cmd: command,
+        network: conf.name,
+        ...(req.containerId ? { containerId: req.containerId, ifname: req.ifname } : {}),
+        ...(req.args.podName ? { pod: `${req.args.podNamespace ?? ''}/${req.args.podName}` } : {}),
+      },
     );
     if (opts.note) log.info({ why: opts.note.why }, opts.note.msg);
     opts.onParsed?.(req, conf);
@@ -65,16 +70,30 @@ export async function dispatch(env: NodeJS.ProcessEnv, stdin: Buffer, makeDeps: 
     if (declined !== undefined) return { exitCode: 0, decline: declined };
     const since = SINCE[command];
     if (since && compareVersions(conf.cniVersion, since) < 0) {
-      throw new CniError(Code.IncompatibleVersion, `config version ${conf.cniVersion} does not allow ${command}`, `${command} needs cniVersion ${since} or later`);
+      throw new CniError(
+        Code.IncompatibleVersion,
+        `config version ${conf.cniVersion} does not allow ${command}`,
+        `${command} needs cniVersion ${since} or later`,
+      );
     }
     const deps: Deps = { ...makeDeps(log), log };
     let stdout: unknown;
     switch (command) {
-      case 'ADD': stdout = convertResult(await add(req, conf, deps), conf.cniVersion); break;
-      case 'DEL': await del(req, conf, deps); break;
-      case 'CHECK': await check(req, conf, deps); break;
-      case 'STATUS': await status(req, conf, deps); break;
-      case 'GC': await gc(req, conf, deps); break;
+      case 'ADD':
+        stdout = convertResult(await add(req, conf, deps), conf.cniVersion);
+        break;
+      case 'DEL':
+        await del(req, conf, deps);
+        break;
+      case 'CHECK':
+        await check(req, conf, deps);
+        break;
+      case 'STATUS':
+        await status(req, conf, deps);
+        break;
+      case 'GC':
+        await gc(req, conf, deps);
+        break;
     }
     if (command !== 'STATUS') log.info({ ms: Date.now() - started }, `${command} done`);
     return { stdout, exitCode: 0 };

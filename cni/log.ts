@@ -40,26 +40,49 @@ export function createCniLogger(opts: CniLoggerOptions = {}, bindings: Record<st
       // An unwritable log file must not fail the operation that asked for it.
     }
   }
-  const write = opts.write ?? ((line: string) => {
-    try { writeSync(2, line); } catch { /* stderr closed: nothing to do */ }
-    if (fileFd !== undefined) {
-      try { writeSync(fileFd, line); } catch { /* same */ }
-    }
-  });
+  const write =
+    opts.write ??
+    ((line: string) => {
+      try {
+        writeSync(2, line);
+      } catch {
+        /* stderr closed: nothing to do */
+      }
+      if (fileFd !== undefined) {
+        try {
+          writeSync(fileFd, line);
+        } catch {
+          /* same */
+        }
+      }
+    });
   const make = (b: Record<string, unknown>): CniLogger => {
-    const at = (lvl: number): LogFn => (objOrMsg, msg) => {
-      if (lvl < threshold) return;
-      const fields = typeof objOrMsg === 'string' ? {} : serialise(objOrMsg);
-      const text = typeof objOrMsg === 'string' ? objOrMsg : msg;
-      write(`${JSON.stringify({ level: lvl, time: Date.now(), pid: process.pid, name: 'hostplane-cni', ...b, ...fields, msg: text })}\n`);
-    };
+    const at =
+      (lvl: number): LogFn =>
+      (objOrMsg, msg) => {
+        if (lvl < threshold) return;
+        const fields = typeof objOrMsg === 'string' ? {} : serialise(objOrMsg);
+        const text = typeof objOrMsg === 'string' ? objOrMsg : msg;
+        write(`${JSON.stringify({ level: lvl, time: Date.now(), pid: process.pid, name: 'hostplane-cni', ...b, ...fields, msg: text })}\n`);
+      };
     return {
-      trace: at(10), debug: at(20), info: at(30), warn: at(40), error: at(50),
+      trace: at(10),
+      debug: at(20),
+      info: at(30),
+      warn: at(40),
+      error: at(50),
       child: (more) => make({ ...b, ...more }),
     };
   };
   const root = make(bindings);
-  if (fileFd !== undefined) process.once('exit', () => { try { closeSync(fileFd!); } catch { /* closed */ } });
+  if (fileFd !== undefined)
+    process.once('exit', () => {
+      try {
+        closeSync(fileFd!);
+      } catch {
+        /* closed */
+      }
+    });
   return root;
 }
 

@@ -19,7 +19,11 @@ function readStdin(): Buffer {
   }
 }
 
-interface Peek { cniVersion?: string; agentSocket?: string; logFile?: string }
+interface Peek {
+  cniVersion?: string;
+  agentSocket?: string;
+  logFile?: string;
+}
 
 /** Only what the thin path needs; the full validation happens where the work is done. */
 function peek(stdin: Buffer): Peek {
@@ -44,9 +48,17 @@ function emit(stdout: unknown, exitCode: number): void {
 function writeLog(lines: readonly string[], logFile: string | undefined): void {
   if (!lines.length) return;
   const text = lines.join('');
-  try { writeSync(2, text); } catch { /* stderr closed */ }
+  try {
+    writeSync(2, text);
+  } catch {
+    /* stderr closed */
+  }
   if (logFile) {
-    try { appendFileSync(logFile, text, { mode: 0o600 }); } catch { /* an unwritable log file never fails the call */ }
+    try {
+      appendFileSync(logFile, text, { mode: 0o600 });
+    } catch {
+      /* an unwritable log file never fails the call */
+    }
   }
 }
 
@@ -72,8 +84,21 @@ function main(): void {
     void exchange(socket, encodeRequest(process.env, stdin.toString('utf8'))).then((o: Outcome) => {
       if (o.kind === 'fallback') return standalone(stdin, o.why);
       if (o.kind === 'timeout') {
-        writeLog([`${JSON.stringify({ level: 50, time: Date.now(), pid: process.pid, name: 'hostplane-cni', msg: `agent acknowledged but did not answer within ${o.ms} ms` })}\n`], conf.logFile);
-        return emit({ cniVersion: conf.cniVersion ?? '1.1.0', code: 11, msg: `hostplane agent did not answer within ${o.ms} ms`, details: 'the request may still complete; retry' }, 1);
+        writeLog(
+          [
+            `${JSON.stringify({ level: 50, time: Date.now(), pid: process.pid, name: 'hostplane-cni', msg: `agent acknowledged but did not answer within ${o.ms} ms` })}\n`,
+          ],
+          conf.logFile,
+        );
+        return emit(
+          {
+            cniVersion: conf.cniVersion ?? '1.1.0',
+            code: 11,
+            msg: `hostplane agent did not answer within ${o.ms} ms`,
+            details: 'the request may still complete; retry',
+          },
+          1,
+        );
       }
       writeLog(o.reply.log ?? [], conf.logFile);
       emit(o.reply.stdout, o.reply.exitCode);

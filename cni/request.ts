@@ -66,18 +66,29 @@ export function parseRequest(command: Command, env: NodeJS.ProcessEnv): CniReque
 export function parseCniArgs(s: string): CniArgs {
   const out: CniArgs = { ips: [] };
   if (!s) return out;
-  const pairs = s.split(';').filter(Boolean).map((p) => {
-    const eq = p.indexOf('=');
-    if (eq <= 0) throw envErr(`CNI_ARGS: "${p}" is not KEY=VALUE`);
-    return [p.slice(0, eq), p.slice(eq + 1)] as const;
-  });
+  const pairs = s
+    .split(';')
+    .filter(Boolean)
+    .map((p) => {
+      const eq = p.indexOf('=');
+      if (eq <= 0) throw envErr(`CNI_ARGS: "${p}" is not KEY=VALUE`);
+      return [p.slice(0, eq), p.slice(eq + 1)] as const;
+    });
   const ignoreUnknown = pairs.some(([k, v]) => k === 'IgnoreUnknown' && ['1', 'true', 'True', 'TRUE'].includes(v));
   for (const [k, v] of pairs) {
     switch (k) {
-      case 'K8S_POD_NAMESPACE': out.podNamespace = v; break;
-      case 'K8S_POD_NAME': out.podName = v; break;
-      case 'K8S_POD_UID': out.podUid = v; break;
-      case 'K8S_POD_INFRA_CONTAINER_ID': out.infraContainerId = v; break;
+      case 'K8S_POD_NAMESPACE':
+        out.podNamespace = v;
+        break;
+      case 'K8S_POD_NAME':
+        out.podName = v;
+        break;
+      case 'K8S_POD_UID':
+        out.podUid = v;
+        break;
+      case 'K8S_POD_INFRA_CONTAINER_ID':
+        out.infraContainerId = v;
+        break;
       case 'IP':
         out.ips = v.split(',').map((a) => {
           const ip = parseIp(a.trim().split('/')[0] ?? '');

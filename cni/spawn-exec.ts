@@ -7,8 +7,6 @@ import { spawn } from 'node:child_process';
 import { type HostExec, type ExecOptions, type ExecResult, ExecError, inNetns } from '../lib/exec.ts';
 import { SBIN_DIRS } from '../lib/sbin-path.ts';
 
-
-
 export class SpawnExec implements HostExec {
   private readonly env: Record<string, string>;
   constructor(base: NodeJS.ProcessEnv = process.env) {
@@ -24,7 +22,8 @@ export class SpawnExec implements HostExec {
         env: opts.env ? { ...this.env, ...opts.env } : this.env,
         stdio: [opts.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
       });
-      const out: Buffer[] = [], err: Buffer[] = [];
+      const out: Buffer[] = [],
+        err: Buffer[] = [];
       child.stdout!.on('data', (d: Buffer) => out.push(d));
       child.stderr!.on('data', (d: Buffer) => err.push(d));
       const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 60_000);
@@ -40,7 +39,9 @@ export class SpawnExec implements HostExec {
         else resolve(res);
       });
       if (opts.input !== undefined) {
-        child.stdin!.on('error', () => { /* the tool exited early; its exit code tells the story */ });
+        child.stdin!.on('error', () => {
+          /* the tool exited early; its exit code tells the story */
+        });
         child.stdin!.end(opts.input);
       }
     });

@@ -12,7 +12,12 @@ export async function runStandalone(env: NodeJS.ProcessEnv, stdin: Buffer, fallb
   // Compiled by bun: addresses, routes, link up and link delete over netlink in-process (no exec).
   const changesLinks = ['ADD', 'DEL', 'CHECK', 'GC'].includes(env.CNI_COMMAND ?? '');
   if (changesLinks && (globalThis as { Bun?: unknown }).Bun) ip = new (await import('./net/netlink-runner.ts')).NetlinkRunner(ip);
-  return dispatch(env, stdin, () => {
-    return { exec, view: new RealHostView(), env, ip };
-  }, fallbackWhy === undefined ? {} : { note: { msg: 'no hostplane agent answered; running in-process', why: fallbackWhy } });
+  return dispatch(
+    env,
+    stdin,
+    () => {
+      return { exec, view: new RealHostView(), env, ip };
+    },
+    fallbackWhy === undefined ? {} : { note: { msg: 'no hostplane agent answered; running in-process', why: fallbackWhy } },
+  );
 }

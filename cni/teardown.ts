@@ -54,9 +54,11 @@ export class TeardownQueue {
   schedule(job: TeardownJob): void {
     const key = attachmentKey(job.containerId, job.ifname);
     const before = this.running.get(key) ?? Promise.resolve();
-    const p = before.then(() => this.runWithRetries(job)).finally(() => {
-      if (this.running.get(key) === p) this.running.delete(key);
-    });
+    const p = before
+      .then(() => this.runWithRetries(job))
+      .finally(() => {
+        if (this.running.get(key) === p) this.running.delete(key);
+      });
     this.running.set(key, p);
   }
 
@@ -80,11 +82,19 @@ export class TeardownQueue {
     let n = 0;
     for (const dataDir of dataDirs) {
       let networks: string[];
-      try { networks = readdirSync(dataDir); } catch { continue; }
+      try {
+        networks = readdirSync(dataDir);
+      } catch {
+        continue;
+      }
       for (const network of networks) {
         const store = new LeaseStore(dataDir, network, this.deps.view.bootId());
         let leases: ReturnType<LeaseStore['all']>;
-        try { leases = store.all(); } catch { continue; }
+        try {
+          leases = store.all();
+        } catch {
+          continue;
+        }
         const seen = new Set<string>();
         for (const l of leases) {
           const key = attachmentKey(l.containerId, l.ifname);

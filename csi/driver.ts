@@ -65,7 +65,9 @@ export async function startCsiDriver(opts: CsiDriverOptions): Promise<CsiDriver>
   log.info({ ...report, volumes: ctx.store.volumes().length, snapshots: ctx.store.snapshots().length }, 'state reconciled');
 
   let ready = false;
-  const server: UnixServer = await serveUnix(socketPath, (s) => registerCsi(s, ctx, { ready: () => ready, ...(opts.observe ? { observe: opts.observe } : {}) }));
+  const server: UnixServer = await serveUnix(socketPath, (s) =>
+    registerCsi(s, ctx, { ready: () => ready, ...(opts.observe ? { observe: opts.observe } : {}) }),
+  );
   ready = true;
   log.info({ endpoint: socketPath, node: ctx.nodeId, driver: ctx.driverName }, 'CSI driver serving');
 
@@ -73,12 +75,17 @@ export async function startCsiDriver(opts: CsiDriverOptions): Promise<CsiDriver>
   if (opts.pluginsRegistry) {
     // Kept: served again if kubelet's plugins_registry is deleted and recreated.
     const regPath = join(opts.pluginsRegistry, `${ctx.driverName}-reg.sock`);
-    registration = await keepServing(regPath, () => servePluginRegistration({
-      socketPath: regPath,
-      info: { type: 'CSIPlugin', name: ctx.driverName, endpoint: socketPath, supported_versions: ['1.0.0'] },
+    registration = await keepServing(
+      regPath,
+      () =>
+        servePluginRegistration({
+          socketPath: regPath,
+          info: { type: 'CSIPlugin', name: ctx.driverName, endpoint: socketPath, supported_versions: ['1.0.0'] },
+          log,
+          ...(opts.observe ? { observe: opts.observe } : {}),
+        }),
       log,
-      ...(opts.observe ? { observe: opts.observe } : {}),
-    }), log);
+    );
   }
 
   return {

@@ -39,15 +39,25 @@ export async function main(argv: string[]): Promise<number> {
       strict: true,
       allowPositionals: false,
       options: {
-        endpoint: { type: 'string' }, 'node-id': { type: 'string' }, 'data-dir': { type: 'string' },
-        'driver-name': { type: 'string' }, 'plugins-registry': { type: 'string' }, 'max-volumes': { type: 'string' },
-        'log-level': { type: 'string' }, 'capacity-reserve': { type: 'string' }, 'overprovision-ratio': { type: 'string' }, help: { type: 'boolean', short: 'h' },
+        endpoint: { type: 'string' },
+        'node-id': { type: 'string' },
+        'data-dir': { type: 'string' },
+        'driver-name': { type: 'string' },
+        'plugins-registry': { type: 'string' },
+        'max-volumes': { type: 'string' },
+        'log-level': { type: 'string' },
+        'capacity-reserve': { type: 'string' },
+        'overprovision-ratio': { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
       },
     }));
   } catch (e) {
     return usageError((e as Error).message);
   }
-  if (values.help) { process.stdout.write(USAGE); return 0; }
+  if (values.help) {
+    process.stdout.write(USAGE);
+    return 0;
+  }
   for (const required of ['endpoint', 'node-id', 'data-dir']) {
     if (typeof values[required] !== 'string') return usageError(`--${required} is required`);
   }
@@ -73,7 +83,10 @@ export async function main(argv: string[]): Promise<number> {
   const log = createLogger({ name: 'hostplane-csi', level: logLevel });
   const driver = await startCsiDriver({ ...opts, log });
   await new Promise<void>((resolve) => {
-    const stop = (sig: string) => { log.info({ signal: sig }, 'shutting down'); resolve(); };
+    const stop = (sig: string) => {
+      log.info({ signal: sig }, 'shutting down');
+      resolve();
+    };
     process.once('SIGTERM', () => stop('SIGTERM'));
     process.once('SIGINT', () => stop('SIGINT'));
   });

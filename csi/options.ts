@@ -36,10 +36,22 @@ export interface CsiOptions {
 
 // The CSI spec's rule for a driver name: at most 63 characters, alphanumerics
 // at both ends, dashes, dots and alphanumerics between.
-const DRIVER_NAME: Rule = { pattern: /^[a-zA-Z0-9]([a-zA-Z0-9.-]{0,61}[a-zA-Z0-9])?$/, what: 'a CSI driver name (at most 63 characters: letters, digits, "-" and ".")' };
+const DRIVER_NAME: Rule = {
+  pattern: /^[a-zA-Z0-9]([a-zA-Z0-9.-]{0,61}[a-zA-Z0-9])?$/,
+  what: 'a CSI driver name (at most 63 characters: letters, digits, "-" and ".")',
+};
 const NODE_ID: Rule = { pattern: { test: (s) => isSafeName(s, MAX_ID_LENGTH) }, what: 'a node id (letters, digits, ".", "_" and "-")' };
 
-export const CSI_OPTION_KEYS = ['endpoint', 'nodeId', 'dataDir', 'driverName', 'maxVolumes', 'pluginsRegistry', 'capacityReserveBytes', 'overprovisionRatio'] as const;
+export const CSI_OPTION_KEYS = [
+  'endpoint',
+  'nodeId',
+  'dataDir',
+  'driverName',
+  'maxVolumes',
+  'pluginsRegistry',
+  'capacityReserveBytes',
+  'overprovisionRatio',
+] as const;
 
 /** Read and validate the options; problems are collected in `f` (nothing is thrown). */
 export function readCsiOptions(f: Fields, defaults: { nodeId: string; pluginsRegistry?: string }): CsiOptions {

@@ -63,7 +63,10 @@ export async function reconcile(ctx: CsiContext): Promise<ReconcileReport> {
       continue;
     }
     if (v.status !== 'ready') {
-      for (const l of await loopsOf(img)) { await ctx.loops.detach(l.device); report.detachedLoops.push(l.device); }
+      for (const l of await loopsOf(img)) {
+        await ctx.loops.detach(l.device);
+        report.detachedLoops.push(l.device);
+      }
       await removeImage(img);
       await ctx.store.removeVolume(v.id);
       report.rolledBackVolumes.push(v.id);
@@ -79,7 +82,10 @@ export async function reconcile(ctx: CsiContext): Promise<ReconcileReport> {
       const { stage: _dropped, ...rest } = v;
       await ctx.store.putVolume(rest);
     } else if (!v.stage) {
-      for (const l of await loopsOf(img)) { await ctx.loops.detach(l.device); report.detachedLoops.push(l.device); }
+      for (const l of await loopsOf(img)) {
+        await ctx.loops.detach(l.device);
+        report.detachedLoops.push(l.device);
+      }
     } else if (!v.stage.block && (await mountAt(ctx.mounts, v.stage.path))) {
       // A snapshot cut short by a crash may have left the filesystem frozen:
       // every writer in the pod would hang. Thawing a thawed fs is a no-op.
@@ -94,14 +100,20 @@ export async function reconcile(ctx: CsiContext): Promise<ReconcileReport> {
   const volIds = new Set(ctx.store.volumes().map((v) => v.id));
   for (const f of await listDir(imagesDir)) {
     if (volIds.has(basename(f, '.img'))) continue;
-    for (const l of await loopsOf(join(imagesDir, f))) { await ctx.loops.detach(l.device); report.detachedLoops.push(l.device); }
+    for (const l of await loopsOf(join(imagesDir, f))) {
+      await ctx.loops.detach(l.device);
+      report.detachedLoops.push(l.device);
+    }
     await removeImage(join(imagesDir, f));
     report.removedOrphans.push(join(imagesDir, f));
   }
   const snapIds = new Set(ctx.store.snapshots().map((s) => s.id));
   const snapDir = snapshotsDir(ctx.dataDir);
   for (const f of await listDir(snapDir)) {
-    if (!snapIds.has(basename(f, '.img'))) { await removeImage(join(snapDir, f)); report.removedOrphans.push(join(snapDir, f)); }
+    if (!snapIds.has(basename(f, '.img'))) {
+      await removeImage(join(snapDir, f));
+      report.removedOrphans.push(join(snapDir, f));
+    }
   }
   return report;
 }

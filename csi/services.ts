@@ -38,31 +38,37 @@ export function registerCsi(server: grpc.Server, ctx: CsiContext, opts: { observ
   };
 
   server.addService(service('Identity'), wrapAll('Identity', identityHandlers(ctx, opts.ready)));
-  server.addService(service('Controller'), wrapAll('Controller', {
-    CreateVolume: (r) => createVolume(ctx, r),
-    DeleteVolume: (r) => deleteVolume(ctx, r),
-    ControllerPublishVolume: (r) => controllerPublishVolume(ctx, r),
-    ControllerUnpublishVolume: (r) => controllerUnpublishVolume(ctx, r),
-    ValidateVolumeCapabilities: (r) => validateVolumeCapabilities(ctx, r),
-    ListVolumes: (r) => listVolumes(ctx, r),
-    GetCapacity: (r) => getCapacity(ctx, r),
-    ControllerGetCapabilities: () => controllerGetCapabilities(),
-    CreateSnapshot: (r) => createSnapshot(ctx, r),
-    DeleteSnapshot: (r) => deleteSnapshot(ctx, r),
-    ListSnapshots: (r) => listSnapshots(ctx, r),
-    GetSnapshot: (r) => getSnapshot(ctx, r),
-    ControllerExpandVolume: (r) => controllerExpandVolume(ctx, r),
-    ControllerGetVolume: (r) => controllerGetVolume(ctx, r),
-    ControllerModifyVolume: (r) => controllerModifyVolume(ctx, r),
-  }));
-  server.addService(service('Node'), wrapAll('Node', {
-    NodeStageVolume: (r) => nodeStageVolume(ctx, r),
-    NodeUnstageVolume: (r) => nodeUnstageVolume(ctx, r),
-    NodePublishVolume: (r) => nodePublishVolume(ctx, r),
-    NodeUnpublishVolume: (r) => nodeUnpublishVolume(ctx, r),
-    NodeGetVolumeStats: (r) => nodeGetVolumeStats(ctx, r),
-    NodeExpandVolume: (r) => nodeExpandVolume(ctx, r),
-    NodeGetCapabilities: () => nodeGetCapabilities(),
-    NodeGetInfo: () => nodeGetInfo(ctx),
-  }));
+  server.addService(
+    service('Controller'),
+    wrapAll('Controller', {
+      CreateVolume: (r) => createVolume(ctx, r),
+      DeleteVolume: (r) => deleteVolume(ctx, r),
+      ControllerPublishVolume: (r) => controllerPublishVolume(ctx, r),
+      ControllerUnpublishVolume: (r) => controllerUnpublishVolume(ctx, r),
+      ValidateVolumeCapabilities: (r) => validateVolumeCapabilities(ctx, r),
+      ListVolumes: (r) => listVolumes(ctx, r),
+      GetCapacity: (r) => getCapacity(ctx, r),
+      ControllerGetCapabilities: () => controllerGetCapabilities(),
+      CreateSnapshot: (r) => createSnapshot(ctx, r),
+      DeleteSnapshot: (r) => deleteSnapshot(ctx, r),
+      ListSnapshots: (r) => listSnapshots(ctx, r),
+      GetSnapshot: (r) => getSnapshot(ctx, r),
+      ControllerExpandVolume: (r) => controllerExpandVolume(ctx, r),
+      ControllerGetVolume: (r) => controllerGetVolume(ctx, r),
+      ControllerModifyVolume: (r) => controllerModifyVolume(ctx, r),
+    }),
+  );
+  server.addService(
+    service('Node'),
+    wrapAll('Node', {
+      NodeStageVolume: (r) => nodeStageVolume(ctx, r),
+      NodeUnstageVolume: (r) => nodeUnstageVolume(ctx, r),
+      NodePublishVolume: (r) => nodePublishVolume(ctx, r),
+      NodeUnpublishVolume: (r) => nodeUnpublishVolume(ctx, r),
+      NodeGetVolumeStats: (r) => nodeGetVolumeStats(ctx, r),
+      NodeExpandVolume: (r) => nodeExpandVolume(ctx, r),
+      NodeGetCapabilities: () => nodeGetCapabilities(),
+      NodeGetInfo: () => nodeGetInfo(ctx),
+    }),
+  );
 }

@@ -42,7 +42,10 @@ export function checkPath(p: string | undefined, field: string): string {
 }
 
 export const SUPPORTED_MODES: readonly AccessModeName[] = [
-  'SINGLE_NODE_WRITER', 'SINGLE_NODE_READER_ONLY', 'SINGLE_NODE_SINGLE_WRITER', 'SINGLE_NODE_MULTI_WRITER',
+  'SINGLE_NODE_WRITER',
+  'SINGLE_NODE_READER_ONLY',
+  'SINGLE_NODE_SINGLE_WRITER',
+  'SINGLE_NODE_MULTI_WRITER',
 ];
 
 export interface ParsedCapability {
@@ -59,7 +62,7 @@ export function parseCapability(c: VolumeCapability | null | undefined, field: s
   const mode = c.access_mode?.mode;
   if (!mode || mode === 'UNKNOWN') throw invalidArgument(`${field}.access_mode is required`);
   if (c.access_type !== 'block' && c.access_type !== 'mount') throw invalidArgument(`${field}.access_type (block or mount) is required`);
-  const fs = c.access_type === 'mount' ? c.mount?.fs_type ?? '' : '';
+  const fs = c.access_type === 'mount' ? (c.mount?.fs_type ?? '') : '';
   const flags = c.access_type === 'mount' ? [...(c.mount?.mount_flags ?? [])] : [];
   for (const f of flags) if (!/^[A-Za-z0-9_.=:,/+-]+$/.test(f)) throw invalidArgument(`${field}.mount.mount_flags has an unsupported flag`);
   const parsed: ParsedCapability = {

@@ -5,8 +5,16 @@ import type { ResourceConfig } from './config.ts';
 import type { DeviceState } from './health.ts';
 import { invalidArgument, failedPrecondition } from '../lib/grpc/status-error.ts';
 
-export interface DeviceSpecMsg { container_path: string; host_path: string; permissions: string }
-export interface MountMsg { container_path: string; host_path: string; read_only: boolean }
+export interface DeviceSpecMsg {
+  container_path: string;
+  host_path: string;
+  permissions: string;
+}
+export interface MountMsg {
+  container_path: string;
+  host_path: string;
+  read_only: boolean;
+}
 export interface ContainerAllocateResponse {
   envs: Record<string, string>;
   mounts: MountMsg[];

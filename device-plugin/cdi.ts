@@ -26,8 +26,12 @@ export function buildCdiSpec(res: ResourceConfig, devices: readonly DiscoveredDe
     })),
     containerEdits: {
       ...(Object.keys(res.env).length > 0 ? { env: Object.entries(res.env).map(([k, v]) => `${k}=${v}`) } : {}),
-      ...(res.deviceNodes.length > 0 ? { deviceNodes: res.deviceNodes.map((n) => ({ path: n.containerPath, hostPath: n.path, permissions: n.permissions })) } : {}),
-      ...(res.mounts.length > 0 ? { mounts: res.mounts.map((m) => ({ hostPath: m.hostPath, containerPath: m.containerPath, options: m.readOnly ? ['bind', 'ro'] : ['bind'] })) } : {}),
+      ...(res.deviceNodes.length > 0
+        ? { deviceNodes: res.deviceNodes.map((n) => ({ path: n.containerPath, hostPath: n.path, permissions: n.permissions })) }
+        : {}),
+      ...(res.mounts.length > 0
+        ? { mounts: res.mounts.map((m) => ({ hostPath: m.hostPath, containerPath: m.containerPath, options: m.readOnly ? ['bind', 'ro'] : ['bind'] })) }
+        : {}),
     },
   };
 }
@@ -35,7 +39,9 @@ export function buildCdiSpec(res: ResourceConfig, devices: readonly DiscoveredDe
 export class CdiWriter {
   private last = new Map<string, string>();
   private readonly dir: string;
-  constructor(dir: string) { this.dir = dir; }
+  constructor(dir: string) {
+    this.dir = dir;
+  }
 
   async write(res: ResourceConfig, devices: readonly DiscoveredDevice[]): Promise<void> {
     const path = cdiSpecPath(this.dir, res.name);

@@ -11,8 +11,16 @@ export type DiscoveryRule =
   | { kind: 'pci'; vendor: number; classes: string[]; deviceNodes?: string }
   | { kind: 'usb'; vendor: number; product?: number };
 
-export interface DeviceNodeSpec { path: string; containerPath: string; permissions: string }
-export interface MountSpec { hostPath: string; containerPath: string; readOnly: boolean }
+export interface DeviceNodeSpec {
+  path: string;
+  containerPath: string;
+  permissions: string;
+}
+export interface MountSpec {
+  hostPath: string;
+  containerPath: string;
+  readOnly: boolean;
+}
 
 export interface ResourceConfig {
   name: string;
@@ -39,7 +47,10 @@ export interface DeviceResourcesConfig {
 }
 
 export class DeviceConfigError extends Error {
-  constructor(message: string) { super(message); this.name = 'DeviceConfigError'; }
+  constructor(message: string) {
+    super(message);
+    this.name = 'DeviceConfigError';
+  }
 }
 
 const RESOURCE_RE = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)+\/[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/;
@@ -49,7 +60,9 @@ const HEX_RE = /^(0x)?[0-9a-fA-F]+$/;
 
 type Obj = Record<string, unknown>;
 
-function fail(path: string, msg: string): never { throw new DeviceConfigError(`${path}: ${msg}`); }
+function fail(path: string, msg: string): never {
+  throw new DeviceConfigError(`${path}: ${msg}`);
+}
 
 function obj(v: unknown, path: string): Obj {
   if (typeof v !== 'object' || v === null || Array.isArray(v)) fail(path, 'must be a mapping');
@@ -135,7 +148,10 @@ function rule(v: unknown, path: string): DiscoveryRule {
 }
 
 function defaultIdsEnv(name: string): string {
-  return `HOSTPLANE_${name.split('/')[1]!.toUpperCase().replace(/[^A-Z0-9]/g, '_')}_DEVICES`;
+  return `HOSTPLANE_${name
+    .split('/')[1]!
+    .toUpperCase()
+    .replace(/[^A-Z0-9]/g, '_')}_DEVICES`;
 }
 
 const RESOURCE_KEYS = ['name', 'devices', 'permissions', 'deviceNodes', 'mounts', 'env', 'idsEnv', 'annotations', 'sharing', 'cdi'] as const;
@@ -154,7 +170,11 @@ function resource(v: unknown, path: string): ResourceConfig {
     const m = obj(d, p);
     onlyKeys(m, p, ['path', 'containerPath', 'permissions']);
     const hp = absPath(m.path, `${p}.path`);
-    return { path: hp, containerPath: m.containerPath === undefined ? hp : absPath(m.containerPath, `${p}.containerPath`), permissions: perms(m.permissions, `${p}.permissions`, permissions) };
+    return {
+      path: hp,
+      containerPath: m.containerPath === undefined ? hp : absPath(m.containerPath, `${p}.containerPath`),
+      permissions: perms(m.permissions, `${p}.permissions`, permissions),
+    };
   });
   const mounts = list(o.mounts, `${path}.mounts`).map((d, i): MountSpec => {
     const p = `${path}.mounts[${i}]`;
@@ -171,12 +191,22 @@ function resource(v: unknown, path: string): ResourceConfig {
   if (o.sharing !== undefined) {
     const s = obj(o.sharing, `${path}.sharing`);
     onlyKeys(s, `${path}.sharing`, ['replicas']);
-    if (typeof s.replicas !== 'number' || !Number.isInteger(s.replicas) || s.replicas < 1 || s.replicas > 1000) fail(`${path}.sharing.replicas`, 'must be an integer from 1 to 1000');
+    if (typeof s.replicas !== 'number' || !Number.isInteger(s.replicas) || s.replicas < 1 || s.replicas > 1000)
+      fail(`${path}.sharing.replicas`, 'must be an integer from 1 to 1000');
     replicas = s.replicas;
   }
   if (o.cdi !== undefined && typeof o.cdi !== 'boolean') fail(`${path}.cdi`, 'must be true or false');
   return {
-    name, discovery: rules.map((r, i) => rule(r, `${path}.devices[${i}]`)), permissions, deviceNodes, mounts, env, idsEnv, annotations, replicas, cdi: o.cdi !== false,
+    name,
+    discovery: rules.map((r, i) => rule(r, `${path}.devices[${i}]`)),
+    permissions,
+    deviceNodes,
+    mounts,
+    env,
+    idsEnv,
+    annotations,
+    replicas,
+    cdi: o.cdi !== false,
   };
 }
 
@@ -192,7 +222,8 @@ export function validateConfig(raw: unknown): DeviceResourcesConfig {
   });
   let rescan = 10;
   if (o.rescanIntervalSeconds !== undefined) {
-    if (typeof o.rescanIntervalSeconds !== 'number' || !(o.rescanIntervalSeconds >= 0)) fail('rescanIntervalSeconds', 'must be a number ≥ 0 (0 turns the periodic rescan off)');
+    if (typeof o.rescanIntervalSeconds !== 'number' || !(o.rescanIntervalSeconds >= 0))
+      fail('rescanIntervalSeconds', 'must be a number ≥ 0 (0 turns the periodic rescan off)');
     rescan = o.rescanIntervalSeconds;
   }
   return { resources, rescanIntervalMs: rescan * 1000 };
@@ -200,8 +231,14 @@ export function validateConfig(raw: unknown): DeviceResourcesConfig {
 
 export function parseConfigText(text: string, source: string): DeviceResourcesConfig {
   let raw: unknown;
-  try { raw = parse(text); } catch (e) { throw new DeviceConfigError(`${source}: not valid YAML/JSON: ${errorMessage(e)}`); }
-  try { return validateConfig(raw); } catch (e) {
+  try {
+    raw = parse(text);
+  } catch (e) {
+    throw new DeviceConfigError(`${source}: not valid YAML/JSON: ${errorMessage(e)}`);
+  }
+  try {
+    return validateConfig(raw);
+  } catch (e) {
     if (e instanceof DeviceConfigError) throw new DeviceConfigError(`${source}: ${e.message}`);
     throw e;
   }
@@ -209,6 +246,10 @@ export function parseConfigText(text: string, source: string): DeviceResourcesCo
 
 export async function loadConfigFile(path: string): Promise<DeviceResourcesConfig> {
   let text: string;
-  try { text = await readFile(path, 'utf8'); } catch (e) { throw new DeviceConfigError(`${path}: cannot read: ${errorMessage(e)}`); }
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (e) {
+    throw new DeviceConfigError(`${path}: cannot read: ${errorMessage(e)}`);
+  }
   return parseConfigText(text, path);
 }

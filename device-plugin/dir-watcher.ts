@@ -25,14 +25,19 @@ export class DirWatcher {
   private closed = false;
   private readonly opts: DirWatcherOptions;
 
-  constructor(opts: DirWatcherOptions) { this.opts = opts; }
+  constructor(opts: DirWatcherOptions) {
+    this.opts = opts;
+  }
 
   /** Watch exactly these dirs; missing ones are skipped (their parent should be in the set). */
   setDirs(dirs: Iterable<string>): void {
     if (this.closed) return;
     const want = new Set(dirs);
     for (const [d, e] of this.watchers) {
-      if (!want.has(d) || inode(d) !== e.ino) { e.w.close(); this.watchers.delete(d); }
+      if (!want.has(d) || inode(d) !== e.ino) {
+        e.w.close();
+        this.watchers.delete(d);
+      }
     }
     for (const d of want) {
       if (this.watchers.has(d)) continue;
@@ -44,7 +49,11 @@ export class DirWatcher {
           this.event(d, name === null ? null : String(name));
         });
         // A watched dir that goes away may report an error; the next setDirs re-adds it.
-        w.on('error', () => { w.close(); if (this.watchers.get(d)?.w === w) this.watchers.delete(d); this.event(d, null); });
+        w.on('error', () => {
+          w.close();
+          if (this.watchers.get(d)?.w === w) this.watchers.delete(d);
+          this.event(d, null);
+        });
         this.watchers.set(d, { w, ino });
       } catch {
         // Raced away between stat and watch: as if it was never there.
@@ -52,7 +61,9 @@ export class DirWatcher {
     }
   }
 
-  dirs(): string[] { return [...this.watchers.keys()]; }
+  dirs(): string[] {
+    return [...this.watchers.keys()];
+  }
 
   private event(dir: string, name: string | null): void {
     if (this.closed) return;

@@ -11,7 +11,10 @@ export interface KubeletDevice {
   topology: { nodes: Array<{ ID: number }> } | null;
 }
 
-interface Tracked { dev: DiscoveredDevice; healthy: boolean }
+interface Tracked {
+  dev: DiscoveredDevice;
+  healthy: boolean;
+}
 
 export const REPLICA_SEP = '::';
 
@@ -19,9 +22,13 @@ export class DeviceState {
   private readonly known = new Map<string, Tracked>();
   private replicas: number;
 
-  constructor(replicas: number) { this.replicas = replicas; }
+  constructor(replicas: number) {
+    this.replicas = replicas;
+  }
 
-  setReplicas(n: number): void { this.replicas = n; }
+  setReplicas(n: number): void {
+    this.replicas = n;
+  }
 
   /** Apply a fresh scan; true when anything kubelet can see changed. */
   apply(scan: DiscoveredDevice[]): boolean {
@@ -34,7 +41,10 @@ export class DeviceState {
       this.known.set(dev.id, { dev, healthy: dev.usable });
     }
     for (const [id, t] of this.known) {
-      if (!present.has(id) && t.healthy) { t.healthy = false; changed = true; }
+      if (!present.has(id) && t.healthy) {
+        t.healthy = false;
+        changed = true;
+      }
     }
     return changed;
   }

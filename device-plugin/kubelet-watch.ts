@@ -36,9 +36,7 @@ export function watchKubeletDir(opts: KubeletWatchOptions): DirWatcher {
   const w: DirWatcher = new DirWatcher({
     debounceMs: opts.debounceMs ?? 30,
     renamesOnly: true,
-    filter: (dir, name) => dir === parent
-      ? name === null || name === self
-      : name === null || name === KUBELET_SOCKET || opts.ownSockets().has(name),
+    filter: (dir, name) => (dir === parent ? name === null || name === self : name === null || name === KUBELET_SOCKET || opts.ownSockets().has(name)),
     onChange: () => {
       // setDirs drops a watch whose dir was replaced (new inode) and watches the new one.
       w.setDirs([opts.kubeletDir, parent]);

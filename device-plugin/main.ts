@@ -38,25 +38,44 @@ export async function main(argv: string[]): Promise<number> {
     process.stderr.write(`hostplane device-plugin: ${errorMessage(e)}\n\n${USAGE}`);
     return 2;
   }
-  if (values.help) { process.stdout.write(USAGE); return 0; }
-  if (typeof values.config !== 'string') { process.stderr.write(`hostplane device-plugin: --config is required\n\n${USAGE}`); return 2; }
+  if (values.help) {
+    process.stdout.write(USAGE);
+    return 0;
+  }
+  if (typeof values.config !== 'string') {
+    process.stderr.write(`hostplane device-plugin: --config is required\n\n${USAGE}`);
+    return 2;
+  }
   // Flags become the mapping the agent's `devicePlugin:` section is, read by
   // the same validator; problems name the flag.
-  const flags: Record<string, string> = { configPath: 'config', kubeletDir: 'kubelet-dir', pluginsRegistry: 'plugins-registry', cdiDir: 'cdi-dir', sysfsRoot: 'sysfs-root' };
+  const flags: Record<string, string> = {
+    configPath: 'config',
+    kubeletDir: 'kubelet-dir',
+    pluginsRegistry: 'plugins-registry',
+    cdiDir: 'cdi-dir',
+    sysfsRoot: 'sysfs-root',
+  };
   const f = new Fields(
     // Paths on a command line are relative to the working directory.
     Object.fromEntries(Object.entries(flags).map(([key, flag]) => [key, typeof values[flag] === 'string' ? resolve(values[flag]) : undefined])),
-    '', [], (key) => `--${flags[key] ?? key}`,
+    '',
+    [],
+    (key) => `--${flags[key] ?? key}`,
   );
   const options = readDevicePluginOptions(f);
-  if (f.problems.length) { process.stderr.write(`hostplane device-plugin: ${f.problems.join('\n  ')}\n\n${USAGE}`); return 2; }
+  if (f.problems.length) {
+    process.stderr.write(`hostplane device-plugin: ${f.problems.join('\n  ')}\n\n${USAGE}`);
+    return 2;
+  }
 
   const log = createLogger({ name: 'hostplane-device-plugin' });
   // Signal handlers go in before anything is served: kubelet dials back
   // inside Register, so a SIGTERM can land while start-up is still running,
   // and the default action would kill us without the empty list.
   let signalled: string | undefined;
-  let onSignal: (sig: string) => void = (sig) => { signalled ??= sig; };
+  let onSignal: (sig: string) => void = (sig) => {
+    signalled ??= sig;
+  };
   process.on('SIGTERM', () => onSignal('SIGTERM'));
   process.on('SIGINT', () => onSignal('SIGINT'));
   let plugins: Awaited<ReturnType<typeof startDevicePlugins>>;
@@ -77,7 +96,13 @@ export async function main(argv: string[]): Promise<number> {
         // Give kubelet a moment to read the empty list before the stream closes.
         .then(() => new Promise((r) => setTimeout(r, 100)))
         .then(() => p.close())
-        .then(() => resolveExit(0), (e: unknown) => { log.error({ err: errorMessage(e) }, 'shutdown failed'); resolveExit(1); });
+        .then(
+          () => resolveExit(0),
+          (e: unknown) => {
+            log.error({ err: errorMessage(e) }, 'shutdown failed');
+            resolveExit(1);
+          },
+        );
     };
     onSignal = stop;
     if (signalled) stop(signalled);

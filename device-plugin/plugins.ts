@@ -72,18 +72,26 @@ export async function startDevicePlugins(opts: StartOptions): Promise<DevicePlug
   const kubeletWatch = watchKubeletDir({
     kubeletDir,
     ownSockets: () => new Set([...runners.values()].map((r) => r.socket)),
-    onChange: () => { for (const r of runners.values()) void r.resync(); },
+    onChange: () => {
+      for (const r of runners.values()) void r.resync();
+    },
   });
 
   // Safety net for hosts where the watched dirs emit no events (real sysfs).
   let rescanTimer: NodeJS.Timeout | undefined;
   const armRescan = () => {
     if (rescanTimer) clearInterval(rescanTimer);
-    rescanTimer = config.rescanIntervalMs > 0 ? setInterval(() => {
-      // Also re-check the kubelet dir: a watch lost with a deleted-and-recreated dir comes back here.
-      kubeletWatch.setDirs([kubeletDir, dirname(kubeletDir)]);
-      for (const r of runners.values()) { void r.rescan(); void r.resync(); }
-    }, config.rescanIntervalMs) : undefined;
+    rescanTimer =
+      config.rescanIntervalMs > 0
+        ? setInterval(() => {
+            // Also re-check the kubelet dir: a watch lost with a deleted-and-recreated dir comes back here.
+            kubeletWatch.setDirs([kubeletDir, dirname(kubeletDir)]);
+            for (const r of runners.values()) {
+              void r.rescan();
+              void r.resync();
+            }
+          }, config.rescanIntervalMs)
+        : undefined;
     rescanTimer?.unref();
   };
   armRescan();
@@ -91,7 +99,11 @@ export async function startDevicePlugins(opts: StartOptions): Promise<DevicePlug
   const apply = async (next: DeviceResourcesConfig) => {
     const wanted = new Map(next.resources.map((r) => [r.name, r]));
     for (const [name, runner] of [...runners]) {
-      if (!wanted.has(name)) { runners.delete(name); await runner.close(true); log.info({ resource: name }, 'resource removed'); }
+      if (!wanted.has(name)) {
+        runners.delete(name);
+        await runner.close(true);
+        log.info({ resource: name }, 'resource removed');
+      }
     }
     for (const r of next.resources) {
       const runner = runners.get(r.name);
@@ -104,8 +116,7 @@ export async function startDevicePlugins(opts: StartOptions): Promise<DevicePlug
           await runners.get(r.name)?.close(true);
           runners.delete(r.name);
         }
-      }
-      else if (JSON.stringify(runner.cfg) !== JSON.stringify(r)) await runner.updateConfig(r);
+      } else if (JSON.stringify(runner.cfg) !== JSON.stringify(r)) await runner.updateConfig(r);
     }
     config = next;
     armRescan();
@@ -120,23 +131,25 @@ export async function startDevicePlugins(opts: StartOptions): Promise<DevicePlug
       debounceMs: 50,
       // ConfigMap volumes swap a `..data` symlink rather than touch the file: any event in the dir re-reads it.
       onChange: () => {
-        reloading = reloading.then(async () => {
-          const text = safeRead(path);
-          if (text === undefined || text === lastText) return;
-          lastText = text;
-          let next: DeviceResourcesConfig;
-          try {
-            next = parseConfigText(text, path);
-          } catch (e) {
-            log.error({ err: errorMessage(e) }, 'new config rejected; keeping the running one');
-            return;
-          }
-          log.info({ path }, 'config changed');
-          await apply(next);
-        }).catch((e: unknown) => {
-          // One resource failing to start must not stop later reloads.
-          log.error({ err: errorMessage(e) }, 'applying the new config failed');
-        });
+        reloading = reloading
+          .then(async () => {
+            const text = safeRead(path);
+            if (text === undefined || text === lastText) return;
+            lastText = text;
+            let next: DeviceResourcesConfig;
+            try {
+              next = parseConfigText(text, path);
+            } catch (e) {
+              log.error({ err: errorMessage(e) }, 'new config rejected; keeping the running one');
+              return;
+            }
+            log.info({ path }, 'config changed');
+            await apply(next);
+          })
+          .catch((e: unknown) => {
+            // One resource failing to start must not stop later reloads.
+            log.error({ err: errorMessage(e) }, 'applying the new config failed');
+          });
       },
     });
     configWatch.setDirs([dirname(path)]);
@@ -164,17 +177,27 @@ export async function startDevicePlugins(opts: StartOptions): Promise<DevicePlug
     },
     endpoints() {
       return [...runners.values()].map((r) => ({
-        resource: r.cfg.name, socket: r.socketPath, ...(r.registrationSocket ? { registrationSocket: r.registrationSocket } : {}),
+        resource: r.cfg.name,
+        socket: r.socketPath,
+        ...(r.registrationSocket ? { registrationSocket: r.registrationSocket } : {}),
       }));
     },
   };
 }
 
 function isDir(p: string): boolean {
-  try { return statSync(p).isDirectory(); } catch { return false; }
+  try {
+    return statSync(p).isDirectory();
+  } catch {
+    return false;
+  }
 }
 
 function safeRead(p: string): string | undefined {
   if (!existsSync(p)) return undefined;
-  try { return readFileSync(p, 'utf8'); } catch { return undefined; }
+  try {
+    return readFileSync(p, 'utf8');
+  } catch {
+    return undefined;
+  }
 }

@@ -20,7 +20,8 @@ export function preferredAllocation(available: readonly string[], mustInclude: r
   for (const id of candidates) {
     const n = numaOf(id) ?? NONE;
     const g = groups.get(n);
-    if (g) g.push(id); else groups.set(n, [id]);
+    if (g) g.push(id);
+    else groups.set(n, [id]);
   }
   const mustNodes = new Set(result.map((id) => numaOf(id) ?? NONE));
   const order = [...groups.keys()].sort((a, b) => a - b);
@@ -35,7 +36,8 @@ export function preferredAllocation(available: readonly string[], mustInclude: r
 
   // Span nodes: must-include nodes first, then the biggest groups, NUMA-less devices last.
   const spanOrder = [...order].sort((a, b) => {
-    const ma = mustNodes.has(a) ? 0 : 1, mb = mustNodes.has(b) ? 0 : 1;
+    const ma = mustNodes.has(a) ? 0 : 1,
+      mb = mustNodes.has(b) ? 0 : 1;
     if (ma !== mb) return ma - mb;
     if ((a === NONE) !== (b === NONE)) return a === NONE ? 1 : -1;
     return groups.get(b)!.length - groups.get(a)!.length || a - b;

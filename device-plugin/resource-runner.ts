@@ -59,16 +59,24 @@ export class ResourceRunner {
     this.watcher = new DirWatcher({ onChange: () => this.rescan(), debounceMs: 5, renamesOnly: true });
   }
 
-  get socket(): string { return socketName(this.cfg.name); }
-  get socketPath(): string { return join(this.deps.kubeletDir, this.socket); }
+  get socket(): string {
+    return socketName(this.cfg.name);
+  }
+  get socketPath(): string {
+    return join(this.deps.kubeletDir, this.socket);
+  }
   /** The plugin-watcher Registration socket, when one is served. */
-  get registrationSocket(): string | undefined { return this.regServer?.path; }
+  get registrationSocket(): string | undefined {
+    return this.regServer?.path;
+  }
 
   /** Run fn after every earlier step; a failure is logged (and rethrown only when asked: start). */
   private enqueue(what: string, fn: () => Promise<void>, rethrow = false): Promise<void> {
     const run = this.queue.then(async () => {
       if (this.closed && what !== 'close') return;
-      try { await fn(); } catch (e) {
+      try {
+        await fn();
+      } catch (e) {
         this.log.error({ err: errorMessage(e), op: what }, 'device plugin step failed');
         if (rethrow) throw e;
       }
@@ -78,25 +86,34 @@ export class ResourceRunner {
   }
 
   async start(): Promise<void> {
-    await this.enqueue('start', async () => {
-      const scan = scanResource(this.cfg, this.deps.sysfsRoot);
-      this.state.reset(scan.devices);
-      this.watcher.setDirs(scan.watchDirs);
-      await this.deps.cdi.write(this.cfg, this.state.all());
-      await this.server.start(this.socketPath);
-      if (this.deps.pluginsRegistry) {
-        // Kept: served again if kubelet's plugins_registry is deleted and recreated.
-        const regPath = join(this.deps.pluginsRegistry, this.socket.replace(/\.sock$/, '-reg.sock'));
-        this.regServer = await keepServing(regPath, () => servePluginRegistration({
-          socketPath: regPath,
-          info: { type: 'DevicePlugin', name: this.cfg.name, endpoint: this.socketPath, supported_versions: [API_VERSION] },
-          log: this.log,
-          ...(this.deps.observe ? { observe: this.deps.observe } : {}),
-        }), this.log);
-      }
-      this.log.info({ socket: this.socketPath, devices: this.state.list().length }, 'serving');
-      await this.registerIfKubelet();
-    }, true);
+    await this.enqueue(
+      'start',
+      async () => {
+        const scan = scanResource(this.cfg, this.deps.sysfsRoot);
+        this.state.reset(scan.devices);
+        this.watcher.setDirs(scan.watchDirs);
+        await this.deps.cdi.write(this.cfg, this.state.all());
+        await this.server.start(this.socketPath);
+        if (this.deps.pluginsRegistry) {
+          // Kept: served again if kubelet's plugins_registry is deleted and recreated.
+          const regPath = join(this.deps.pluginsRegistry, this.socket.replace(/\.sock$/, '-reg.sock'));
+          this.regServer = await keepServing(
+            regPath,
+            () =>
+              servePluginRegistration({
+                socketPath: regPath,
+                info: { type: 'DevicePlugin', name: this.cfg.name, endpoint: this.socketPath, supported_versions: [API_VERSION] },
+                log: this.log,
+                ...(this.deps.observe ? { observe: this.deps.observe } : {}),
+              }),
+            this.log,
+          );
+        }
+        this.log.info({ socket: this.socketPath, devices: this.state.list().length }, 'serving');
+        await this.registerIfKubelet();
+      },
+      true,
+    );
   }
 
   /** Re-read the devices; push a new list only when something kubelet sees changed. */
@@ -141,7 +158,12 @@ export class ResourceRunner {
     const id = kubeletSocketId(this.deps.kubeletDir);
     if (id === undefined || id === this.registeredWith) return;
     try {
-      await this.deps.registrar.register({ kubeletSocket: join(this.deps.kubeletDir, KUBELET_SOCKET), endpoint: this.socket, resourceName: this.cfg.name, timeoutMs: 5000 });
+      await this.deps.registrar.register({
+        kubeletSocket: join(this.deps.kubeletDir, KUBELET_SOCKET),
+        endpoint: this.socket,
+        resourceName: this.cfg.name,
+        timeoutMs: 5000,
+      });
       this.registeredWith = id;
       this.registrations++;
       this.retryMs = 100;
@@ -152,14 +174,19 @@ export class ResourceRunner {
       if (this.retryTimer) clearTimeout(this.retryTimer);
       // Closed while this attempt was in flight: no retry, or its timer would hold the process open.
       if (this.closed) return;
-      this.retryTimer = setTimeout(() => { this.retryTimer = undefined; void this.resync(); }, this.retryMs);
+      this.retryTimer = setTimeout(() => {
+        this.retryTimer = undefined;
+        void this.resync();
+      }, this.retryMs);
       this.retryTimer.unref();
       this.retryMs = Math.min(this.retryMs * 2, 5000);
     }
   }
 
   drain(): Promise<void> {
-    return this.enqueue('drain', async () => { this.server.drain(); });
+    return this.enqueue('drain', async () => {
+      this.server.drain();
+    });
   }
 
   /**

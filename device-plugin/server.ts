@@ -18,9 +18,15 @@ export function devicePluginService(): grpc.ServiceDefinition {
   return lookup<grpc.ServiceClientConstructor>(loadProto('deviceplugin/v1beta1/api.proto'), 'v1beta1.DevicePlugin').service;
 }
 
-interface IdsReq { devices_ids?: string[] }
-interface AllocateReq { container_requests?: IdsReq[] }
-interface PrefReq { container_requests?: Array<{ available_deviceIDs?: string[]; must_include_deviceIDs?: string[]; allocation_size?: number }> }
+interface IdsReq {
+  devices_ids?: string[];
+}
+interface AllocateReq {
+  container_requests?: IdsReq[];
+}
+interface PrefReq {
+  container_requests?: Array<{ available_deviceIDs?: string[]; must_include_deviceIDs?: string[]; allocation_size?: number }>;
+}
 
 export interface ServerDeps {
   resource: () => ResourceConfig;
@@ -36,9 +42,13 @@ export class DevicePluginServer {
   private drained = false;
   private readonly deps: ServerDeps;
 
-  constructor(deps: ServerDeps) { this.deps = deps; }
+  constructor(deps: ServerDeps) {
+    this.deps = deps;
+  }
 
-  get socketPath(): string | undefined { return this.unix?.path; }
+  get socketPath(): string | undefined {
+    return this.unix?.path;
+  }
 
   private payload(): { devices: KubeletDevice[] } {
     return { devices: this.drained ? [] : this.deps.state.list() };
@@ -100,7 +110,11 @@ export class DevicePluginServer {
   broadcast(): void {
     const p = this.payload();
     for (const s of this.streams) {
-      try { s.write(p); } catch { /* stream torn down under us; its end handler cleans up */ }
+      try {
+        s.write(p);
+      } catch {
+        /* stream torn down under us; its end handler cleans up */
+      }
     }
   }
 
@@ -111,7 +125,13 @@ export class DevicePluginServer {
   }
 
   async stop(): Promise<void> {
-    for (const s of this.streams) { try { s.end(); } catch { /* already gone */ } }
+    for (const s of this.streams) {
+      try {
+        s.end();
+      } catch {
+        /* already gone */
+      }
+    }
     for (const e of [...this.enders]) e();
     const u = this.unix;
     this.unix = undefined;

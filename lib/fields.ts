@@ -157,7 +157,14 @@ export class Fields {
   optionalBytes(key: string): number | undefined {
     const v = this.obj[key];
     if (v === undefined || v === null) return undefined;
-    const m = typeof v === 'number' ? (Number.isSafeInteger(v) && v >= 0 ? [String(v), String(v), ''] : null) : typeof v === 'string' ? /^(\d+)(Ki|Mi|Gi|Ti)?$/.exec(v) : null;
+    const m =
+      typeof v === 'number'
+        ? Number.isSafeInteger(v) && v >= 0
+          ? [String(v), String(v), '']
+          : null
+        : typeof v === 'string'
+          ? /^(\d+)(Ki|Mi|Gi|Ti)?$/.exec(v)
+          : null;
     if (!m) {
       this.problem(this.name(key), `must be a byte count, optionally with Ki, Mi, Gi or Ti, got ${JSON.stringify(v)}`);
       return undefined;

@@ -26,8 +26,7 @@ export class DirLockedError extends Error {
   readonly dir: string;
   readonly holderPid: number | undefined;
   constructor(dir: string, holderPid: number | undefined) {
-    super(`${dir} is locked by another hostplane process (pid ${holderPid ?? 'unknown'}); ` +
-      'only one agent may run per node: stop the other one first');
+    super(`${dir} is locked by another hostplane process (pid ${holderPid ?? 'unknown'}); only one agent may run per node: stop the other one first`);
     this.name = 'DirLockedError';
     this.dir = dir;
     this.holderPid = holderPid;
@@ -57,8 +56,12 @@ export async function lockDir(dir: string, flockBinary = 'flock'): Promise<DirLo
     stdio: ['pipe', 'pipe', 'pipe'],
   });
   let stderr = '';
-  child.stderr!.on('data', (b: Buffer) => { stderr += b.toString(); });
-  child.stdin!.on('error', () => { /* flock exited before reading: reported by its exit code */ });
+  child.stderr!.on('data', (b: Buffer) => {
+    stderr += b.toString();
+  });
+  child.stdin!.on('error', () => {
+    /* flock exited before reading: reported by its exit code */
+  });
   child.stdin!.write('locked\n');
   const outcome = await new Promise<'locked' | { code: number | null; err?: Error }>((resolve) => {
     child.stdout!.once('data', () => resolve('locked'));

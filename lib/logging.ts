@@ -14,10 +14,7 @@ export interface LoggerOptions {
 }
 
 // Field paths that may carry secrets (CSI secrets maps, tokens) are never written.
-const REDACT = [
-  'secrets', '*.secrets', 'req.secrets', 'request.secrets',
-  'token', '*.token', 'password', '*.password', 'authorization', '*.authorization',
-];
+const REDACT = ['secrets', '*.secrets', 'req.secrets', 'request.secrets', 'token', '*.token', 'password', '*.password', 'authorization', '*.authorization'];
 
 export function createLogger(opts: LoggerOptions): Logger {
   const level = opts.level ?? process.env.HOSTPLANE_LOG_LEVEL ?? 'info';

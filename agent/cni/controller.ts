@@ -93,7 +93,7 @@ export class CniController {
     } catch (e) {
       // Before the first LIST is in, there is nothing to say: the watch calls back when it is.
       if (!this.opts.nodes?.synced() && this.opts.nodes) return;
-      log.warn({ err: errorMessage(e), node: this.opts.nodeName }, 'cannot read the Node\'s pod CIDRs; will retry');
+      log.warn({ err: errorMessage(e), node: this.opts.nodeName }, "cannot read the Node's pod CIDRs; will retry");
       return;
     }
     if (cidrs.length === 0) {
@@ -103,7 +103,7 @@ export class CniController {
       return;
     }
     if (this.stopped) return;
-    let outcome;
+    let outcome: Awaited<ReturnType<typeof installConflist>>;
     try {
       outcome = await installConflist(this.conflistPath, buildConflist(cfg, cidrs));
     } catch (e) {
@@ -132,7 +132,9 @@ export class CniController {
   private schedule(): void {
     if (this.stopped) return;
     this.timer = setTimeout(() => {
-      this.resync().catch(() => {}).finally(() => this.schedule());
+      this.resync()
+        .catch(() => {})
+        .finally(() => this.schedule());
     }, this.opts.cfg.pollSeconds * 1000);
     this.timer.unref();
   }

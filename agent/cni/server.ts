@@ -92,7 +92,10 @@ function prepareDir(dir: string): void {
 function answers(path: string): Promise<boolean> {
   return new Promise((res) => {
     const c = createConnection(path);
-    const done = (v: boolean) => { c.destroy(); res(v); };
+    const done = (v: boolean) => {
+      c.destroy();
+      res(v);
+    };
     c.once('connect', () => done(true));
     c.once('error', () => done(false));
     setTimeout(() => done(false), 500).unref();
@@ -147,7 +150,10 @@ export async function startCniServer(opts: CniServerOptions): Promise<CniServer>
     sock.write(`${JSON.stringify({ [VERSION_KEY]: PROTOCOL_VERSION, ack: true })}\n`);
     await new Promise<void>((r) => setImmediate(r));
     if (sock.readableEnded || sock.destroyed) {
-      log.warn({ cmd: decoded.value.env.CNI_COMMAND, containerId: decoded.value.env.CNI_CONTAINERID }, 'cni client gave up before its request started; dropped');
+      log.warn(
+        { cmd: decoded.value.env.CNI_COMMAND, containerId: decoded.value.env.CNI_CONTAINERID },
+        'cni client gave up before its request started; dropped',
+      );
       return;
     }
     const { env, stdin } = decoded.value;
@@ -166,7 +172,9 @@ export async function startCniServer(opts: CniServerOptions): Promise<CniServer>
         gate,
         onParsed: (req, conf) => {
           fields = {
-            network: conf.name, containerId: req.containerId || undefined, ifname: req.ifname || undefined,
+            network: conf.name,
+            containerId: req.containerId || undefined,
+            ifname: req.ifname || undefined,
             pod: req.args.podName ? `${req.args.podNamespace ?? ''}/${req.args.podName}` : undefined,
           };
         },
@@ -182,7 +190,7 @@ export async function startCniServer(opts: CniServerOptions): Promise<CniServer>
       opts.observe?.(command || 'unknown', 'declined', seconds);
       return;
     }
-    const code = reply.exitCode === 0 ? 0 : (reply.stdout as { code?: number } | undefined)?.code ?? 999;
+    const code = reply.exitCode === 0 ? 0 : ((reply.stdout as { code?: number } | undefined)?.code ?? 999);
     sock.end(`${JSON.stringify({ [VERSION_KEY]: PROTOCOL_VERSION, stdout: reply.stdout, exitCode: reply.exitCode, log: lines })}\n`);
     const result = code === 0 ? 'ok' : `error_${code}`;
     // One line per request (STATUS only when it fails: runtimes poll it every few seconds).
@@ -201,7 +209,9 @@ export async function startCniServer(opts: CniServerOptions): Promise<CniServer>
     let buf = '';
     let taken = false;
     sock.setEncoding('utf8');
-    sock.on('error', () => { /* the client went away; nothing to answer */ });
+    sock.on('error', () => {
+      /* the client went away; nothing to answer */
+    });
     sock.on('data', (d: string) => {
       if (taken) return;
       buf += d;
@@ -238,7 +248,10 @@ export async function startCniServer(opts: CniServerOptions): Promise<CniServer>
   try {
     await new Promise<void>((res, rej) => {
       server.once('error', rej);
-      server.listen(opts.socket, () => { server.off('error', rej); res(); });
+      server.listen(opts.socket, () => {
+        server.off('error', rej);
+        res();
+      });
     });
   } finally {
     process.umask(umask);
@@ -256,13 +269,19 @@ export async function startCniServer(opts: CniServerOptions): Promise<CniServer>
       // Stop accepting; requests in flight finish (their clients are waiting);
       // a connection that never sent a request is dropped after a grace period.
       const closed = new Promise<void>((res) => server.close(() => res()));
-      const grace = setTimeout(() => { for (const s of sockets) s.destroy(); }, 5000);
+      const grace = setTimeout(() => {
+        for (const s of sockets) s.destroy();
+      }, 5000);
       await closed;
       clearTimeout(grace);
       teardown.stop();
       channel.close();
       netnsRunner?.close();
-      try { unlinkSync(opts.socket); } catch { /* already gone */ }
+      try {
+        unlinkSync(opts.socket);
+      } catch {
+        /* already gone */
+      }
     },
   };
 }

@@ -39,14 +39,16 @@ export function devicePluginCheck(endpoints: () => DevicePluginEndpoint[]): Heal
     component: 'device-plugin',
     async check(deadlineMs) {
       const failures: string[] = [];
-      await Promise.all(endpoints().map(async (e) => {
-        try {
-          await probeUnary(e.socket, 'deviceplugin/v1beta1/api.proto', 'v1beta1.DevicePlugin', 'GetDevicePluginOptions', deadlineMs);
-          if (e.registrationSocket) await registrationAnswers(e.registrationSocket, e.resource, deadlineMs);
-        } catch (err) {
-          failures.push(`${e.resource}: ${(err as Error).message}`);
-        }
-      }));
+      await Promise.all(
+        endpoints().map(async (e) => {
+          try {
+            await probeUnary(e.socket, 'deviceplugin/v1beta1/api.proto', 'v1beta1.DevicePlugin', 'GetDevicePluginOptions', deadlineMs);
+            if (e.registrationSocket) await registrationAnswers(e.registrationSocket, e.resource, deadlineMs);
+          } catch (err) {
+            failures.push(`${e.resource}: ${(err as Error).message}`);
+          }
+        }),
+      );
       if (failures.length) throw new Error(failures.sort().join('; '));
     },
   };
@@ -58,8 +60,13 @@ export function cniCheck(files: () => { binary: string; conflist?: string }): He
     component: 'cni',
     async check() {
       const { binary, conflist } = files();
-      await access(binary, constants.X_OK).catch(() => { throw new Error(`${binary} is missing or not executable`); });
-      if (conflist) await access(conflist, constants.R_OK).catch(() => { throw new Error(`${conflist} is missing`); });
+      await access(binary, constants.X_OK).catch(() => {
+        throw new Error(`${binary} is missing or not executable`);
+      });
+      if (conflist)
+        await access(conflist, constants.R_OK).catch(() => {
+          throw new Error(`${conflist} is missing`);
+        });
     },
   };
 }

@@ -32,9 +32,13 @@ export class HealthMonitor {
   private stopped = false;
   private readonly opts: HealthMonitorOptions;
 
-  constructor(opts: HealthMonitorOptions) { this.opts = opts; }
+  constructor(opts: HealthMonitorOptions) {
+    this.opts = opts;
+  }
 
-  add(check: HealthCheck): void { this.checks.push(check); }
+  add(check: HealthCheck): void {
+    this.checks.push(check);
+  }
 
   /** Every checked component and whether its last check passed. */
   states(): Array<{ component: string; healthy: boolean }> {
@@ -48,27 +52,33 @@ export class HealthMonitor {
 
   /** Run every check once now (in parallel); the result replaces the last one. */
   checkNow(): Promise<void> {
-    this.running ??= this.runAll().finally(() => { this.running = undefined; });
+    this.running ??= this.runAll().finally(() => {
+      this.running = undefined;
+    });
     return this.running;
   }
 
   private async runAll(): Promise<void> {
     const { deadlineMs, log } = this.opts;
-    const results = await Promise.all(this.checks.map(async (c) => {
-      let timer: NodeJS.Timeout | undefined;
-      try {
-        // The check's own deadline should fire first; this one catches a check that ignores it.
-        await Promise.race([
-          c.check(deadlineMs),
-          new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new Error(`no answer in ${deadlineMs} ms`)), deadlineMs + 500); }),
-        ]);
-        return [c.component, undefined] as const;
-      } catch (e) {
-        return [c.component, errorMessage(e)] as const;
-      } finally {
-        clearTimeout(timer);
-      }
-    }));
+    const results = await Promise.all(
+      this.checks.map(async (c) => {
+        let timer: NodeJS.Timeout | undefined;
+        try {
+          // The check's own deadline should fire first; this one catches a check that ignores it.
+          await Promise.race([
+            c.check(deadlineMs),
+            new Promise<never>((_, reject) => {
+              timer = setTimeout(() => reject(new Error(`no answer in ${deadlineMs} ms`)), deadlineMs + 500);
+            }),
+          ]);
+          return [c.component, undefined] as const;
+        } catch (e) {
+          return [c.component, errorMessage(e)] as const;
+        } finally {
+          clearTimeout(timer);
+        }
+      }),
+    );
     // Components are closing on shutdown: their checks failing then means nothing.
     if (this.stopped) return;
     const next = new Map<string, string>();
@@ -84,7 +94,9 @@ export class HealthMonitor {
   start(): void {
     const loop = () => {
       if (this.stopped) return;
-      this.timer = setTimeout(() => { void this.checkNow().finally(loop); }, this.opts.intervalMs);
+      this.timer = setTimeout(() => {
+        void this.checkNow().finally(loop);
+      }, this.opts.intervalMs);
       this.timer.unref();
     };
     void this.checkNow().finally(loop);

@@ -8,10 +8,7 @@
 import { existsSync } from 'node:fs';
 import { decodeReply, type WireReply } from './protocol.ts';
 
-export type Outcome =
-  | { kind: 'reply'; reply: Extract<WireReply, { exitCode: number }> }
-  | { kind: 'fallback'; why: string }
-  | { kind: 'timeout'; ms: number };
+export type Outcome = { kind: 'reply'; reply: Extract<WireReply, { exitCode: number }> } | { kind: 'fallback'; why: string } | { kind: 'timeout'; ms: number };
 
 export interface ExchangeOptions {
   /** Connect + acknowledgement bound: a live agent acks within milliseconds (its event loop turn); seconds mean it is wedged. */
@@ -29,7 +26,9 @@ interface Conn {
 }
 type Events = { onData(chunk: string): void; onOpen(c: Conn): void; onGone(why: string): void };
 
-interface BunLike { connect(o: unknown): Promise<unknown> }
+interface BunLike {
+  connect(o: unknown): Promise<unknown>;
+}
 
 async function open(path: string, ev: Events): Promise<void> {
   const bun = (globalThis as { Bun?: BunLike }).Bun;
@@ -44,17 +43,26 @@ async function open(path: string, ev: Events): Promise<void> {
       const n = s.write(rest);
       rest = n > 0 ? rest.subarray(n) : rest;
     };
-    await bun.connect({
-      unix: path,
-      socket: {
-        open: (s: S) => ev.onOpen({ write: (x) => { rest = Buffer.from(x, 'utf8'); flush(s); }, close: () => s.end() }),
-        drain: (s: S) => flush(s),
-        data: (_s: S, d: Uint8Array) => ev.onData(Buffer.from(d).toString('utf8')),
-        close: () => ev.onGone('connection closed'),
-        error: (_s: S, e: Error) => ev.onGone(e.message),
-        connectError: (_s: S, e: Error) => ev.onGone(e.message),
-      },
-    }).catch((e: Error) => ev.onGone(e.message));
+    await bun
+      .connect({
+        unix: path,
+        socket: {
+          open: (s: S) =>
+            ev.onOpen({
+              write: (x) => {
+                rest = Buffer.from(x, 'utf8');
+                flush(s);
+              },
+              close: () => s.end(),
+            }),
+          drain: (s: S) => flush(s),
+          data: (_s: S, d: Uint8Array) => ev.onData(Buffer.from(d).toString('utf8')),
+          close: () => ev.onGone('connection closed'),
+          error: (_s: S, e: Error) => ev.onGone(e.message),
+          connectError: (_s: S, e: Error) => ev.onGone(e.message),
+        },
+      })
+      .catch((e: Error) => ev.onGone(e.message));
     return;
   }
   const { createConnection } = await import('node:net');

@@ -56,7 +56,8 @@ export function decodeRequest(line: string): Decoded<WireRequest> {
   }
   if (typeof o !== 'object' || o === null) return { ok: false, why: 'request is not an object' };
   const r = o as Record<string, unknown>;
-  if (r[VERSION_KEY] !== PROTOCOL_VERSION) return { ok: false, why: `protocol version ${JSON.stringify(r[VERSION_KEY])} not spoken (agent speaks ${PROTOCOL_VERSION})` };
+  if (r[VERSION_KEY] !== PROTOCOL_VERSION)
+    return { ok: false, why: `protocol version ${JSON.stringify(r[VERSION_KEY])} not spoken (agent speaks ${PROTOCOL_VERSION})` };
   if (typeof r.stdin !== 'string' || typeof r.env !== 'object' || r.env === null) return { ok: false, why: 'request lacks env or stdin' };
   const env: Record<string, string> = {};
   for (const k of FORWARDED_ENV) {

@@ -50,9 +50,7 @@ async function build(req: CniRequest, conf: NetConf, deps: Deps, ipamImpl: Ipam,
   const hostVeth = hostVethName(req.containerId, req.ifname);
   const v4 = ipam.ips.map((i) => parseCidr(i.address)?.ip).find((ip) => ip?.family === 4);
   const mac = conf.mac ?? req.args.mac ?? containerMac(v4);
-  const gateways = conf.isGateway
-    ? ipam.ips.filter((i) => i.gateway).map((i) => `${i.gateway}/${parseCidr(i.address)!.prefix}`)
-    : [];
+  const gateways = conf.isGateway ? ipam.ips.filter((i) => i.gateway).map((i) => `${i.gateway}/${parseCidr(i.address)!.prefix}`) : [];
   const hostTail: LinkOp[] = [
     // A veth of this very attachment left by an earlier ADD that never got its
     // DEL (the runtime gave up on it): the name is ours, so replace it.
@@ -97,8 +95,24 @@ async function build(req: CniRequest, conf: NetConf, deps: Deps, ipamImpl: Ipam,
 
   // 4. Masquerade.
   if (conf.ipMasq) {
-    await runNft(deps.exec, addScript(conf.name, ipam.ips.map((i) => i.address)));
-    undo.push({ what: 'masq del', run: () => runNft(deps.exec, delScript(conf.name, ipam.ips.map((i) => i.address))) });
+    await runNft(
+      deps.exec,
+      addScript(
+        conf.name,
+        ipam.ips.map((i) => i.address),
+      ),
+    );
+    undo.push({
+      what: 'masq del',
+      run: () =>
+        runNft(
+          deps.exec,
+          delScript(
+            conf.name,
+            ipam.ips.map((i) => i.address),
+          ),
+        ),
+    });
   }
 
   // 5. The result: bridge, host veth, container interface (index 2).

@@ -6,8 +6,14 @@ import { type Deps, ipamFor } from './deps.ts';
 import { hostVethName } from '../net/veth.ts';
 import { parseCidr, formatIp } from '../ipam/ip.ts';
 
-interface AddrInfo { addr_info?: { local?: string; prefixlen?: number }[]; address?: string }
-interface RouteInfo { dst?: string; gateway?: string }
+interface AddrInfo {
+  addr_info?: { local?: string; prefixlen?: number }[];
+  address?: string;
+}
+interface RouteInfo {
+  dst?: string;
+  gateway?: string;
+}
 
 const fail = (msg: string, details = '') => new CniError(Code.CheckFailed, msg, details);
 
@@ -48,7 +54,8 @@ export async function check(req: CniRequest, conf: NetConf, deps: Deps): Promise
   if (routes.length) {
     const r4 = await ip.json<RouteInfo[]>(['-4', 'route', 'show'], req.netns);
     const r6 = await ip.json<RouteInfo[]>(['-6', 'route', 'show'], req.netns);
-    const norm = (d: string | undefined, v6: boolean) => (d === 'default' || d === undefined ? (v6 ? '::/0' : '0.0.0.0/0') : d.includes('/') ? d : `${d}/${v6 ? 128 : 32}`);
+    const norm = (d: string | undefined, v6: boolean) =>
+      d === 'default' || d === undefined ? (v6 ? '::/0' : '0.0.0.0/0') : d.includes('/') ? d : `${d}/${v6 ? 128 : 32}`;
     const present = new Set([...r4.map((r) => norm(r.dst, false)), ...r6.map((r) => norm(r.dst, true))]);
     for (const r of routes) {
       const c = parseCidr(r.dst);

@@ -19,6 +19,9 @@ export async function gc(req: CniRequest, conf: NetConf, deps: Deps): Promise<vo
     await deps.ip.applyForce(stale.map((dev) => ({ op: 'link-del' as const, dev })));
     deps.log.info({ stale }, 'gc deleted veths');
   }
-  const kept = await ipamFor(conf, deps)?.gc(req, valid.map((v) => ({ containerId: v.containerID, ifname: v.ifname })));
+  const kept = await ipamFor(conf, deps)?.gc(
+    req,
+    valid.map((v) => ({ containerId: v.containerID, ifname: v.ifname })),
+  );
   if (kept && conf.ipMasq) await runNft(deps.exec, gcScript(conf.name, kept));
 }

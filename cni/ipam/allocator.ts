@@ -51,7 +51,11 @@ export class Allocator {
           const s = formatIp(want);
           if (!this.store.tryReserve(s, owner.containerId, owner.ifname)) {
             const holder = this.store.read(s);
-            throw new CniError(Code.InvalidConfig, `requested address ${s} is already allocated`, holder ? `held by container ${holder.containerId} ${holder.ifname}` : '');
+            throw new CniError(
+              Code.InvalidConfig,
+              `requested address ${s} is already allocated`,
+              holder ? `held by container ${holder.containerId} ${holder.ifname}` : '',
+            );
           }
           taken.push(s);
           ip = want;
@@ -66,7 +70,12 @@ export class Allocator {
               break;
             }
           }
-          if (!ip) throw new CniError(Code.TryAgainLater, `no free address in range set ${i} of network ${this.store.dir}`, `all ${rangeSetSize(rs)} addresses are leased`);
+          if (!ip)
+            throw new CniError(
+              Code.TryAgainLater,
+              `no free address in range set ${i} of network ${this.store.dir}`,
+              `all ${rangeSetSize(rs)} addresses are leased`,
+            );
         }
         const r = rangeFor(rs, ip)!;
         const cfg: IpConfig = { address: `${formatIp(ip)}/${r.subnet.prefix}`, interface: 2 };
@@ -99,7 +108,8 @@ export class Allocator {
     this.store.reclaimEarlierBoots();
     this.store.removeOrphanTemps();
     const live = new Set(valid.map((v) => `${v.containerId}\n${v.ifname}`));
-    const released: string[] = [], kept: string[] = [];
+    const released: string[] = [],
+      kept: string[] = [];
     for (const l of this.store.all()) {
       if (live.has(`${l.containerId}\n${l.ifname}`)) kept.push(l.ip);
       else {

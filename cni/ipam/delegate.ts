@@ -17,7 +17,14 @@ export function findPlugin(type: string, path: string[]): string {
   throw new CniError(Code.InvalidConfig, `invalid config: ipam.type "${type}": no such plugin in CNI_PATH`, path.join(':'));
 }
 
-export async function delegate(exec: HostExec, type: string, command: Command, req: CniRequest, stdin: Buffer, env: NodeJS.ProcessEnv): Promise<Result | undefined> {
+export async function delegate(
+  exec: HostExec,
+  type: string,
+  command: Command,
+  req: CniRequest,
+  stdin: Buffer,
+  env: NodeJS.ProcessEnv,
+): Promise<Result | undefined> {
   const bin = findPlugin(type, req.path);
   const childEnv: Record<string, string> = {
     CNI_COMMAND: command,
@@ -31,7 +38,11 @@ export async function delegate(exec: HostExec, type: string, command: Command, r
   if (r.exitCode !== 0) {
     // Pass the delegate's own error through with its code, as libcni would show it.
     let parsed: { code?: unknown; msg?: unknown; details?: unknown } | undefined;
-    try { parsed = JSON.parse(r.stdout || r.stderr); } catch { parsed = undefined; }
+    try {
+      parsed = JSON.parse(r.stdout || r.stderr);
+    } catch {
+      parsed = undefined;
+    }
     if (parsed && typeof parsed.code === 'number') {
       throw new CniError(parsed.code, `ipam plugin ${type}: ${String(parsed.msg ?? '')}`, typeof parsed.details === 'string' ? parsed.details : '');
     }

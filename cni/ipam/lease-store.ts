@@ -75,7 +75,9 @@ export class LeaseStore {
   }
 
   all(): Lease[] {
-    return this.leasedIps().map((ip) => this.read(ip)).filter((l): l is Lease => l !== undefined);
+    return this.leasedIps()
+      .map((ip) => this.read(ip))
+      .filter((l): l is Lease => l !== undefined);
   }
 
   /** Exclusive create: true when this process now owns `ip`. */
@@ -115,7 +117,11 @@ export class LeaseStore {
   /** GC: temp files of processes that died mid-reservation. */
   removeOrphanTemps(): void {
     let names: string[];
-    try { names = readdirSync(this.dir); } catch { return; }
+    try {
+      names = readdirSync(this.dir);
+    } catch {
+      return;
+    }
     for (const f of names) {
       const m = /^\.lease-(\d+)-/.exec(f);
       if (m && !alive(Number(m[1]))) this.release(f);

@@ -21,7 +21,10 @@ export function makeRange(subnet: Cidr, opts: { start?: Ip; end?: Ip; gateway?: 
   const last = fam === 4 ? max - 1n : max;
   if (last < first) throw new RangeError(`${where}.subnet ${formatIp(net.ip)}/${net.prefix} has no usable addresses`);
   for (const [k, v] of Object.entries(opts)) {
-    if (v && !contains(net, v)) throw new RangeError(`${where}.${k === 'start' ? 'rangeStart' : k === 'end' ? 'rangeEnd' : k} ${formatIp(v)} is outside subnet ${formatIp(net.ip)}/${net.prefix}`);
+    if (v && !contains(net, v))
+      throw new RangeError(
+        `${where}.${k === 'start' ? 'rangeStart' : k === 'end' ? 'rangeEnd' : k} ${formatIp(v)} is outside subnet ${formatIp(net.ip)}/${net.prefix}`,
+      );
   }
   const start = opts.start ?? { family: fam, value: first };
   const end = opts.end ?? { family: fam, value: last };

@@ -35,7 +35,7 @@ export async function bridgeNeeded(conf: NetConf, view: HostView): Promise<boole
 
 /** isBridge, asked again for up to `ms` while the answer is "no" (see bridgeNeeded). */
 export async function isBridgeSettled(name: string, view: HostView, ms = 200): Promise<boolean> {
-  for (const end = Date.now() + ms; ;) {
+  for (const end = Date.now() + ms; ; ) {
     if (view.isBridge(name)) return true;
     if (Date.now() >= end || !view.linkExists(name)) return false;
     await new Promise((r) => setTimeout(r, 5));

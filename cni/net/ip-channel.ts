@@ -86,7 +86,14 @@ export class IpChannel implements LinkRunner {
     const proc = this.ensure();
     return new Promise<ExecResult>((resolve, reject) => {
       const g: Group = {
-        ops, text, first: 0, sentinel: 0, force, failures: [], resolve, reject,
+        ops,
+        text,
+        first: 0,
+        sentinel: 0,
+        force,
+        failures: [],
+        resolve,
+        reject,
         timer: setTimeout(() => this.restart(`no answer within ${this.opts.groupTimeoutMs} ms`), this.opts.groupTimeoutMs),
       };
       this.send(proc, g);
@@ -115,7 +122,9 @@ export class IpChannel implements LinkRunner {
     this.line = 0;
     this.errBuf = '';
     this.detail = [];
-    p.stdin!.on('error', () => { /* the exit handler fails the groups */ });
+    p.stdin!.on('error', () => {
+      /* the exit handler fails the groups */
+    });
     p.stderr!.setEncoding('utf8');
     p.stderr!.on('data', (d: string) => this.onStderr(d));
     const gone = (why: string) => {

@@ -20,8 +20,27 @@ function tokens(o: LinkOp): string[] {
     case 'bridge-add':
       return ['link', 'add', 'name', o.name, 'mtu', String(o.mtu), 'address', o.mac, 'type', 'bridge'];
     case 'veth-add':
-      return ['link', 'add', 'name', o.name, 'mtu', String(o.mtu), 'master', o.master, 'type', 'veth',
-        'peer', 'name', o.peer.name, 'address', o.peer.mac, 'mtu', String(o.peer.mtu), 'netns', o.peer.netns];
+      return [
+        'link',
+        'add',
+        'name',
+        o.name,
+        'mtu',
+        String(o.mtu),
+        'master',
+        o.master,
+        'type',
+        'veth',
+        'peer',
+        'name',
+        o.peer.name,
+        'address',
+        o.peer.mac,
+        'mtu',
+        String(o.peer.mtu),
+        'netns',
+        o.peer.netns,
+      ];
     case 'link-set': {
       const t = ['link', 'set', 'dev', o.dev];
       if (o.promisc !== undefined) t.push('promisc', o.promisc ? 'on' : 'off');
@@ -42,11 +61,13 @@ function tokens(o: LinkOp): string[] {
 
 /** One `ip -batch` line per op. A token with whitespace or a quote would change the meaning of the line. */
 export function renderBatch(ops: readonly LinkOp[]): string {
-  return `${ops.map((o) => {
-    const t = tokens(o);
-    for (const tok of t) if (tok === '' || /[\s"'\\#]/.test(tok)) throw new Error(`refusing ip token ${JSON.stringify(tok)}`);
-    return t.join(' ');
-  }).join('\n')}\n`;
+  return `${ops
+    .map((o) => {
+      const t = tokens(o);
+      for (const tok of t) if (tok === '' || /[\s"'\\#]/.test(tok)) throw new Error(`refusing ip token ${JSON.stringify(tok)}`);
+      return t.join(' ');
+    })
+    .join('\n')}\n`;
 }
 
 /**

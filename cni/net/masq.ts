@@ -36,7 +36,8 @@ export function addScript(network: string, podCidrs: string[]): string {
     `add chain ${TABLE} ${chain} { type nat hook postrouting priority srcnat; policy accept; }`,
     `flush chain ${TABLE} ${chain}`,
   ];
-  const n4 = nets(4), n6 = nets(6);
+  const n4 = nets(4),
+    n6 = nets(6);
   if (n4.length) lines.push(`add rule ${TABLE} ${chain} ip saddr @${set4} ip daddr != { ${n4.join(', ')} } masquerade`);
   if (n6.length) lines.push(`add rule ${TABLE} ${chain} ip6 saddr @${set6} ip6 daddr != { ${n6.join(', ')} } masquerade`);
   for (const f of [4, 6] as const) {

@@ -8,8 +8,13 @@ import { dlopen, FFIType, ptr, read } from 'bun:ffi';
 import { encode, ackOf, isNetlinkOp, devOf } from './netlink.ts';
 import type { LinkOp } from './ip-link.ts';
 
-const O_RDONLY = 0, O_CLOEXEC = 0o2000000, CLONE_NEWNET = 0x40000000;
-const AF_NETLINK = 16, SOCK_RAW = 3, SOCK_CLOEXEC = 0o2000000, NETLINK_ROUTE = 0;
+const O_RDONLY = 0,
+  O_CLOEXEC = 0o2000000,
+  CLONE_NEWNET = 0x40000000;
+const AF_NETLINK = 16,
+  SOCK_RAW = 3,
+  SOCK_CLOEXEC = 0o2000000,
+  NETLINK_ROUTE = 0;
 
 const { symbols: c } = dlopen('libc.so.6', {
   open: { args: [FFIType.ptr, FFIType.i32], returns: FFIType.i32 },
@@ -24,7 +29,15 @@ const { symbols: c } = dlopen('libc.so.6', {
 
 const cstr = (s: string) => Buffer.from(`${s}\0`);
 const errno = () => read.i32(c.__errno_location() as number);
-const ERRNO_TEXT: Record<number, string> = { 1: 'Operation not permitted', 2: 'No such file or directory', 17: 'File exists', 19: 'No such device', 22: 'Invalid argument', 99: 'Cannot assign requested address', 101: 'Network is unreachable' };
+const ERRNO_TEXT: Record<number, string> = {
+  1: 'Operation not permitted',
+  2: 'No such file or directory',
+  17: 'File exists',
+  19: 'No such device',
+  22: 'Invalid argument',
+  99: 'Cannot assign requested address',
+  101: 'Network is unreachable',
+};
 export const errnoText = (e: number) => `${ERRNO_TEXT[e] ?? `errno ${e}`} (errno ${e})`;
 
 /** A failed op: `index` into the ops given, the kernel's answer in the message. */

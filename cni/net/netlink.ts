@@ -5,14 +5,30 @@
 import { parseCidr, parseIp, type Ip } from '../ipam/ip.ts';
 import type { LinkOp } from './ip-link.ts';
 
-const RTM_NEWLINK = 16, RTM_DELLINK = 17, RTM_NEWADDR = 20, RTM_NEWROUTE = 24;
+const RTM_NEWLINK = 16,
+  RTM_DELLINK = 17,
+  RTM_NEWADDR = 20,
+  RTM_NEWROUTE = 24;
 export const NLMSG_ERROR = 2;
-const NLM_F_REQUEST = 0x1, NLM_F_ACK = 0x4, NLM_F_EXCL = 0x200, NLM_F_CREATE = 0x400;
-const AF_INET = 2, AF_INET6 = 10;
-const IFA_ADDRESS = 1, IFA_LOCAL = 2, IFA_FLAGS = 8, IFA_F_NODAD = 0x02;
-const RTA_DST = 1, RTA_OIF = 4, RTA_GATEWAY = 5;
+const NLM_F_REQUEST = 0x1,
+  NLM_F_ACK = 0x4,
+  NLM_F_EXCL = 0x200,
+  NLM_F_CREATE = 0x400;
+const AF_INET = 2,
+  AF_INET6 = 10;
+const IFA_ADDRESS = 1,
+  IFA_LOCAL = 2,
+  IFA_FLAGS = 8,
+  IFA_F_NODAD = 0x02;
+const RTA_DST = 1,
+  RTA_OIF = 4,
+  RTA_GATEWAY = 5;
 const IFF_UP = 1;
-const RT_TABLE_MAIN = 254, RTPROT_BOOT = 3, RT_SCOPE_UNIVERSE = 0, RT_SCOPE_LINK = 253, RTN_UNICAST = 1;
+const RT_TABLE_MAIN = 254,
+  RTPROT_BOOT = 3,
+  RT_SCOPE_UNIVERSE = 0,
+  RT_SCOPE_LINK = 253,
+  RTN_UNICAST = 1;
 
 /** The ops spoken over netlink; anything else goes to `ip`. */
 export type NetlinkOp = LinkOp;
@@ -21,10 +37,20 @@ export function isNetlinkOp(o: LinkOp): o is NetlinkOp {
   return o.op !== 'link-set' || (o.promisc === undefined && o.up !== undefined);
 }
 
-const IFLA_ADDRESS = 1, IFLA_IFNAME = 3, IFLA_MTU = 4, IFLA_MASTER = 10, IFLA_LINKINFO = 18, IFLA_NET_NS_FD = 28;
-const IFLA_INFO_KIND = 1, IFLA_INFO_DATA = 2, IFLA_INFO_SLAVE_KIND = 4, IFLA_INFO_SLAVE_DATA = 5;
-const VETH_INFO_PEER = 1, IFLA_BRPORT_MODE = 4;
-const NLA_F_NESTED = 0x8000, NLM_F_REPLACE = 0x100;
+const IFLA_ADDRESS = 1,
+  IFLA_IFNAME = 3,
+  IFLA_MTU = 4,
+  IFLA_MASTER = 10,
+  IFLA_LINKINFO = 18,
+  IFLA_NET_NS_FD = 28;
+const IFLA_INFO_KIND = 1,
+  IFLA_INFO_DATA = 2,
+  IFLA_INFO_SLAVE_KIND = 4,
+  IFLA_INFO_SLAVE_DATA = 5;
+const VETH_INFO_PEER = 1,
+  IFLA_BRPORT_MODE = 4;
+const NLA_F_NESTED = 0x8000,
+  NLM_F_REPLACE = 0x100;
 
 const str = (v: string) => Buffer.from(`${v}\0`);
 const mac = (m: string) => Buffer.from(m.split(':').map((x) => parseInt(x, 16)));
@@ -53,13 +79,20 @@ function attr(type: number, payload: Buffer): Buffer {
   payload.copy(b, 4);
   return b;
 }
-const u32 = (v: number) => { const b = Buffer.alloc(4); b.writeUInt32LE(v >>> 0); return b; };
+const u32 = (v: number) => {
+  const b = Buffer.alloc(4);
+  b.writeUInt32LE(v >>> 0);
+  return b;
+};
 
 function ipBytes(ip: Ip): Buffer {
   const n = ip.family === 4 ? 4 : 16;
   const b = Buffer.alloc(n);
   let v = ip.value;
-  for (let i = n - 1; i >= 0; i--) { b[i] = Number(v & 0xffn); v >>= 8n; }
+  for (let i = n - 1; i >= 0; i--) {
+    b[i] = Number(v & 0xffn);
+    v >>= 8n;
+  }
   return b;
 }
 
@@ -79,20 +112,33 @@ export function encode(op: NetlinkOp, ifindex: number, seq: number, r: Omit<Reso
   switch (op.op) {
     case 'bridge-add':
       return message(RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL, seq, ifinfo(), [
-        attr(IFLA_IFNAME, str(op.name)), attr(IFLA_MTU, u32(op.mtu)), attr(IFLA_ADDRESS, mac(op.mac)),
+        attr(IFLA_IFNAME, str(op.name)),
+        attr(IFLA_MTU, u32(op.mtu)),
+        attr(IFLA_ADDRESS, mac(op.mac)),
         nested(IFLA_LINKINFO, [attr(IFLA_INFO_KIND, str('bridge'))]),
       ]);
     case 'veth-add': {
       if (r.master === undefined || r.peerNetnsFd === undefined) throw new Error('veth-add needs the master index and the peer netns fd');
-      const peer = Buffer.concat([ifinfo(), attr(IFLA_IFNAME, str(op.peer.name)), attr(IFLA_ADDRESS, mac(op.peer.mac)), attr(IFLA_MTU, u32(op.peer.mtu)), attr(IFLA_NET_NS_FD, u32(r.peerNetnsFd))]);
+      const peer = Buffer.concat([
+        ifinfo(),
+        attr(IFLA_IFNAME, str(op.peer.name)),
+        attr(IFLA_ADDRESS, mac(op.peer.mac)),
+        attr(IFLA_MTU, u32(op.peer.mtu)),
+        attr(IFLA_NET_NS_FD, u32(r.peerNetnsFd)),
+      ]);
       return message(RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL, seq, ifinfo(), [
-        attr(IFLA_IFNAME, str(op.name)), attr(IFLA_MTU, u32(op.mtu)), attr(IFLA_MASTER, u32(r.master)),
+        attr(IFLA_IFNAME, str(op.name)),
+        attr(IFLA_MTU, u32(op.mtu)),
+        attr(IFLA_MASTER, u32(r.master)),
         nested(IFLA_LINKINFO, [attr(IFLA_INFO_KIND, str('veth')), nested(IFLA_INFO_DATA, [attr(VETH_INFO_PEER | NLA_F_NESTED, peer)])]),
       ]);
     }
     case 'bridge-port':
       return message(RTM_NEWLINK, 0, seq, ifinfo(ifindex), [
-        nested(IFLA_LINKINFO, [attr(IFLA_INFO_SLAVE_KIND, str('bridge')), nested(IFLA_INFO_SLAVE_DATA, [attr(IFLA_BRPORT_MODE, Buffer.from([op.hairpin ? 1 : 0]))])]),
+        nested(IFLA_LINKINFO, [
+          attr(IFLA_INFO_SLAVE_KIND, str('bridge')),
+          nested(IFLA_INFO_SLAVE_DATA, [attr(IFLA_BRPORT_MODE, Buffer.from([op.hairpin ? 1 : 0]))]),
+        ]),
       ]);
     case 'link-del': {
       const b = Buffer.alloc(16);
@@ -113,7 +159,10 @@ export function encode(op: NetlinkOp, ifindex: number, seq: number, r: Omit<Reso
       if (!c) throw new Error(`not a CIDR: ${op.cidr}`);
       const fam = c.ip.family === 4 ? AF_INET : AF_INET6;
       const b = Buffer.alloc(8);
-      b[0] = fam; b[1] = c.prefix; b[2] = 0; b[3] = RT_SCOPE_UNIVERSE;
+      b[0] = fam;
+      b[1] = c.prefix;
+      b[2] = 0;
+      b[3] = RT_SCOPE_UNIVERSE;
       b.writeUInt32LE(ifindex, 4);
       const a = ipBytes(c.ip);
       const attrs = [attr(IFA_LOCAL, a), attr(IFA_ADDRESS, a)];
@@ -125,8 +174,12 @@ export function encode(op: NetlinkOp, ifindex: number, seq: number, r: Omit<Reso
       if (!c) throw new Error(`not a CIDR: ${op.dst}`);
       const fam = c.ip.family === 4 ? AF_INET : AF_INET6;
       const b = Buffer.alloc(12);
-      b[0] = fam; b[1] = c.prefix; b[4] = RT_TABLE_MAIN; b[5] = RTPROT_BOOT;
-      b[6] = op.via ? RT_SCOPE_UNIVERSE : RT_SCOPE_LINK; b[7] = RTN_UNICAST;
+      b[0] = fam;
+      b[1] = c.prefix;
+      b[4] = RT_TABLE_MAIN;
+      b[5] = RTPROT_BOOT;
+      b[6] = op.via ? RT_SCOPE_UNIVERSE : RT_SCOPE_LINK;
+      b[7] = RTN_UNICAST;
       const attrs: Buffer[] = [];
       if (c.prefix > 0) attrs.push(attr(RTA_DST, ipBytes(c.ip)));
       if (op.via) {
@@ -142,7 +195,7 @@ export function encode(op: NetlinkOp, ifindex: number, seq: number, r: Omit<Reso
 
 /** The errno (0 = success) of the kernel's ack for `seq` in `buf`, or undefined if it is not there. */
 export function ackOf(buf: Buffer, seq: number): number | undefined {
-  for (let off = 0; off + 16 <= buf.length;) {
+  for (let off = 0; off + 16 <= buf.length; ) {
     const len = buf.readUInt32LE(off);
     if (len < 16) break;
     if (buf.readUInt16LE(off + 4) === NLMSG_ERROR && buf.readUInt32LE(off + 8) === seq) return -buf.readInt32LE(off + 16);

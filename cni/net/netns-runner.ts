@@ -11,7 +11,11 @@ import { ExecError, type ExecResult } from '../../lib/exec.ts';
 import type { LinkOp, LinkRunner } from './ip-link.ts';
 import { isNetlinkOp } from './netlink.ts';
 
-interface Pending { resolve(r: ExecResult): void; reject(e: Error): void; netns: string }
+interface Pending {
+  resolve(r: ExecResult): void;
+  reject(e: Error): void;
+  netns: string;
+}
 
 export interface NetnsRunnerOptions {
   /** The bun-compiled executable (dist/cni/hostplane), run as `BIN netns-helper`. */
@@ -73,13 +77,23 @@ export class NetnsRunner implements LinkRunner {
       const p = spawn(this.opts.binary, ['netns-helper'], { stdio: ['pipe', 'pipe', 'pipe'] });
       this.proc = p;
       let err = '';
-      p.stderr!.on('data', (d: Buffer) => { err = (err + d.toString()).slice(-2000); });
-      p.stdin!.on('error', () => { /* the close handler fails what is pending */ });
-      const timer = setTimeout(() => { p.kill('SIGKILL'); }, this.opts.readyMs ?? 5000);
+      p.stderr!.on('data', (d: Buffer) => {
+        err = (err + d.toString()).slice(-2000);
+      });
+      p.stdin!.on('error', () => {
+        /* the close handler fails what is pending */
+      });
+      const timer = setTimeout(() => {
+        p.kill('SIGKILL');
+      }, this.opts.readyMs ?? 5000);
       let isReady = false;
       createInterface({ input: p.stdout! }).on('line', (line) => {
         let m: { ready?: boolean; id?: number; ok?: boolean; error?: string; failed?: string[] };
-        try { m = JSON.parse(line); } catch { return; }
+        try {
+          m = JSON.parse(line);
+        } catch {
+          return;
+        }
         if (m.ready && !isReady) {
           isReady = true;
           clearTimeout(timer);
@@ -94,10 +108,15 @@ export class NetnsRunner implements LinkRunner {
         if (m.ok) q.resolve({ stdout: '', stderr: (m.failed ?? []).join('\n'), exitCode: m.failed?.length ? 1 : 0 });
         else q.reject(new ExecError('netns-helper', [q.netns], 1, m.error ?? 'failed'));
       });
-      p.on('error', () => { /* close follows */ });
+      p.on('error', () => {
+        /* close follows */
+      });
       p.on('close', (code, sig) => {
         clearTimeout(timer);
-        if (this.proc === p) { this.proc = undefined; this.ready = undefined; }
+        if (this.proc === p) {
+          this.proc = undefined;
+          this.ready = undefined;
+        }
         if (!isReady) {
           // Not a helper (an older or fake binary): do without it for a while.
           this.retryAt = Date.now() + 60_000;

@@ -20,7 +20,9 @@ export const HOST_VETH_RE = /^veth[0-9a-f]{11}$/;
  * else random; always locally administered unicast.
  */
 export function containerMac(ipv4: Ip | undefined): string {
-  const b = ipv4 ? [0x0a, 0x58, ...[24n, 16n, 8n, 0n].map((s) => Number((ipv4.value >> s) & 0xffn))] : Array.from({ length: 6 }, () => Math.floor(Math.random() * 256));
+  const b = ipv4
+    ? [0x0a, 0x58, ...[24n, 16n, 8n, 0n].map((s) => Number((ipv4.value >> s) & 0xffn))]
+    : Array.from({ length: 6 }, () => Math.floor(Math.random() * 256));
   b[0] = ((b[0] ?? 0) & 0xfe) | 0x02;
   return b.map((x) => x.toString(16).padStart(2, '0')).join(':');
 }

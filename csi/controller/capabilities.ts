@@ -9,9 +9,20 @@ import { checkMutableParameters, checkParameters } from '../parameters.ts';
 import type { VolumeCapability } from '../types.ts';
 
 export const CONTROLLER_CAPABILITIES = [
-  'CREATE_DELETE_VOLUME', 'PUBLISH_UNPUBLISH_VOLUME', 'PUBLISH_READONLY', 'CREATE_DELETE_SNAPSHOT', 'LIST_SNAPSHOTS', 'CLONE_VOLUME',
-  'EXPAND_VOLUME', 'LIST_VOLUMES', 'LIST_VOLUMES_PUBLISHED_NODES', 'GET_CAPACITY', 'GET_VOLUME',
-  'VOLUME_CONDITION', 'SINGLE_NODE_MULTI_WRITER', 'MODIFY_VOLUME',
+  'CREATE_DELETE_VOLUME',
+  'PUBLISH_UNPUBLISH_VOLUME',
+  'PUBLISH_READONLY',
+  'CREATE_DELETE_SNAPSHOT',
+  'LIST_SNAPSHOTS',
+  'CLONE_VOLUME',
+  'EXPAND_VOLUME',
+  'LIST_VOLUMES',
+  'LIST_VOLUMES_PUBLISHED_NODES',
+  'GET_CAPACITY',
+  'GET_VOLUME',
+  'VOLUME_CONDITION',
+  'SINGLE_NODE_MULTI_WRITER',
+  'MODIFY_VOLUME',
 ] as const;
 
 export function controllerGetCapabilities() {
@@ -20,7 +31,13 @@ export function controllerGetCapabilities() {
 
 export async function validateVolumeCapabilities(
   ctx: CsiContext,
-  req: { volume_id?: string; volume_capabilities?: VolumeCapability[]; volume_context?: Record<string, string>; parameters?: Record<string, string>; mutable_parameters?: Record<string, string> },
+  req: {
+    volume_id?: string;
+    volume_capabilities?: VolumeCapability[];
+    volume_context?: Record<string, string>;
+    parameters?: Record<string, string>;
+    mutable_parameters?: Record<string, string>;
+  },
 ) {
   const id = checkId(req.volume_id, 'volume_id');
   const caps = parseCapabilities(req.volume_capabilities);

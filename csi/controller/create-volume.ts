@@ -46,7 +46,8 @@ export async function createVolume(ctx: CsiContext, req: CreateVolumeRequest): P
   const parameters = checkParameters(req.parameters);
   const mutableParameters = checkMutableParameters(req.mutable_parameters);
   for (const c of caps) {
-    if (c.fsType && parameters.fsType && c.fsType !== parameters.fsType) throw invalidArgument(`fs_type ${c.fsType} conflicts with parameters.fsType ${parameters.fsType}`);
+    if (c.fsType && parameters.fsType && c.fsType !== parameters.fsType)
+      throw invalidArgument(`fs_type ${c.fsType} conflicts with parameters.fsType ${parameters.fsType}`);
   }
   const fsType = parameters.fsType ?? caps.find((c) => c.fsType)?.fsType;
   if (fsType) parameters.fsType = fsType;
@@ -58,7 +59,8 @@ export async function createVolume(ctx: CsiContext, req: CreateVolumeRequest): P
   // Snapshots and volumes live on one node; a clone or restore can only be
   // made where its source is. Anywhere else the source "does not exist" (the
   // spec's NOT_FOUND), and the message says why.
-  const elsewhere = (what: string) => `${what}; it is not on node ${ctx.nodeId} (volumes and snapshots of this driver are node-local: a clone or restore is provisioned only on its source's node)`;
+  const elsewhere = (what: string) =>
+    `${what}; it is not on node ${ctx.nodeId} (volumes and snapshots of this driver are node-local: a clone or restore is provisioned only on its source's node)`;
   if (src?.type === 'snapshot' || src?.snapshot) {
     const snapId = checkId(src.snapshot?.snapshot_id, 'volume_content_source.snapshot.snapshot_id');
     const snap = ctx.store.snapshot(snapId)?.status === 'ready' ? getSnapshot(ctx, snapId) : undefined;
@@ -68,7 +70,11 @@ export async function createVolume(ctx: CsiContext, req: CreateVolumeRequest): P
   } else if (src?.type === 'volume' || src?.volume) {
     const volId = checkId(src.volume?.volume_id, 'volume_content_source.volume.volume_id');
     let vol: ReturnType<typeof getVolume>;
-    try { vol = getVolume(ctx, volId); } catch { throw notFound(elsewhere(`source volume ${volId} does not exist`)); }
+    try {
+      vol = getVolume(ctx, volId);
+    } catch {
+      throw notFound(elsewhere(`source volume ${volId} does not exist`));
+    }
     source = { volumeId: vol.id };
     sourceBytes = vol.capacityBytes;
   }
@@ -79,7 +85,8 @@ export async function createVolume(ctx: CsiContext, req: CreateVolumeRequest): P
   return ctx.lock.run(id, async () => {
     const existing = ctx.store.volume(id);
     if (existing?.status === 'ready') {
-      if (!fitsRange(existing.capacityBytes, req.capacity_range)) throw alreadyExists(`volume ${name} exists with capacity ${existing.capacityBytes}, incompatible with the request`);
+      if (!fitsRange(existing.capacityBytes, req.capacity_range))
+        throw alreadyExists(`volume ${name} exists with capacity ${existing.capacityBytes}, incompatible with the request`);
       if (JSON.stringify(existing.source ?? {}) !== JSON.stringify(source ?? {})) throw alreadyExists(`volume ${name} exists with another content source`);
       if ((existing.parameters.fsType ?? '') !== (parameters.fsType ?? '')) throw alreadyExists(`volume ${name} exists with another fsType`);
       return { volume: toCsiVolume(ctx, existing) };
@@ -95,8 +102,14 @@ export async function createVolume(ctx: CsiContext, req: CreateVolumeRequest): P
     if (live >= ctx.maxVolumes) throw resourceExhausted(`node ${ctx.nodeId} already holds its maximum of ${ctx.maxVolumes} volumes`);
 
     const rec: VolumeRecord = {
-      id, name, capacityBytes: size, status: 'creating', parameters, mutableParameters,
-      createdAt: new Date().toISOString(), publish: {},
+      id,
+      name,
+      capacityBytes: size,
+      status: 'creating',
+      parameters,
+      mutableParameters,
+      createdAt: new Date().toISOString(),
+      publish: {},
       ...(source ? { source } : { blank: true }),
     };
     // RESOURCE_EXHAUSTED, not OUT_OF_RANGE: this node is full, another may not

@@ -15,7 +15,8 @@ export async function deleteVolume(ctx: CsiContext, req: { volume_id?: string })
     const v = ctx.store.volume(id);
     // Inline ephemeral volumes are not the Controller's: they go with their pod (NodeUnpublish).
     if (!v || v.ephemeral) return {};
-    if (Object.keys(v.attached ?? {}).length > 0) throw failedPrecondition(`volume ${id} is still controller-published to node ${Object.keys(v.attached ?? {}).join(', ')}; ControllerUnpublish it first`);
+    if (Object.keys(v.attached ?? {}).length > 0)
+      throw failedPrecondition(`volume ${id} is still controller-published to node ${Object.keys(v.attached ?? {}).join(', ')}; ControllerUnpublish it first`);
     if (Object.keys(v.publish).length > 0 || v.stage?.complete) {
       throw failedPrecondition(`volume ${id} is still ${Object.keys(v.publish).length ? 'published' : 'staged'} on node; unpublish and unstage it first`);
     }

@@ -16,7 +16,10 @@ import { growImage } from '../volumes/image.ts';
 import type { CapacityRange, VolumeCapability } from '../types.ts';
 import { withRoomFor } from '../volumes/capacity.ts';
 
-export async function controllerExpandVolume(ctx: CsiContext, req: { volume_id?: string; capacity_range?: CapacityRange | null; volume_capability?: VolumeCapability | null }) {
+export async function controllerExpandVolume(
+  ctx: CsiContext,
+  req: { volume_id?: string; capacity_range?: CapacityRange | null; volume_capability?: VolumeCapability | null },
+) {
   const id = checkId(req.volume_id, 'volume_id');
   if (!req.capacity_range) throw invalidArgument('capacity_range is required');
   const cap = req.volume_capability ? parseCapability(req.volume_capability, 'volume_capability') : undefined;

@@ -55,6 +55,9 @@ export async function getCapacity(
   // What CreateVolume would accept right now (volumes/capacity.ts), not the
   // raw free space: sparse images already promised part of it.
   const { availableBytes } = await capacityView(ctx);
-  return { available_capacity: availableBytes, maximum_volume_size: { value: Math.min(availableBytes, MAX_VOLUME_BYTES) }, minimum_volume_size: { value: 4096 } };
+  return {
+    available_capacity: availableBytes,
+    maximum_volume_size: { value: Math.min(availableBytes, MAX_VOLUME_BYTES) },
+    minimum_volume_size: { value: 4096 },
+  };
 }
-

@@ -50,7 +50,8 @@ function wanted(req: EphemeralPublishRequest): Wanted {
   const why = unsupportedReason(cap);
   if (why) throw invalidArgument(why);
   const attrs = checkEphemeralAttributes(req.volume_context);
-  if (cap.fsType && attrs.fsType && cap.fsType !== attrs.fsType) throw invalidArgument(`volume_capability fs_type ${cap.fsType} conflicts with volume_context.fsType ${attrs.fsType}`);
+  if (cap.fsType && attrs.fsType && cap.fsType !== attrs.fsType)
+    throw invalidArgument(`volume_capability fs_type ${cap.fsType} conflicts with volume_context.fsType ${attrs.fsType}`);
   const fsType = attrs.fsType ?? cap.fsType ?? 'ext4';
   const bytes = sizeFor({ required_bytes: attrs.sizeBytes ?? DEFAULT_VOLUME_BYTES });
   if (fsType === 'xfs' && bytes < XFS_MIN_BYTES) throw outOfRange(`volume_context.size ${bytes} bytes is below the smallest xfs filesystem (300 MiB)`);
@@ -77,7 +78,8 @@ export async function publishEphemeral(ctx: CsiContext, req: EphemeralPublishReq
     if (v?.status === 'ready') {
       const e = v.ephemeral!;
       if (e.targetPath !== req.target_path) throw alreadyExists(`inline volume ${req.volume_id} is already published at ${e.targetPath}`);
-      if (v.capacityBytes !== w.bytes || e.fsType !== w.fsType || e.readonly !== w.readOnly) throw alreadyExists(`inline volume ${req.volume_id} exists with another size, fsType or readonly flag`);
+      if (v.capacityBytes !== w.bytes || e.fsType !== w.fsType || e.readonly !== w.readOnly)
+        throw alreadyExists(`inline volume ${req.volume_id} exists with another size, fsType or readonly flag`);
       if (await ourMount(ctx, v, req.target_path)) return {};
       // The mount is gone (a reboot): attach and mount the image again, below.
     }
@@ -87,8 +89,14 @@ export async function publishEphemeral(ctx: CsiContext, req: EphemeralPublishReq
       const live = ctx.store.volumes().filter((x) => x.status === 'ready').length;
       if (live >= ctx.maxVolumes) throw resourceExhausted(`node ${ctx.nodeId} already holds its maximum of ${ctx.maxVolumes} volumes`);
       v = {
-        id, name: req.volume_id, capacityBytes: w.bytes, status: 'creating', parameters: { fsType: w.fsType }, mutableParameters: {},
-        createdAt: new Date().toISOString(), publish: {},
+        id,
+        name: req.volume_id,
+        capacityBytes: w.bytes,
+        status: 'creating',
+        parameters: { fsType: w.fsType },
+        mutableParameters: {},
+        createdAt: new Date().toISOString(),
+        publish: {},
         ephemeral: { handle: req.volume_id, targetPath: req.target_path, readonly: w.readOnly, fsType: w.fsType },
       };
       // The disk policy (volumes/capacity.ts) counts an inline volume's promise like any other.

@@ -14,7 +14,10 @@ import { growImage } from '../volumes/image.ts';
 import { withRoomFor } from '../volumes/capacity.ts';
 import type { CapacityRange, VolumeCapability } from '../types.ts';
 
-export async function nodeExpandVolume(ctx: CsiContext, req: { volume_id?: string; volume_path?: string; capacity_range?: CapacityRange | null; volume_capability?: VolumeCapability | null }) {
+export async function nodeExpandVolume(
+  ctx: CsiContext,
+  req: { volume_id?: string; volume_path?: string; capacity_range?: CapacityRange | null; volume_capability?: VolumeCapability | null },
+) {
   const id = checkId(req.volume_id, 'volume_id');
   required(req.volume_path, 'volume_path');
   getVolume(ctx, id);
@@ -38,7 +41,10 @@ export async function nodeExpandVolume(ctx: CsiContext, req: { volume_id?: strin
       v = grown;
     }
     const dev = await attachedDevice(ctx, id);
-    if (!dev) throw failedPrecondition(`volume ${id} is not staged on this node${want > 0 ? '; its image has grown and the filesystem grows at the next NodeStageVolume' : ''}`);
+    if (!dev)
+      throw failedPrecondition(
+        `volume ${id} is not staged on this node${want > 0 ? '; its image has grown and the filesystem grows at the next NodeStageVolume' : ''}`,
+      );
     await ctx.loops.refreshSize(dev);
     if (isDir) {
       const m = await mountAt(ctx.mounts, path);
@@ -51,8 +57,13 @@ export async function nodeExpandVolume(ctx: CsiContext, req: { volume_id?: strin
         if (/Permission denied|Operation not permitted/.test((e as Error).message)) {
           // kubelet takes FAILED_PRECONDITION as "do not block the mount, do not
           // retry here" and shows the user nothing: say it where operators look.
-          ctx.log.warn({ volume_id: id, bytes: v.capacityBytes, fs: m.fsType }, 'volume grew, but its mounted filesystem cannot grow online without CAP_SYS_RESOURCE; it grows at the next NodeStageVolume (re-create the pod)');
-          throw failedPrecondition(`the kernel refused to grow the mounted ${m.fsType} online (the driver lacks CAP_SYS_RESOURCE); it will grow at the next NodeStageVolume`);
+          ctx.log.warn(
+            { volume_id: id, bytes: v.capacityBytes, fs: m.fsType },
+            'volume grew, but its mounted filesystem cannot grow online without CAP_SYS_RESOURCE; it grows at the next NodeStageVolume (re-create the pod)',
+          );
+          throw failedPrecondition(
+            `the kernel refused to grow the mounted ${m.fsType} online (the driver lacks CAP_SYS_RESOURCE); it will grow at the next NodeStageVolume`,
+          );
         }
         throw e;
       }

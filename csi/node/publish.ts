@@ -28,7 +28,12 @@ export async function nodePublishVolume(ctx: CsiContext, req: PublishRequest): P
   // An inline ephemeral volume has no stage: see ephemeral.ts.
   if (isEphemeralRequest(req.volume_context)) {
     const { staging_target_path, ...rest } = req;
-    return publishEphemeral(ctx, { ...rest, volume_id: id, target_path: checkPath(req.target_path, 'target_path'), ...(staging_target_path ? { staging_target_path } : {}) });
+    return publishEphemeral(ctx, {
+      ...rest,
+      volume_id: id,
+      target_path: checkPath(req.target_path, 'target_path'),
+      ...(staging_target_path ? { staging_target_path } : {}),
+    });
   }
   const staging = checkPath(req.staging_target_path, 'staging_target_path');
   const target = checkPath(req.target_path, 'target_path');
@@ -40,9 +45,11 @@ export async function nodePublishVolume(ctx: CsiContext, req: PublishRequest): P
     const why = unsupportedReason(cap);
     if (why) throw failedPrecondition(why);
     if (!v.stage?.complete || v.stage.path !== staging) throw failedPrecondition(`volume ${id} is not staged at ${staging}`);
-    if (v.stage.block !== cap.block) throw alreadyExists(`volume ${id} is staged as ${v.stage.block ? 'block' : 'mount'}, not ${cap.block ? 'block' : 'mount'}`);
+    if (v.stage.block !== cap.block)
+      throw alreadyExists(`volume ${id} is staged as ${v.stage.block ? 'block' : 'mount'}, not ${cap.block ? 'block' : 'mount'}`);
     const prev = v.publish[target];
-    if (prev && (prev.readonly !== readOnly || prev.block !== cap.block)) throw alreadyExists(`volume ${id} is already published at ${target} with other options`);
+    if (prev && (prev.readonly !== readOnly || prev.block !== cap.block))
+      throw alreadyExists(`volume ${id} is already published at ${target} with other options`);
     if (prev && (await mountAt(ctx.mounts, target))) return {};
 
     let source = staging;

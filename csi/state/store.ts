@@ -43,10 +43,20 @@ export class FileStore implements StateStore {
     return s;
   }
 
-  volumes() { return [...this.vols.values()].map(clone); }
-  volume(id: string) { const v = this.vols.get(id); return v && clone(v); }
-  snapshots() { return [...this.snaps.values()].map(clone); }
-  snapshot(id: string) { const s = this.snaps.get(id); return s && clone(s); }
+  volumes() {
+    return [...this.vols.values()].map(clone);
+  }
+  volume(id: string) {
+    const v = this.vols.get(id);
+    return v && clone(v);
+  }
+  snapshots() {
+    return [...this.snaps.values()].map(clone);
+  }
+  snapshot(id: string) {
+    const s = this.snaps.get(id);
+    return s && clone(s);
+  }
 
   async putVolume(v: VolumeRecord) {
     await writeRecord(join(this.volDir, `${v.id}.json`), v);

@@ -115,8 +115,10 @@ export async function withRoomFor<T>(ctx: CsiContext, p: PromiseOf, refuse: (msg
     if (p.more > 0) {
       const c = await capacityView(ctx);
       if (p.more > c.availableBytes) {
-        throw refuse(`${p.more} more bytes do not fit on node ${ctx.nodeId}: ${c.availableBytes} available ` +
-          `(free ${c.freeBytes} + held by volumes ${c.allocatedBytes} − reserve ${c.reserveBytes}, ×${c.ratio}, − promised ${c.promisedBytes})`);
+        throw refuse(
+          `${p.more} more bytes do not fit on node ${ctx.nodeId}: ${c.availableBytes} available ` +
+            `(free ${c.freeBytes} + held by volumes ${c.allocatedBytes} − reserve ${c.reserveBytes}, ×${c.ratio}, − promised ${c.promisedBytes})`,
+        );
       }
     }
     g.set(p.id, p.total);

@@ -67,7 +67,9 @@ async function main(argv: string[]): Promise<void> {
     await mkdir(join(out, '..'), { recursive: true });
     await packLayout(layout, out);
     const size = (await stat(out)).size;
-    process.stdout.write(`${out}: ${ref} ${manifest.digest} (${(size / 1048576).toFixed(1)} MiB, ${pkgs.length} packages, ${((Date.now() - t0) / 1000).toFixed(1)} s)\n`);
+    process.stdout.write(
+      `${out}: ${ref} ${manifest.digest} (${(size / 1048576).toFixed(1)} MiB, ${pkgs.length} packages, ${((Date.now() - t0) / 1000).toFixed(1)} s)\n`,
+    );
   } finally {
     await rm(work, { recursive: true, force: true });
   }

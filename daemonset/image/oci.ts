@@ -16,8 +16,15 @@ export const MEDIA = {
   layer: 'application/vnd.oci.image.layer.v1.tar+gzip',
 } as const;
 
-export interface Descriptor { mediaType: string; digest: string; size: number }
-export interface Layer extends Descriptor { diffId: string; createdBy: string }
+export interface Descriptor {
+  mediaType: string;
+  digest: string;
+  size: number;
+}
+export interface Layer extends Descriptor {
+  diffId: string;
+  createdBy: string;
+}
 
 export const TAR_FLAGS = ['--sort=name', '--mtime=@0', '--owner=0', '--group=0', '--numeric-owner', '--format=gnu'];
 
@@ -75,11 +82,14 @@ export async function writeImage(layout: string, ref: string, layers: Layer[], c
   });
   const tag = ref.slice(ref.lastIndexOf(':') + 1);
   await writeFile(join(layout, 'oci-layout'), JSON.stringify({ imageLayoutVersion: '1.0.0' }));
-  await writeFile(join(layout, 'index.json'), JSON.stringify({
-    schemaVersion: 2,
-    mediaType: MEDIA.index,
-    manifests: [{ ...manifest, annotations: { 'io.containerd.image.name': ref, 'org.opencontainers.image.ref.name': tag } }],
-  }));
+  await writeFile(
+    join(layout, 'index.json'),
+    JSON.stringify({
+      schemaVersion: 2,
+      mediaType: MEDIA.index,
+      manifests: [{ ...manifest, annotations: { 'io.containerd.image.name': ref, 'org.opencontainers.image.ref.name': tag } }],
+    }),
+  );
   // docker load reads this (it detects the gzip'd layers itself).
   const rel = (d: string) => `blobs/sha256/${d.slice('sha256:'.length)}`;
   await writeFile(join(layout, 'manifest.json'), JSON.stringify([{ Config: rel(config.digest), RepoTags: [ref], Layers: layers.map((l) => rel(l.digest)) }]));

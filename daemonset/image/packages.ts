@@ -9,8 +9,18 @@ import { mkdir, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 
 export const PACKAGES = [
-  'libc6', 'libstdc++6', 'dash', 'coreutils',
-  'iproute2', 'nftables', 'iptables', 'util-linux', 'mount', 'e2fsprogs', 'xfsprogs', 'kmod',
+  'libc6',
+  'libstdc++6',
+  'dash',
+  'coreutils',
+  'iproute2',
+  'nftables',
+  'iptables',
+  'util-linux',
+  'mount',
+  'e2fsprogs',
+  'xfsprogs',
+  'kmod',
 ];
 
 // debconf/perl/dpkg/install-info: used by maintainer scripts only.
@@ -75,7 +85,8 @@ export async function downloadDebs(pkgs: readonly string[], cacheDir: string): P
   const find = async (p: string) => (await readdir(cacheDir)).find((f) => f.startsWith(prefix(p)) && f.endsWith('.deb'));
   const missing: string[] = [];
   for (const p of pkgs) if (!(await find(p))) missing.push(p);
-  if (missing.length) await execa('apt-get', ['-o', 'APT::Sandbox::User=root', 'download', ...missing], { cwd: cacheDir, stdio: ['ignore', 'ignore', 'inherit'] });
+  if (missing.length)
+    await execa('apt-get', ['-o', 'APT::Sandbox::User=root', 'download', ...missing], { cwd: cacheDir, stdio: ['ignore', 'ignore', 'inherit'] });
   const out: string[] = [];
   for (const p of pkgs) {
     const f = await find(p);

@@ -6,9 +6,7 @@ import { execa } from 'execa';
 import { mkdir, writeFile, readdir, lstat, rm, symlink, cp, chmod } from 'node:fs/promises';
 import { join } from 'node:path';
 
-const IPTABLES_TOOLS = [
-  'iptables', 'iptables-save', 'iptables-restore', 'ip6tables', 'ip6tables-save', 'ip6tables-restore',
-];
+const IPTABLES_TOOLS = ['iptables', 'iptables-save', 'iptables-restore', 'ip6tables', 'ip6tables-save', 'ip6tables-restore'];
 
 async function isRealDir(p: string): Promise<boolean> {
   try {

@@ -21,23 +21,30 @@ function matchFrom(p: string, pi: number, s: string, si: number): boolean {
       return false;
     }
     if (si >= s.length) return false;
-    if (c === '?') { pi++; si++; continue; }
+    if (c === '?') {
+      pi++;
+      si++;
+      continue;
+    }
     if (c === '[') {
       const cls = parseClass(p, pi);
       if (cls) {
         if (!cls.test(s[si]!)) return false;
-        pi = cls.end; si++;
+        pi = cls.end;
+        si++;
         continue;
       }
       // An unclosed `[` is a literal, as in the shell.
     }
     if (c === '\\' && pi + 1 < p.length) {
       if (p[pi + 1] !== s[si]) return false;
-      pi += 2; si++;
+      pi += 2;
+      si++;
       continue;
     }
     if (c !== s[si]) return false;
-    pi++; si++;
+    pi++;
+    si++;
   }
   return si === s.length;
 }
@@ -45,7 +52,10 @@ function matchFrom(p: string, pi: number, s: string, si: number): boolean {
 function parseClass(p: string, start: number): { test: (ch: string) => boolean; end: number } | undefined {
   let i = start + 1;
   let negate = false;
-  if (p[i] === '!' || p[i] === '^') { negate = true; i++; }
+  if (p[i] === '!' || p[i] === '^') {
+    negate = true;
+    i++;
+  }
   const ranges: Array<[string, string]> = [];
   // A `]` right after the opening bracket is a member, not the end.
   let first = true;
@@ -99,7 +109,10 @@ export function expandGlob(pattern: string): GlobResult {
   const matches: string[] = [];
   const dirs = new Set<string>();
   const walk = (base: string, i: number): void => {
-    if (i === segs.length) { matches.push(base); return; }
+    if (i === segs.length) {
+      matches.push(base);
+      return;
+    }
     const seg = segs[i]!;
     if (!hasMagic(seg)) {
       const next = join(base, seg.replace(/\\(.)/g, '$1'));
@@ -109,7 +122,11 @@ export function expandGlob(pattern: string): GlobResult {
     }
     dirs.add(base);
     let names: string[];
-    try { names = readdirSync(base); } catch { return; }
+    try {
+      names = readdirSync(base);
+    } catch {
+      return;
+    }
     for (const n of names) {
       if (n.startsWith('.') && !seg.startsWith('.')) continue;
       if (matchSegment(seg, n)) walk(join(base, n), i + 1);
@@ -124,5 +141,10 @@ export function expandGlob(pattern: string): GlobResult {
 }
 
 function exists(p: string): boolean {
-  try { statSync(p); return true; } catch { return false; }
+  try {
+    statSync(p);
+    return true;
+  } catch {
+    return false;
+  }
 }

@@ -38,7 +38,11 @@ export function pciDevicesDir(sysfsRoot: string): string {
 export function listPci(sysfsRoot: string): PciDevice[] {
   const dir = pciDevicesDir(sysfsRoot);
   let names: string[];
-  try { names = readdirSync(dir); } catch { return []; }
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return [];
+  }
   const out: PciDevice[] = [];
   for (const address of names.sort()) {
     const d = join(dir, address);

@@ -26,7 +26,9 @@ function scanRule(rule: DiscoveryRule, sysfsRoot: string, maxId: number, dirs: S
     }
     case 'pci': {
       dirs.add(pciDevicesDir(sysfsRoot));
-      const found = listPci(sysfsRoot).filter((d) => d.vendor === rule.vendor && (rule.classes.length === 0 || rule.classes.some((c) => classMatches(d.classCode, c))));
+      const found = listPci(sysfsRoot).filter(
+        (d) => d.vendor === rule.vendor && (rule.classes.length === 0 || rule.classes.some((c) => classMatches(d.classCode, c))),
+      );
       // Without a driver-specific map from PCI address to node file, pair
       // them in order: the n-th function (by address) gets the n-th node.
       const nodes = rule.deviceNodes ? expandGlob(rule.deviceNodes) : undefined;

@@ -15,7 +15,11 @@ export interface UsbDevice {
 }
 
 function read(dir: string, f: string): string | undefined {
-  try { return readFileSync(join(dir, f), 'utf8').trim(); } catch { return undefined; }
+  try {
+    return readFileSync(join(dir, f), 'utf8').trim();
+  } catch {
+    return undefined;
+  }
 }
 
 export function usbDevicesDir(sysfsRoot: string): string {
@@ -25,7 +29,11 @@ export function usbDevicesDir(sysfsRoot: string): string {
 export function listUsb(sysfsRoot: string): UsbDevice[] {
   const dir = usbDevicesDir(sysfsRoot);
   let names: string[];
-  try { names = readdirSync(dir); } catch { return []; }
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return [];
+  }
   const out: UsbDevice[] = [];
   for (const name of names.sort()) {
     const d = join(dir, name);
@@ -38,7 +46,11 @@ export function listUsb(sysfsRoot: string): UsbDevice[] {
     const devnum = parseInt(dev, 10);
     if (!(busnum > 0) || !(devnum > 0)) continue;
     out.push({
-      name, vendor: parseInt(v, 16), product: parseInt(p, 16), busnum, devnum,
+      name,
+      vendor: parseInt(v, 16),
+      product: parseInt(p, 16),
+      busnum,
+      devnum,
       node: `/dev/bus/usb/${String(busnum).padStart(3, '0')}/${String(devnum).padStart(3, '0')}`,
     });
   }

@@ -58,7 +58,10 @@ export function wrapUnary<Req, Res>(method: string, impl: UnaryImpl<Req, Res>, o
       }
     };
     try {
-      Promise.resolve(impl(call.request, call)).then((res) => finish(undefined, res), (e: unknown) => finish(e));
+      Promise.resolve(impl(call.request, call)).then(
+        (res) => finish(undefined, res),
+        (e: unknown) => finish(e),
+      );
     } catch (e) {
       finish(e);
     }
@@ -76,13 +79,14 @@ export function wrapServerStream<Req, Res>(method: string, impl: StreamImpl<Req,
       const se = toServiceError(e);
       opts.observe?.(method, codeName(se.code), Number(process.hrtime.bigint() - start) / 1e9);
       opts.log.error({ method, code: codeName(se.code), err: errorMessage(e) }, 'stream failed');
-      try { call.destroy(se); } catch { /* stream already gone */ }
+      try {
+        call.destroy(se);
+      } catch {
+        /* stream already gone */
+      }
     };
     try {
-      Promise.resolve(impl(call.request, call)).then(
-        () => opts.observe?.(method, 'OK', Number(process.hrtime.bigint() - start) / 1e9),
-        fail,
-      );
+      Promise.resolve(impl(call.request, call)).then(() => opts.observe?.(method, 'OK', Number(process.hrtime.bigint() - start) / 1e9), fail);
     } catch (e) {
       fail(e);
     }

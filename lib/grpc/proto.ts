@@ -7,11 +7,9 @@ import { join, dirname } from 'node:path';
 import { createRequire } from 'node:module';
 
 export function protoDir(): string {
-  const candidates = [
-    process.env.HOSTPLANE_PROTO_DIR,
-    join(import.meta.dirname, 'proto'),
-    join(import.meta.dirname, '..', '..', 'proto'),
-  ].filter((p): p is string => !!p);
+  const candidates = [process.env.HOSTPLANE_PROTO_DIR, join(import.meta.dirname, 'proto'), join(import.meta.dirname, '..', '..', 'proto')].filter(
+    (p): p is string => !!p,
+  );
   for (const c of candidates) if (existsSync(join(c, 'pluginregistration'))) return c;
   throw new Error(`proto definitions not found (looked in ${candidates.join(', ')})`);
 }

@@ -47,8 +47,11 @@ export async function keepServing(path: string, serve: () => Promise<UnixServer>
       current = await serve();
       count++;
       if (closed) await current.close(100);
-    })().catch((e: unknown) => log.error({ socket: path, err: errorMessage(e) }, 'serving the socket again failed; will retry'))
-      .finally(() => { busy = false; });
+    })()
+      .catch((e: unknown) => log.error({ socket: path, err: errorMessage(e) }, 'serving the socket again failed; will retry'))
+      .finally(() => {
+        busy = false;
+      });
   }, intervalMs);
   timer.unref();
   return {

@@ -38,7 +38,11 @@ export class SocketInUseError extends Error {
 export function socketAnswers(path: string, timeoutMs = 1000): Promise<boolean> {
   return new Promise((resolve) => {
     const sock = connect(path);
-    const done = (live: boolean) => { clearTimeout(t); sock.destroy(); resolve(live); };
+    const done = (live: boolean) => {
+      clearTimeout(t);
+      sock.destroy();
+      resolve(live);
+    };
     const t = setTimeout(() => done(true), timeoutMs);
     sock.once('connect', () => done(true));
     sock.once('error', () => done(false));
@@ -57,11 +61,7 @@ async function removeStaleSocket(path: string): Promise<void> {
   await rm(path, { force: true });
 }
 
-export async function serveUnix(
-  path: string,
-  register: (server: grpc.Server) => void,
-  options: grpc.ServerOptions = {},
-): Promise<UnixServer> {
+export async function serveUnix(path: string, register: (server: grpc.Server) => void, options: grpc.ServerOptions = {}): Promise<UnixServer> {
   await mkdir(dirname(path), { recursive: true });
   await removeStaleSocket(path);
   const server = new grpc.Server({ 'grpc.max_receive_message_length': 16 * 1024 * 1024, ...options });
@@ -74,8 +74,14 @@ export async function serveUnix(
     path,
     async close(graceMs = 2000) {
       await new Promise<void>((resolve) => {
-        const t = setTimeout(() => { server.forceShutdown(); resolve(); }, graceMs);
-        server.tryShutdown(() => { clearTimeout(t); resolve(); });
+        const t = setTimeout(() => {
+          server.forceShutdown();
+          resolve();
+        }, graceMs);
+        server.tryShutdown(() => {
+          clearTimeout(t);
+          resolve();
+        });
       });
       await rm(path, { force: true });
     },

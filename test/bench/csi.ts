@@ -23,7 +23,13 @@ const ITER = Number(process.argv[2] ?? 15);
 const WARMUP = 2;
 const CONCURRENT = 20;
 
-interface Driver { name: string; proc: ChildProcess; client: CsiClient; stage: boolean; dir: string }
+interface Driver {
+  name: string;
+  proc: ChildProcess;
+  client: CsiClient;
+  stage: boolean;
+  dir: string;
+}
 
 async function waitForSocket(path: string, proc: ChildProcess): Promise<void> {
   for (let i = 0; i < 300; i++) {
@@ -62,8 +68,15 @@ async function lifecycle(d: Driver, block: boolean): Promise<number> {
   const t0 = nowMs();
   const { volume } = await d.client.controller.CreateVolume({ name: n, capacity_range: { required_bytes: GiB }, volume_capabilities: [cap] });
   const id = volume.volume_id;
-  if (d.stage) await d.client.node.NodeStageVolume({ volume_id: id, staging_target_path: staging, volume_capability: cap, volume_context: volume.volume_context });
-  await d.client.node.NodePublishVolume({ volume_id: id, staging_target_path: d.stage ? staging : '', target_path: target, volume_capability: cap, volume_context: volume.volume_context });
+  if (d.stage)
+    await d.client.node.NodeStageVolume({ volume_id: id, staging_target_path: staging, volume_capability: cap, volume_context: volume.volume_context });
+  await d.client.node.NodePublishVolume({
+    volume_id: id,
+    staging_target_path: d.stage ? staging : '',
+    target_path: target,
+    volume_capability: cap,
+    volume_context: volume.volume_context,
+  });
   await d.client.node.NodeUnpublishVolume({ volume_id: id, target_path: target });
   if (d.stage) await d.client.node.NodeUnstageVolume({ volume_id: id, staging_target_path: staging });
   await d.client.controller.DeleteVolume({ volume_id: id });
@@ -76,16 +89,26 @@ async function concurrentCreates(d: Driver): Promise<number> {
   const names = Array.from({ length: CONCURRENT }, (_, i) => `bench-cc-${seq}-${i}`);
   seq++;
   const t0 = nowMs();
-  const rs = await Promise.all(names.map((name) => d.client.controller.CreateVolume({ name, capacity_range: { required_bytes: GiB }, volume_capabilities: [mountCap('ext4')] })));
+  const rs = await Promise.all(
+    names.map((name) => d.client.controller.CreateVolume({ name, capacity_range: { required_bytes: GiB }, volume_capabilities: [mountCap('ext4')] })),
+  );
   const ms = nowMs() - t0;
   for (const r of rs) await d.client.controller.DeleteVolume({ volume_id: r.volume.volume_id });
   return ms;
 }
 
-interface Result { mount: number[]; block: number[]; cc: number[]; mem: { rss: number; hwm: number } }
+interface Result {
+  mount: number[];
+  block: number[];
+  cc: number[];
+  mem: { rss: number; hwm: number };
+}
 
 async function measure(d: Driver): Promise<Result> {
-  for (let i = 0; i < WARMUP; i++) { await lifecycle(d, false); await lifecycle(d, true); }
+  for (let i = 0; i < WARMUP; i++) {
+    await lifecycle(d, false);
+    await lifecycle(d, true);
+  }
   const r: Result = { mount: [], block: [], cc: [], mem: { rss: 0, hwm: 0 } };
   // Interleaved so that background noise on a shared machine hits both kinds alike.
   for (let i = 0; i < ITER; i++) {
@@ -112,14 +135,35 @@ async function main(): Promise<void> {
   try {
     const oursDir = join(base, 'ours');
     mkdirSync(oursDir);
-    const ours = await start('hostplane', oursDir, OURS, ['csi', '--endpoint', `unix://${oursDir}/csi.sock`, '--node-id', 'bench', '--data-dir', join(oursDir, 'data'), '--log-level', 'warn']);
+    const ours = await start('hostplane', oursDir, OURS, [
+      'csi',
+      '--endpoint',
+      `unix://${oursDir}/csi.sock`,
+      '--node-id',
+      'bench',
+      '--data-dir',
+      join(oursDir, 'data'),
+      '--log-level',
+      'warn',
+    ]);
     results.hostplane = await measure(ours);
     await stop(ours);
 
     if (existsSync(REFERENCE)) {
       const refDir = join(base, 'ref');
       mkdirSync(refDir);
-      const ref = await start('hostpathplugin', refDir, REFERENCE, ['--endpoint', `unix://${refDir}/csi.sock`, '--nodeid', 'bench', '--drivername', 'hostpath.csi.k8s.io', '--statedir', join(refDir, 'state'), '--v', '0']);
+      const ref = await start('hostpathplugin', refDir, REFERENCE, [
+        '--endpoint',
+        `unix://${refDir}/csi.sock`,
+        '--nodeid',
+        'bench',
+        '--drivername',
+        'hostpath.csi.k8s.io',
+        '--statedir',
+        join(refDir, 'state'),
+        '--v',
+        '0',
+      ]);
       results.hostpathplugin = await measure(ref);
       await stop(ref);
     } else {
@@ -140,8 +184,12 @@ async function main(): Promise<void> {
   const ref = results.hostpathplugin;
   if (ref) {
     const ratio = (a: number[], b: number[]) => median(a) / median(b);
-    process.stdout.write(`ratio hostplane/reference (median): mount ${ratio(ours.mount, ref.mount).toFixed(2)}x (target ≤ 2x), block ${ratio(ours.block, ref.block).toFixed(2)}x (target ≤ 1x), ${CONCURRENT} creates ${ratio(ours.cc, ref.cc).toFixed(2)}x\n`);
-    process.stdout.write(`p99 hostplane/reference: mount ${(percentile(ours.mount, 99) / percentile(ref.mount, 99)).toFixed(2)}x, block ${(percentile(ours.block, 99) / percentile(ref.block, 99)).toFixed(2)}x\n`);
+    process.stdout.write(
+      `ratio hostplane/reference (median): mount ${ratio(ours.mount, ref.mount).toFixed(2)}x (target ≤ 2x), block ${ratio(ours.block, ref.block).toFixed(2)}x (target ≤ 1x), ${CONCURRENT} creates ${ratio(ours.cc, ref.cc).toFixed(2)}x\n`,
+    );
+    process.stdout.write(
+      `p99 hostplane/reference: mount ${(percentile(ours.mount, 99) / percentile(ref.mount, 99)).toFixed(2)}x, block ${(percentile(ours.block, 99) / percentile(ref.block, 99)).toFixed(2)}x\n`,
+    );
   } else {
     process.stdout.write(`(no reference) hostplane medians: mount ${fmtMs(median(ours.mount))}, block ${fmtMs(median(ours.block))}\n`);
   }

@@ -23,24 +23,58 @@ const devDir = join(root, 'dev');
 mkdirSync(devDir, { recursive: true });
 for (let i = 0; i < 8; i++) writeFileSync(join(devDir, `acc${i}`), '');
 const configPath = join(root, 'config.yaml');
-writeFileSync(configPath, stringify({
-  rescanIntervalSeconds: 0,
-  resources: [{ name: RES, devices: [{ path: `${devDir}/acc*` }], deviceNodes: [join(devDir, 'ctl')], env: { MODE: 'bench' }, mounts: [{ hostPath: '/usr/lib', containerPath: '/usr/lib/host', readOnly: true }] }],
-}));
+writeFileSync(
+  configPath,
+  stringify({
+    rescanIntervalSeconds: 0,
+    resources: [
+      {
+        name: RES,
+        devices: [{ path: `${devDir}/acc*` }],
+        deviceNodes: [join(devDir, 'ctl')],
+        env: { MODE: 'bench' },
+        mounts: [{ hostPath: '/usr/lib', containerPath: '/usr/lib/host', readOnly: true }],
+      },
+    ],
+  }),
+);
 
 const lines: string[] = [];
-const out = (s: string) => { lines.push(s); process.stdout.write(`${s}\n`); };
+const out = (s: string) => {
+  lines.push(s);
+  process.stdout.write(`${s}\n`);
+};
 const verdict = (ok: boolean) => (ok ? 'PASS' : 'FAIL');
 
 const kubelet = await FakeKubelet.start(kubeletDir);
 const repo = join(import.meta.dirname, '..', '..');
 // Per-call info logs off: we time the plugin, not the log pipe.
-const child = spawn(process.execPath, [join(repo, 'main.ts'), 'device-plugin', '--config', configPath, '--kubelet-dir', kubeletDir, '--cdi-dir', join(root, 'cdi'), '--sysfs-root', join(root, 'sys'), '--plugins-registry', join(root, 'none')], {
-  stdio: ['ignore', 'ignore', 'inherit'],
-  env: { ...process.env, HOSTPLANE_LOG_LEVEL: 'warn' },
-});
+const child = spawn(
+  process.execPath,
+  [
+    join(repo, 'main.ts'),
+    'device-plugin',
+    '--config',
+    configPath,
+    '--kubelet-dir',
+    kubeletDir,
+    '--cdi-dir',
+    join(root, 'cdi'),
+    '--sysfs-root',
+    join(root, 'sys'),
+    '--plugins-registry',
+    join(root, 'none'),
+  ],
+  {
+    stdio: ['ignore', 'ignore', 'inherit'],
+    env: { ...process.env, HOSTPLANE_LOG_LEVEL: 'warn' },
+  },
+);
 // However this bench ends (error, Ctrl-C, a closed pipe), the plugin and temp dir go with it.
-process.on('exit', () => { child.kill('SIGKILL'); rmSync(root, { recursive: true, force: true }); });
+process.on('exit', () => {
+  child.kill('SIGKILL');
+  rmSync(root, { recursive: true, force: true });
+});
 for (const sig of ['SIGINT', 'SIGTERM', 'SIGPIPE'] as const) process.on(sig, () => process.exit(1));
 await kubelet.waitFor(() => kubelet.latest(RES)?.length === 8, 5000, 'registration');
 let failed = false;
@@ -48,8 +82,14 @@ let failed = false;
 // 1. Allocate, against a no-op unary call on the same connection.
 {
   const conn = kubelet.plugins.get(RES)!;
-  const options = () => new Promise<void>((res, rej) => (conn.client.GetDevicePluginOptions as (r: object, cb: (e: Error | null) => void) => void)({}, (e) => (e ? rej(e) : res())));
-  for (let i = 0; i < 100; i++) { await kubelet.allocate(RES, [`acc${i % 8}`]); await options(); }
+  const options = () =>
+    new Promise<void>((res, rej) =>
+      (conn.client.GetDevicePluginOptions as (r: object, cb: (e: Error | null) => void) => void)({}, (e) => (e ? rej(e) : res())),
+    );
+  for (let i = 0; i < 100; i++) {
+    await kubelet.allocate(RES, [`acc${i % 8}`]);
+    await options();
+  }
   const alloc: number[] = [];
   const ref: number[] = [];
   for (let i = 0; i < 1000; i++) {
@@ -63,10 +103,13 @@ let failed = false;
   out(summary('Allocate (2 devices)', alloc));
   out(summary('  reference: GetDevicePluginOptions', ref));
   const p99 = percentile(alloc, 99);
-  out(`  Allocate / no-op RPC (median)     ${(median(alloc) / median(ref)).toFixed(2)}x   target p99 < 5 ms: ${verdict(p99 < 5)}${p99 >= 5 && percentile(ref, 99) >= 5 ? ' (the no-op RPC misses it too: machine load)' : ''}`);
+  out(
+    `  Allocate / no-op RPC (median)     ${(median(alloc) / median(ref)).toFixed(2)}x   target p99 < 5 ms: ${verdict(p99 < 5)}${p99 >= 5 && percentile(ref, 99) >= 5 ? ' (the no-op RPC misses it too: machine load)' : ''}`,
+  );
   failed ||= p99 >= 5;
   // The plugin's own work per Allocate, without gRPC or the other process.
-  const res = validateConfig({ resources: [{ name: RES, devices: [{ path: `${devDir}/acc*` }], deviceNodes: [join(devDir, 'ctl')], env: { MODE: 'bench' } }] }).resources[0]!;
+  const res = validateConfig({ resources: [{ name: RES, devices: [{ path: `${devDir}/acc*` }], deviceNodes: [join(devDir, 'ctl')], env: { MODE: 'bench' } }] })
+    .resources[0]!;
   const state = new DeviceState(1);
   state.reset(scanResource(res, '/nonexistent').devices);
   const inproc: number[] = [];
@@ -86,7 +129,8 @@ let failed = false;
     const appear = i % 2 === 0;
     const want = appear ? 'Healthy' : 'Unhealthy';
     const t = nowMs();
-    if (appear) writeFileSync(dev, ''); else rmSync(dev);
+    if (appear) writeFileSync(dev, '');
+    else rmSync(dev);
     await kubelet.waitFor(() => kubelet.latest(RES)?.find((d) => d.ID === 'acchot' && d.health === want), 2000, `acchot ${want}`);
     health.push(nowMs() - t);
   }
@@ -94,9 +138,14 @@ let failed = false;
   const refDir = mkdtempSync(join(root, 'ref-'));
   for (let i = 0; i < 100; i++) {
     await new Promise<void>((resolve) => {
-      const w = watch(refDir, () => { raw.push(nowMs() - t); w.close(); resolve(); });
+      const w = watch(refDir, () => {
+        raw.push(nowMs() - t);
+        w.close();
+        resolve();
+      });
       const t = nowMs();
-      if (i % 2 === 0) writeFileSync(join(refDir, 'x'), ''); else rmSync(join(refDir, 'x'));
+      if (i % 2 === 0) writeFileSync(join(refDir, 'x'), '');
+      else rmSync(join(refDir, 'x'));
     });
   }
   out(summary('device change → ListAndWatch', health));

@@ -23,7 +23,9 @@ function api(method: string, path: string, body?: unknown): Promise<unknown> {
   return new Promise((resolve, reject) => {
     const req = request(new URL(path, APISERVER_URL), { method, ...tls(), headers: { 'content-type': 'application/json' } }, (res) => {
       let data = '';
-      res.on('data', (c: Buffer) => { data += c.toString(); });
+      res.on('data', (c: Buffer) => {
+        data += c.toString();
+      });
       res.on('end', () => (res.statusCode! >= 300 ? reject(new Error(`${method} ${path}: ${res.statusCode} ${data}`)) : resolve(JSON.parse(data || '{}'))));
     });
     req.on('error', reject);
@@ -39,8 +41,7 @@ function watchRunning(name: string): { done: Promise<number>; close: () => void 
       let buf = '';
       res.on('data', (c: Buffer) => {
         buf += c.toString();
-        let nl;
-        while ((nl = buf.indexOf('\n')) >= 0) {
+        for (let nl = buf.indexOf('\n'); nl >= 0; nl = buf.indexOf('\n')) {
           const ev = JSON.parse(buf.slice(0, nl)) as { object: any };
           buf = buf.slice(nl + 1);
           const st = ev.object?.status;
@@ -49,7 +50,9 @@ function watchRunning(name: string): { done: Promise<number>; close: () => void 
         }
       });
     });
-    req.on('error', () => { /* closed */ });
+    req.on('error', () => {
+      /* closed */
+    });
     req.end();
     close = () => req.destroy();
   });
@@ -61,9 +64,12 @@ async function onePod(name: string, runtimeClass?: string): Promise<number> {
   await new Promise((r) => setTimeout(r, 50)); // the watch is established
   const t0 = nowMs();
   await api('POST', `/api/v1/namespaces/${NS}/pods`, {
-    apiVersion: 'v1', kind: 'Pod', metadata: { name },
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { name },
     spec: {
-      ...(runtimeClass ? { runtimeClassName: runtimeClass } : {}), terminationGracePeriodSeconds: 0,
+      ...(runtimeClass ? { runtimeClassName: runtimeClass } : {}),
+      terminationGracePeriodSeconds: 0,
       containers: [{ name: 'c', image: IMAGES.busybox, command: ['sleep', '100000'] }],
     },
   });
@@ -79,7 +85,11 @@ async function main(): Promise<void> {
   // HOSTPLANE_E2E_REUSE=1: a node started by hand (test/e2e/cluster/cli.ts start) is used and left up.
   const reuse = process.env.HOSTPLANE_E2E_REUSE === '1';
   if (!reuse) {
-    for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => { stopCluster(); process.exit(130); });
+    for (const sig of ['SIGINT', 'SIGTERM'] as const)
+      process.once(sig, () => {
+        stopCluster();
+        process.exit(130);
+      });
     log('starting the node');
     await startCluster();
   }
@@ -96,9 +106,16 @@ async function main(): Promise<void> {
     const ref: number[] = [];
     for (let i = 0; i < ROUNDS; i++) {
       // Alternate which goes first, so neither always follows the other's teardown.
-      if (i % 2 === 0) { ours.push(await onePod(`ours-${i}`)); ref.push(await onePod(`ref-${i}`, REF_HANDLER)); } else { ref.push(await onePod(`ref-${i}`, REF_HANDLER)); ours.push(await onePod(`ours-${i}`)); }
+      if (i % 2 === 0) {
+        ours.push(await onePod(`ours-${i}`));
+        ref.push(await onePod(`ref-${i}`, REF_HANDLER));
+      } else {
+        ref.push(await onePod(`ref-${i}`, REF_HANDLER));
+        ours.push(await onePod(`ours-${i}`));
+      }
     }
-    const line = (label: string, s: number[]) => `${label.padEnd(40)} median ${fmtMs(median(s)).padStart(9)}  p90 ${fmtMs(percentile(s, 90)).padStart(9)}  (n=${s.length})`;
+    const line = (label: string, s: number[]) =>
+      `${label.padEnd(40)} median ${fmtMs(median(s)).padStart(9)}  p90 ${fmtMs(percentile(s, 90)).padStart(9)}  (n=${s.length})`;
     process.stdout.write(`${line('pod to Running, hostplane CNI', ours)}\n${line('pod to Running, reference bridge v1.10.0', ref)}\n`);
     process.stdout.write(`ratio hostplane/reference (medians): ${(median(ours) / median(ref)).toFixed(2)}\n`);
   } finally {

@@ -48,7 +48,11 @@ describe.each(['standalone', 'agent'] as const)('cnitool, %s mode', (mode) => {
 
   function hostplane(ranges: object[][]) {
     return {
-      type: 'hostplane', bridge, isGateway: true, isDefaultGateway: true, ipMasq: true,
+      type: 'hostplane',
+      bridge,
+      isGateway: true,
+      isDefaultGateway: true,
+      ipMasq: true,
       agentSocket: agent?.socket ?? '',
       capabilities: { ips: true, mac: true },
       ipam: { type: 'hostplane', ranges, dataDir: sb.dataDir },
@@ -59,32 +63,50 @@ describe.each(['standalone', 'agent'] as const)('cnitool, %s mode', (mode) => {
     ensureBuilt();
     mkdirSync(shimDir);
     mkdirSync(replies);
-    writeFileSync(join(shimDir, 'hostplane'), [
-      '#!/bin/sh',
-      `out=$(${JSON.stringify(join(PLUGIN_DIR, 'hostplane'))}); rc=$?`,
-      `printf '%s' "$out" > "${replies}/$(date +%s%N)-$CNI_COMMAND-$rc.json"`,
-      `printf '%s\\n' "$out"`,
-      'exit $rc',
-      '',
-    ].join('\n'), { mode: 0o755 });
+    writeFileSync(
+      join(shimDir, 'hostplane'),
+      [
+        '#!/bin/sh',
+        `out=$(${JSON.stringify(join(PLUGIN_DIR, 'hostplane'))}); rc=$?`,
+        `printf '%s' "$out" > "${replies}/$(date +%s%N)-$CNI_COMMAND-$rc.json"`,
+        `printf '%s\\n' "$out"`,
+        'exit $rc',
+        '',
+      ].join('\n'),
+      { mode: 0o755 },
+    );
     sb.nft(ids(chain).chain);
     sb.nft(ids(solo).chain);
     if (mode === 'agent') {
       agent = new AgentProcess({ ipamDirs: [sb.dataDir], bridge });
       await agent.start();
     }
-    writeFileSync(join(confDir, '10-chain.conflist'), JSON.stringify({
-      cniVersion: '1.1.0', name: chain,
-      plugins: [hostplane([[{ subnet: '10.215.0.0/24' }], [{ subnet: 'fd15::/64' }]]), { type: 'portmap', capabilities: { portMappings: true }, snat: true }, { type: 'bandwidth', capabilities: { bandwidth: true } }],
-    }));
+    writeFileSync(
+      join(confDir, '10-chain.conflist'),
+      JSON.stringify({
+        cniVersion: '1.1.0',
+        name: chain,
+        plugins: [
+          hostplane([[{ subnet: '10.215.0.0/24' }], [{ subnet: 'fd15::/64' }]]),
+          { type: 'portmap', capabilities: { portMappings: true }, snat: true },
+          { type: 'bandwidth', capabilities: { bandwidth: true } },
+        ],
+      }),
+    );
     // A two-address pool, so STATUS can be driven to "exhausted".
-    writeFileSync(join(confDir, '20-solo.conflist'), JSON.stringify({
-      cniVersion: '1.1.0', name: solo, plugins: [hostplane([[{ subnet: '10.216.0.0/24', rangeStart: '10.216.0.10', rangeEnd: '10.216.0.11' }]])],
-    }));
+    writeFileSync(
+      join(confDir, '20-solo.conflist'),
+      JSON.stringify({
+        cniVersion: '1.1.0',
+        name: solo,
+        plugins: [hostplane([[{ subnet: '10.216.0.0/24', rangeStart: '10.216.0.10', rangeEnd: '10.216.0.11' }]])],
+      }),
+    );
   });
   afterAll(async () => {
     await agent?.stop();
-    for (const f of existsSync(CACHE) ? readdirSync(CACHE) : []) if (f.startsWith(`${chain}-`) || f.startsWith(`${solo}-`)) rmSync(join(CACHE, f), { force: true });
+    for (const f of existsSync(CACHE) ? readdirSync(CACHE) : [])
+      if (f.startsWith(`${chain}-`) || f.startsWith(`${solo}-`)) rmSync(join(CACHE, f), { force: true });
     sb.cleanup();
     rmSync(confDir, { recursive: true, force: true });
     rmSync(recDir, { recursive: true, force: true });
@@ -92,7 +114,10 @@ describe.each(['standalone', 'agent'] as const)('cnitool, %s mode', (mode) => {
 
   /** The plugin's last reply to `command`: its exit code and the JSON it printed. */
   function lastReply(command: string): { rc: number; out: { code?: number; msg?: string } } {
-    const f = readdirSync(replies).filter((n) => n.endsWith('.json') && n.split('-')[1] === command).sort().at(-1);
+    const f = readdirSync(replies)
+      .filter((n) => n.endsWith('.json') && n.split('-')[1] === command)
+      .sort()
+      .at(-1);
     if (!f) throw new Error(`no ${command} reply recorded`);
     return { rc: Number(f.split('-')[2]!.replace('.json', '')), out: JSON.parse(readFileSync(join(replies, f), 'utf8') || '{}') };
   }
@@ -119,7 +144,7 @@ describe.each(['standalone', 'agent'] as const)('cnitool, %s mode', (mode) => {
   };
 
   describe('hostplane → portmap → bandwidth (cniVersion 1.1.0)', () => {
-    it('add returns hostplane\'s interfaces and IPs plus the chained plugins\' additions; the pod reaches the gateway', async () => {
+    it("add returns hostplane's interfaces and IPs plus the chained plugins' additions; the pod reaches the gateway", async () => {
       const ns = sb.netns('a');
       const before = served('ADD');
       const r = cnitool('add', chain, ns, { CAP_ARGS: caps });

@@ -31,7 +31,15 @@ async function waitForSocket(path: string, child: ChildProcess): Promise<void> {
   throw new Error(`driver socket ${path} never appeared`);
 }
 
-interface Summary { ran: number; total: number; passed: number; failed: number; pending: number; skipped: number; skippedNames: string[] }
+interface Summary {
+  ran: number;
+  total: number;
+  passed: number;
+  failed: number;
+  pending: number;
+  skipped: number;
+  skippedNames: string[];
+}
 
 function parse(out: string): Summary {
   // biome-ignore lint/suspicious/noControlCharactersInRegex: strips the ANSI colour escapes (ESC is the point)
@@ -51,8 +59,12 @@ describe.each(['mount', 'block'])('csi-sanity v5.4.0, access type %s', (accessTy
   beforeAll(async () => {
     if (!existsSync(bin)) execFileSync('npm', ['run', 'build'], { cwd: root, stdio: 'ignore' });
     dir = mkdtempSync(`/tmp/hp-csi-sanity-${accessType}-`);
-    driver = spawn(bin, ['csi', '--endpoint', `unix://${dir}/csi.sock`, '--node-id', 'sanity-node', '--data-dir', `${dir}/data`], { stdio: ['ignore', 'ignore', 'pipe'] });
-    driver.stderr!.on('data', (b: Buffer) => { stderr += b.toString(); });
+    driver = spawn(bin, ['csi', '--endpoint', `unix://${dir}/csi.sock`, '--node-id', 'sanity-node', '--data-dir', `${dir}/data`], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    driver.stderr!.on('data', (b: Buffer) => {
+      stderr += b.toString();
+    });
     await waitForSocket(`${dir}/csi.sock`, driver);
   });
 
@@ -66,16 +78,20 @@ describe.each(['mount', 'block'])('csi-sanity v5.4.0, access type %s', (accessTy
 
   it('passes every spec it runs, skipping only GroupController and the opt-in attach-limit spec', async () => {
     writeFileSync(join(dir, 'mutable.yaml'), 'readAheadKB: "256"\n');
-    const r = await execa(SANITY, [
-      '--ginkgo.v',
-      `--csi.endpoint=${dir}/csi.sock`,
-      `--csi.mountdir=${dir}/target`,
-      `--csi.stagingdir=${dir}/staging`,
-      `--csi.testvolumeaccesstype=${accessType}`,
-      `--csi.testvolumesize=${64 * 1024 * 1024}`,
-      `--csi.testvolumeexpandsize=${128 * 1024 * 1024}`,
-      `--csi.testvolumemutableparameters=${dir}/mutable.yaml`,
-    ], { reject: false, all: true, timeout: 600_000 });
+    const r = await execa(
+      SANITY,
+      [
+        '--ginkgo.v',
+        `--csi.endpoint=${dir}/csi.sock`,
+        `--csi.mountdir=${dir}/target`,
+        `--csi.stagingdir=${dir}/staging`,
+        `--csi.testvolumeaccesstype=${accessType}`,
+        `--csi.testvolumesize=${64 * 1024 * 1024}`,
+        `--csi.testvolumeexpandsize=${128 * 1024 * 1024}`,
+        `--csi.testvolumemutableparameters=${dir}/mutable.yaml`,
+      ],
+      { reject: false, all: true, timeout: 600_000 },
+    );
     const s = parse(r.all ?? '');
     console.log(`csi-sanity ${accessType}: Ran ${s.ran} of ${s.total}, ${s.passed} Passed, ${s.failed} Failed, ${s.skipped} Skipped`);
     if (r.exitCode !== 0 || s.failed) console.error((r.all ?? '').slice(-6000), stderr.slice(-3000));
@@ -85,7 +101,11 @@ describe.each(['mount', 'block'])('csi-sanity v5.4.0, access type %s', (accessTy
     expect(s.ran).toBeGreaterThanOrEqual(84);
     expect(s.skipped).toBe(7);
     expect(s.skipped).toBe(s.skippedNames.length);
-    for (const name of s.skippedNames) expect(INHERENT_SKIPS.some((re) => re.test(name)), `unexpected skip: ${name}`).toBe(true);
+    for (const name of s.skippedNames)
+      expect(
+        INHERENT_SKIPS.some((re) => re.test(name)),
+        `unexpected skip: ${name}`,
+      ).toBe(true);
   }, 600_000);
 
   it('leaves no loop device, mount or image behind', () => {
@@ -97,7 +117,7 @@ describe.each(['mount', 'block'])('csi-sanity v5.4.0, access type %s', (accessTy
 });
 
 describe('the tool is the version this suite is written against', () => {
-  it('csi-sanity is csi-test v5.4.0 (from the binary\'s build info, not assumed)', () => {
+  it("csi-sanity is csi-test v5.4.0 (from the binary's build info, not assumed)", () => {
     expect(goModuleVersion(SANITY, 'github.com/kubernetes-csi/csi-test/v5')).toBe('v5.4.0');
   });
 });

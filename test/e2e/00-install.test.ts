@@ -25,7 +25,11 @@ beforeAll(() => {
   readerTimer = setInterval(() => {
     if (!existsSync(CONFLIST)) return;
     const text = readFileSync(CONFLIST, 'utf8');
-    try { JSON.parse(text); } catch { torn.push(text); }
+    try {
+      JSON.parse(text);
+    } catch {
+      torn.push(text);
+    }
   }, 2);
 });
 afterAll(() => {
@@ -88,7 +92,12 @@ spec:
   });
 
   it('nothing of the node listens off loopback or the node address', () => {
-    const ours = new Set<number>([...knownDaemons().map((d) => daemonPid(d)).filter((p): p is number => p !== undefined), ...pidsInCgroups()]);
+    const ours = new Set<number>([
+      ...knownDaemons()
+        .map((d) => daemonPid(d))
+        .filter((p): p is number => p !== undefined),
+      ...pidsInCgroups(),
+    ]);
     expect(ours.size).toBeGreaterThan(6);
     const bad: string[] = [];
     let seen = 0;
@@ -98,7 +107,10 @@ spec:
       const pids = [...line.matchAll(/pid=(\d+)/g)].map((m) => Number(m[1]));
       if (!pids.some((p) => ours.has(p))) continue;
       seen++;
-      const addr = local.slice(0, local.lastIndexOf(':')).replace(/^\[|\]$/g, '').replace(/%.*$/, '');
+      const addr = local
+        .slice(0, local.lastIndexOf(':'))
+        .replace(/^\[|\]$/g, '')
+        .replace(/%.*$/, '');
       if (!['127.0.0.1', '::1', NODE_IP].includes(addr)) bad.push(line);
     }
     expect(seen).toBeGreaterThan(3);

@@ -19,7 +19,7 @@ const inCidr = (ip: string, cidr: string) => {
   const [base, bits] = cidr.split('/');
   const n = (a: string) => a.split('.').reduce((x, o) => (x << 8) + Number(o), 0) >>> 0;
   const mask = Number(bits) === 0 ? 0 : (~0 << (32 - Number(bits))) >>> 0;
-  return ((n(ip) & mask) >>> 0) === ((n(base!) & mask) >>> 0);
+  return (n(ip) & mask) >>> 0 === (n(base!) & mask) >>> 0;
 };
 
 let pods: Array<{ name: string; ip: string }> = [];
@@ -36,7 +36,7 @@ afterAll(() => {
 });
 
 describe('flow 1: pod networking through the kubelet', () => {
-  it('a Deployment of 10 pods gets 10 distinct addresses in the Node\'s spec.podCIDR', async () => {
+  it("a Deployment of 10 pods gets 10 distinct addresses in the Node's spec.podCIDR", async () => {
     const tStart = Date.now();
     apply(`apiVersion: apps/v1
 kind: Deployment
@@ -50,11 +50,17 @@ spec:
       terminationGracePeriodSeconds: 1
       containers: [{ name: c, image: ${IMAGES.busybox}, command: [sleep, "100000"] }]
 `);
-    const list = await waitFor('10 pods Running with an IP', () => {
-      const items = getJson(['-n', NS, 'pods', '-l', 'app=web']).items as any[];
-      const running = items.filter((p) => p.status.phase === 'Running' && p.status.podIP && p.status.conditions?.some((c: any) => c.type === 'Ready' && c.status === 'True'));
-      return running.length === 10 ? running : undefined;
-    }, 180_000);
+    const list = await waitFor(
+      '10 pods Running with an IP',
+      () => {
+        const items = getJson(['-n', NS, 'pods', '-l', 'app=web']).items as any[];
+        const running = items.filter(
+          (p) => p.status.phase === 'Running' && p.status.podIP && p.status.conditions?.some((c: any) => c.type === 'Ready' && c.status === 'True'),
+        );
+        return running.length === 10 ? running : undefined;
+      },
+      180_000,
+    );
     record('10-replica Deployment to all Running', Date.now() - tStart);
     pods = list.map((p: any) => ({ name: p.metadata.name, ip: p.status.podIP }));
     const cidr = getJson(['node', NODE]).spec.podCIDR as string;

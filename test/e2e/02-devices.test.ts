@@ -39,7 +39,7 @@ afterAll(() => {
 });
 
 describe('flow 3: extended resources through the kubelet', () => {
-  it('the node\'s capacity and allocatable show our resources', () => {
+  it("the node's capacity and allocatable show our resources", () => {
     const st = getJson(['node', NODE]).status;
     expect(st.capacity['hostplane.dev/fuse']).toBe('10');
     expect(st.allocatable['hostplane.dev/fuse']).toBe('10');
@@ -61,12 +61,16 @@ describe('flow 3: extended resources through the kubelet', () => {
     expect(plain.code).not.toBe(0);
   });
 
-  it('a pod asking for more than exists stays Pending with the scheduler\'s reason', async () => {
+  it("a pod asking for more than exists stays Pending with the scheduler's reason", async () => {
     apply(pod('too-many', 11));
-    const cond = await waitFor('PodScheduled=False', () => {
-      const p = getJson(['-n', NS, 'pod', 'too-many']);
-      return p.status.conditions?.find((c: any) => c.type === 'PodScheduled' && c.status === 'False');
-    }, 60_000);
+    const cond = await waitFor(
+      'PodScheduled=False',
+      () => {
+        const p = getJson(['-n', NS, 'pod', 'too-many']);
+        return p.status.conditions?.find((c: any) => c.type === 'PodScheduled' && c.status === 'False');
+      },
+      60_000,
+    );
     expect(cond.reason).toBe('Unschedulable');
     expect(cond.message).toMatch(/Insufficient hostplane\.dev\/fuse/);
     expect(getJson(['-n', NS, 'pod', 'too-many']).status.phase).toBe('Pending');

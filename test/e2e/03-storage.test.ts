@@ -98,7 +98,9 @@ describe('flow 2: PersistentVolumeClaims through the kubelet', () => {
     // Online in the running pod where the kernel allows it (ext4 online
     // resize needs CAP_SYS_RESOURCE, which root lacks on these machines); at
     // the next stage (a new pod) otherwise. The claim reports it either way.
-    let grown = await waitFor('df grows in the running pod', () => dfKiB('writer') > before + 50 * 1024, 30_000).then(() => 'online').catch(() => undefined);
+    let grown = await waitFor('df grows in the running pod', () => dfKiB('writer') > before + 50 * 1024, 30_000)
+      .then(() => 'online')
+      .catch(() => undefined);
     if (!grown) {
       await deletePod('writer');
       apply(podWith('writer', 'data'));
@@ -124,7 +126,9 @@ spec:
     await waitRunning(NS, 'raw', 180_000);
     expect(exec(NS, 'raw', ['stat', '-c', '%F', '/dev/xvda']).out.trim()).toBe('block special file');
     expect(exec(NS, 'raw', ['blockdev', '--getsize64', '/dev/xvda']).out.trim()).toBe(String(64 * 1024 * 1024));
-    expect(exec(NS, 'raw', ['sh', '-c', 'echo blockdata | dd of=/dev/xvda bs=512 count=1 conv=sync 2>/dev/null && dd if=/dev/xvda bs=10 count=1 2>/dev/null']).out).toContain('blockdata');
+    expect(
+      exec(NS, 'raw', ['sh', '-c', 'echo blockdata | dd of=/dev/xvda bs=512 count=1 conv=sync 2>/dev/null && dd if=/dev/xvda bs=10 count=1 2>/dev/null']).out,
+    ).toContain('blockdata');
   });
 
   it('a VolumeSnapshot restored into a new claim holds the data', async () => {

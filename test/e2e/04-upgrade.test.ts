@@ -20,9 +20,14 @@ const csiMounts = () => mountsUnder(DIR.kubelet).filter((m) => m.includes('/kube
 let t0 = 0;
 
 /** Processes of the node's pods that run the agent or a CSI sidecar. */
-const hostplaneProcesses = () => pidsInCgroups().filter((pid) => {
-  try { return /hostplane\.mjs|csi-provisioner|csi-resizer|csi-snapshotter/.test(readFileSync(`/proc/${pid}/cmdline`, 'utf8')); } catch { return false; }
-});
+const hostplaneProcesses = () =>
+  pidsInCgroups().filter((pid) => {
+    try {
+      return /hostplane\.mjs|csi-provisioner|csi-resizer|csi-snapshotter/.test(readFileSync(`/proc/${pid}/cmdline`, 'utf8'));
+    } catch {
+      return false;
+    }
+  });
 
 const lines = (pod: string) => Number(exec(NS, pod, ['sh', '-c', 'wc -l < /data/log']).out.trim());
 
@@ -61,7 +66,11 @@ spec:
     const t = Date.now();
     kubectl(['-n', 'hostplane', 'rollout', 'restart', 'daemonset/hostplane']);
     // While the old agent goes and the new one comes: pods keep getting networks.
-    await waitFor('old hostplane pod terminating', () => getJson(['-n', 'hostplane', 'pod', oldPod]).metadata.deletionTimestamp !== undefined || undefined, 60_000).catch(() => undefined);
+    await waitFor(
+      'old hostplane pod terminating',
+      () => getJson(['-n', 'hostplane', 'pod', oldPod]).metadata.deletionTimestamp !== undefined || undefined,
+      60_000,
+    ).catch(() => undefined);
     apply(`apiVersion: v1
 kind: Pod
 metadata: { name: during-restart, namespace: ${NS} }
@@ -69,13 +78,25 @@ spec:
   terminationGracePeriodSeconds: 1
   containers: [{ name: c, image: ${IMAGES.busybox}, command: [sleep, "100000"] }]
 `);
-    await waitFor('rollout done', () => {
-      try { return daemonSetReady() && hostplanePod() !== oldPod; } catch { return false; }
-    }, 240_000);
+    await waitFor(
+      'rollout done',
+      () => {
+        try {
+          return daemonSetReady() && hostplanePod() !== oldPod;
+        } catch {
+          return false;
+        }
+      },
+      240_000,
+    );
     record('rolling update of the hostplane pod', Date.now() - t);
     await waitRunning(NS, 'during-restart', 120_000);
     const events = kubectl(['-n', NS, 'get', 'events', '--field-selector=involvedObject.name=during-restart', '-o', 'json']);
-    expect(JSON.parse(events).items.filter((e: any) => e.reason === 'FailedCreatePodSandBox').map((e: any) => e.message)).toEqual([]);
+    expect(
+      JSON.parse(events)
+        .items.filter((e: any) => e.reason === 'FailedCreatePodSandBox')
+        .map((e: any) => e.message),
+    ).toEqual([]);
 
     const before = lines('writer');
     await waitFor('writes continue after the rollout', () => lines('writer') > before + 5, 30_000);
@@ -118,7 +139,11 @@ spec:
     const wrapper = join(ROOT, 'kubectl-e2e');
     writeFileSync(wrapper, `#!/bin/sh\nexec ${BIN.kubectl} --kubeconfig ${KUBECONFIG} "$@"\n`);
     chmodSync(wrapper, 0o755);
-    const out = execFileSync('bash', [join(REPO, 'daemonset', 'uninstall.sh')], { env: { ...process.env, KUBECTL: wrapper }, encoding: 'utf8', timeout: 240_000 });
+    const out = execFileSync('bash', [join(REPO, 'daemonset', 'uninstall.sh')], {
+      env: { ...process.env, KUBECTL: wrapper },
+      encoding: 'utf8',
+      timeout: 240_000,
+    });
     expect(out).toMatch(/hostplane is uninstalled/);
     // Nothing of hostplane in the API...
     expect(tryKubectl(['get', 'namespace', 'hostplane'])).toBeUndefined();
@@ -129,7 +154,9 @@ spec:
     await waitFor('no hostplane process on the node', () => hostplaneProcesses().length === 0 || undefined, 60_000);
     const registry = join(DIR.kubelet, 'plugins_registry');
     await waitFor('plugin registration sockets gone', () => !existsSync(registry) || readdirSync(registry).length === 0, 60_000);
-    expect(readdirSync(HARDCODED_DIRS[0]).filter((f) => f !== 'kubelet.sock' && !f.startsWith('DEVICE_MANAGER_CHECKPOINT') && !f.endsWith('checkpoint'))).toEqual([]);
+    expect(
+      readdirSync(HARDCODED_DIRS[0]).filter((f) => f !== 'kubelet.sock' && !f.startsWith('DEVICE_MANAGER_CHECKPOINT') && !f.endsWith('checkpoint')),
+    ).toEqual([]);
     expect(existsSync(join(DIR.kubelet, 'plugins', 'csi.hostplane.io', 'csi.sock'))).toBe(false);
     expect(csiMounts()).toEqual([]);
     expect(loopDevicesUnderRoot()).toEqual([]);

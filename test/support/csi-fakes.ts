@@ -17,12 +17,16 @@ export class FakeLoops implements LoopDevices {
   loops: LoopInfo[] = [];
   readAhead = new Map<string, number>();
   private next = 0;
-  async list() { return [...this.loops]; }
+  async list() {
+    return [...this.loops];
+  }
   async findAll(image: string) {
     const id = await fileIdentity(image);
     return this.loops.filter((l) => sameFile(l.backing, id)).map((l) => l.device);
   }
-  async find(image: string) { return (await this.findAll(image))[0]; }
+  async find(image: string) {
+    return (await this.findAll(image))[0];
+  }
   async attach(image: string) {
     const hit = await this.find(image);
     if (hit) return hit;
@@ -31,15 +35,21 @@ export class FakeLoops implements LoopDevices {
     this.loops.push({ device, backingFile: image, ...(backing ? { backing } : {}) });
     return device;
   }
-  async detach(device: string) { this.loops = this.loops.filter((l) => l.device !== device); }
+  async detach(device: string) {
+    this.loops = this.loops.filter((l) => l.device !== device);
+  }
   async refreshSize() {}
   async setDirectIo() {}
-  async setReadAheadKB(device: string, kb: number) { this.readAhead.set(device, kb); }
+  async setReadAheadKB(device: string, kb: number) {
+    this.readAhead.set(device, kb);
+  }
 }
 
 export class FakeMounts implements MountTable {
   entries: MountEntry[] = [];
-  async list() { return [...this.entries]; }
+  async list() {
+    return [...this.entries];
+  }
 }
 
 export class FakeFs implements Filesystems {
@@ -49,8 +59,12 @@ export class FakeFs implements Filesystems {
   constructor(mounts: FakeMounts) {
     this.mounts = mounts;
   }
-  async detect(device: string) { return this.formatted.get(device); }
-  async make(device: string, fsType: FsType) { this.formatted.set(device, fsType); }
+  async detect(device: string) {
+    return this.formatted.get(device);
+  }
+  async make(device: string, fsType: FsType) {
+    this.formatted.set(device, fsType);
+  }
   async mount(source: string, target: string, opts: { fsType?: string; bind?: boolean }) {
     if (this.failMount) throw new Error('mount: injected failure');
     this.mounts.entries.push({ source, target, fsType: opts.fsType ?? 'none', options: [], root: '/' });
@@ -62,8 +76,12 @@ export class FakeFs implements Filesystems {
   async grow() {}
   async growOffline() {}
   frozen = new Set<string>();
-  async freeze(path: string) { this.frozen.add(path); }
-  async thaw(path: string) { this.frozen.delete(path); }
+  async freeze(path: string) {
+    this.frozen.add(path);
+  }
+  async thaw(path: string) {
+    this.frozen.delete(path);
+  }
 }
 
 export class FakeCopier implements ImageCopier {
@@ -81,8 +99,18 @@ export function fakeContext(dataDir: string) {
   const copier = new FakeCopier();
   const store = new MemoryStore();
   const ctx: CsiContext = {
-    driverName: 'csi.test', nodeId: 'n1', dataDir, maxVolumes: 10, log: silentLogger(),
-    store, lock: new KeyedMutex(), loops, fs, mounts, copier, exec: new FakeExec(),
+    driverName: 'csi.test',
+    nodeId: 'n1',
+    dataDir,
+    maxVolumes: 10,
+    log: silentLogger(),
+    store,
+    lock: new KeyedMutex(),
+    loops,
+    fs,
+    mounts,
+    copier,
+    exec: new FakeExec(),
   };
   return { ctx, mounts, loops, fs, copier, store };
 }

@@ -14,8 +14,15 @@ import { wrapUnary } from '../../lib/grpc/handler.ts';
 import { invalidArgument, failedPrecondition, GrpcError, status } from '../../lib/grpc/status-error.ts';
 import { silentLogger } from '../../lib/logging.ts';
 
-export interface KDevice { ID: string; health: string; topology: { nodes: Array<{ ID: number }> } | null }
-export interface ListUpdate { at: number; devices: KDevice[] }
+export interface KDevice {
+  ID: string;
+  health: string;
+  topology: { nodes: Array<{ ID: number }> } | null;
+}
+export interface ListUpdate {
+  at: number;
+  devices: KDevice[];
+}
 
 export interface PluginConn {
   resource: string;
@@ -58,13 +65,17 @@ export class FakeKubelet extends EventEmitter {
     return k;
   }
 
-  get socketPath(): string { return join(this.dir, 'kubelet.sock'); }
+  get socketPath(): string {
+    return join(this.dir, 'kubelet.sock');
+  }
 
   private async serve(): Promise<void> {
     const svc = lookup<grpc.ServiceClientConstructor>(pkg(), 'v1beta1.Registration').service;
     this.server = await serveUnix(this.socketPath, (s) => {
       s.addService(svc, {
-        Register: wrapUnary('kubelet.Register', (req: { version: string; endpoint: string; resource_name: string }) => this.register(req), { log: silentLogger() }),
+        Register: wrapUnary('kubelet.Register', (req: { version: string; endpoint: string; resource_name: string }) => this.register(req), {
+          log: silentLogger(),
+        }),
       });
     });
   }
@@ -88,17 +99,33 @@ export class FakeKubelet extends EventEmitter {
       throw failedPrecondition(`cannot dial plugin ${req.endpoint}: ${(e as Error).message}`);
     }
     const options = await new Promise<PluginConn['options']>((res, rej) =>
-      (client.GetDevicePluginOptions as (r: object, o: object, cb: (e: Error | null, v: PluginConn['options']) => void) => void)({}, { deadline }, (e, v) => (e ? rej(e) : res(v))),
+      (client.GetDevicePluginOptions as (r: object, o: object, cb: (e: Error | null, v: PluginConn['options']) => void) => void)({}, { deadline }, (e, v) =>
+        e ? rej(e) : res(v),
+      ),
     );
     // A second registration of the same resource replaces the first, as in kubelet.
     this.dropPlugin(req.resource_name);
     const stream = (client.ListAndWatch as (r: object) => grpc.ClientReadableStream<{ devices: KDevice[] }>)({});
-    const conn: PluginConn = { resource: req.resource_name, endpoint: req.endpoint, options, client, updates: [], registeredAt: Date.now(), streamEnded: false, stream };
+    const conn: PluginConn = {
+      resource: req.resource_name,
+      endpoint: req.endpoint,
+      options,
+      client,
+      updates: [],
+      registeredAt: Date.now(),
+      streamEnded: false,
+      stream,
+    };
     stream.on('data', (m: { devices: KDevice[] }) => {
       conn.updates.push({ at: Date.now(), devices: m.devices });
       this.emit('update', conn);
     });
-    const ended = () => { if (!conn.streamEnded) { conn.streamEnded = true; this.emit('streamEnd', conn); } };
+    const ended = () => {
+      if (!conn.streamEnded) {
+        conn.streamEnded = true;
+        this.emit('streamEnd', conn);
+      }
+    };
     stream.on('error', ended);
     stream.on('end', ended);
     this.plugins.set(req.resource_name, conn);
@@ -139,9 +166,13 @@ export class FakeKubelet extends EventEmitter {
   preferred(resource: string, available: string[], mustInclude: string[], size: number): Promise<string[]> {
     const c = this.conn(resource);
     return new Promise((res, rej) =>
-      (c.client.GetPreferredAllocation as (r: object, cb: (e: grpc.ServiceError | null, v: { container_responses: Array<{ deviceIDs: string[] }> }) => void) => void)(
-        { container_requests: [{ available_deviceIDs: available, must_include_deviceIDs: mustInclude, allocation_size: size }] },
-        (e, v) => (e ? rej(e) : res(v.container_responses[0]!.deviceIDs)),
+      (
+        c.client.GetPreferredAllocation as (
+          r: object,
+          cb: (e: grpc.ServiceError | null, v: { container_responses: Array<{ deviceIDs: string[] }> }) => void,
+        ) => void
+      )({ container_requests: [{ available_deviceIDs: available, must_include_deviceIDs: mustInclude, allocation_size: size }] }, (e, v) =>
+        e ? rej(e) : res(v.container_responses[0]!.deviceIDs),
       ),
     );
   }
@@ -151,10 +182,20 @@ export class FakeKubelet extends EventEmitter {
     return new Promise((resolve, reject) => {
       const check = () => {
         let v: T | undefined | false;
-        try { v = pred(); } catch { v = undefined; }
-        if (v !== undefined && v !== false) { cleanup(); resolve(v); }
+        try {
+          v = pred();
+        } catch {
+          v = undefined;
+        }
+        if (v !== undefined && v !== false) {
+          cleanup();
+          resolve(v);
+        }
       };
-      const timer = setTimeout(() => { cleanup(); reject(new Error(`fake kubelet: timed out after ${timeoutMs} ms waiting for ${what}`)); }, timeoutMs);
+      const timer = setTimeout(() => {
+        cleanup();
+        reject(new Error(`fake kubelet: timed out after ${timeoutMs} ms waiting for ${what}`));
+      }, timeoutMs);
       const poll = setInterval(check, 5);
       const cleanup = () => {
         clearTimeout(timer);
@@ -183,7 +224,11 @@ export class FakeKubelet extends EventEmitter {
     await this.stop();
     for (const name of readdirSync(this.dir)) {
       const p = join(this.dir, name);
-      try { if (lstatSync(p).isSocket()) rmSync(p, { force: true }); } catch { /* raced away */ }
+      try {
+        if (lstatSync(p).isSocket()) rmSync(p, { force: true });
+      } catch {
+        /* raced away */
+      }
     }
     await this.serve();
   }

@@ -8,9 +8,7 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import {
-  BIN, CLUSTER_CIDR, CONTAINERD_SOCK, DIR, NODE, NODE_IP, SERVICE_CIDR, API_PORT, KUBECONFIG, IMAGES,
-} from './layout.ts';
+import { BIN, CLUSTER_CIDR, CONTAINERD_SOCK, DIR, NODE, NODE_IP, SERVICE_CIDR, API_PORT, KUBECONFIG, IMAGES } from './layout.ts';
 import { startDaemon, stopDaemon, knownDaemons, killPid, alive, logTail, daemonPid, sleepSync } from './daemon.ts';
 import { makePki, pki } from './pki.ts';
 import { setupHost, restoreHost, hasRecord, pidsInCgroups } from './host.ts';
@@ -23,10 +21,15 @@ const need = (path: string) => {
 };
 
 async function waitDaemon(name: string, what: string, probe: () => boolean, timeoutMs = 90_000): Promise<void> {
-  await waitFor(what, () => {
-    if (daemonPid(name) === undefined) throw new Error(`${name} exited: ${logTail(name)}`);
-    return probe();
-  }, timeoutMs, 200).catch((e: Error) => {
+  await waitFor(
+    what,
+    () => {
+      if (daemonPid(name) === undefined) throw new Error(`${name} exited: ${logTail(name)}`);
+      return probe();
+    },
+    timeoutMs,
+    200,
+  ).catch((e: Error) => {
     throw new Error(`${e.message}\n--- ${name} log ---\n${logTail(name)}`);
   });
 }
@@ -38,49 +41,78 @@ function startContainerd(): void {
 
 function startEtcd(): void {
   startDaemon({
-    name: 'etcd', bin: BIN.etcd, args: [
-      '--name=e2e', `--data-dir=${DIR.etcd}`,
-      '--listen-client-urls=http://127.0.0.1:2379', '--advertise-client-urls=http://127.0.0.1:2379',
-      '--listen-peer-urls=http://127.0.0.1:2380', '--initial-advertise-peer-urls=http://127.0.0.1:2380',
-      '--initial-cluster=e2e=http://127.0.0.1:2380', '--unsafe-no-fsync=true', '--log-level=warn',
+    name: 'etcd',
+    bin: BIN.etcd,
+    args: [
+      '--name=e2e',
+      `--data-dir=${DIR.etcd}`,
+      '--listen-client-urls=http://127.0.0.1:2379',
+      '--advertise-client-urls=http://127.0.0.1:2379',
+      '--listen-peer-urls=http://127.0.0.1:2380',
+      '--initial-advertise-peer-urls=http://127.0.0.1:2380',
+      '--initial-cluster=e2e=http://127.0.0.1:2380',
+      '--unsafe-no-fsync=true',
+      '--log-level=warn',
     ],
   });
 }
 
 function startApiserver(): void {
   startDaemon({
-    name: 'kube-apiserver', bin: BIN.apiserver, args: [
+    name: 'kube-apiserver',
+    bin: BIN.apiserver,
+    args: [
       '--etcd-servers=http://127.0.0.1:2379',
-      '--bind-address=127.0.0.1', `--secure-port=${API_PORT}`,
+      '--bind-address=127.0.0.1',
+      `--secure-port=${API_PORT}`,
       // Not loopback: the "kubernetes" Endpoints may not be in the loopback range.
       `--advertise-address=${NODE_IP}`,
-      `--tls-cert-file=${pki('apiserver.crt')}`, `--tls-private-key-file=${pki('apiserver.key')}`,
+      `--tls-cert-file=${pki('apiserver.crt')}`,
+      `--tls-private-key-file=${pki('apiserver.key')}`,
       `--client-ca-file=${pki('ca.crt')}`,
-      `--kubelet-client-certificate=${pki('apiserver-kubelet-client.crt')}`, `--kubelet-client-key=${pki('apiserver-kubelet-client.key')}`,
-      `--kubelet-certificate-authority=${pki('ca.crt')}`, '--kubelet-preferred-address-types=InternalIP',
-      `--service-account-key-file=${pki('sa.pub')}`, `--service-account-signing-key-file=${pki('sa.key')}`,
+      `--kubelet-client-certificate=${pki('apiserver-kubelet-client.crt')}`,
+      `--kubelet-client-key=${pki('apiserver-kubelet-client.key')}`,
+      `--kubelet-certificate-authority=${pki('ca.crt')}`,
+      '--kubelet-preferred-address-types=InternalIP',
+      `--service-account-key-file=${pki('sa.pub')}`,
+      `--service-account-signing-key-file=${pki('sa.key')}`,
       '--service-account-issuer=https://kubernetes.default.svc.cluster.local',
       `--service-cluster-ip-range=${SERVICE_CIDR}`,
-      '--authorization-mode=Node,RBAC', '--enable-admission-plugins=NodeRestriction', '--allow-privileged=true',
-      `--requestheader-client-ca-file=${pki('front-proxy-ca.crt')}`, '--requestheader-allowed-names=front-proxy-client',
-      '--requestheader-extra-headers-prefix=X-Remote-Extra-', '--requestheader-group-headers=X-Remote-Group',
+      '--authorization-mode=Node,RBAC',
+      '--enable-admission-plugins=NodeRestriction',
+      '--allow-privileged=true',
+      `--requestheader-client-ca-file=${pki('front-proxy-ca.crt')}`,
+      '--requestheader-allowed-names=front-proxy-client',
+      '--requestheader-extra-headers-prefix=X-Remote-Extra-',
+      '--requestheader-group-headers=X-Remote-Group',
       '--requestheader-username-headers=X-Remote-User',
-      `--proxy-client-cert-file=${pki('front-proxy-client.crt')}`, `--proxy-client-key-file=${pki('front-proxy-client.key')}`,
+      `--proxy-client-cert-file=${pki('front-proxy-client.crt')}`,
+      `--proxy-client-key-file=${pki('front-proxy-client.key')}`,
     ],
   });
 }
 
 function startControllers(): void {
   const common = (name: string) => [
-    `--kubeconfig=${pki(`${name}.kubeconfig`)}`, `--authentication-kubeconfig=${pki(`${name}.kubeconfig`)}`,
-    `--authorization-kubeconfig=${pki(`${name}.kubeconfig`)}`, '--bind-address=127.0.0.1', '--leader-elect=false',
+    `--kubeconfig=${pki(`${name}.kubeconfig`)}`,
+    `--authentication-kubeconfig=${pki(`${name}.kubeconfig`)}`,
+    `--authorization-kubeconfig=${pki(`${name}.kubeconfig`)}`,
+    '--bind-address=127.0.0.1',
+    '--leader-elect=false',
   ];
   startDaemon({
-    name: 'kube-controller-manager', bin: BIN.controllerManager, args: [
+    name: 'kube-controller-manager',
+    bin: BIN.controllerManager,
+    args: [
       ...common('controller-manager'),
-      '--allocate-node-cidrs=true', `--cluster-cidr=${CLUSTER_CIDR}`, '--node-cidr-mask-size=24', `--service-cluster-ip-range=${SERVICE_CIDR}`,
+      '--allocate-node-cidrs=true',
+      `--cluster-cidr=${CLUSTER_CIDR}`,
+      '--node-cidr-mask-size=24',
+      `--service-cluster-ip-range=${SERVICE_CIDR}`,
       '--controllers=*,-service-lb-controller,-node-route-controller,-cloud-node-lifecycle-controller',
-      `--root-ca-file=${pki('ca.crt')}`, `--service-account-private-key-file=${pki('sa.key')}`, '--use-service-account-credentials=true',
+      `--root-ca-file=${pki('ca.crt')}`,
+      `--service-account-private-key-file=${pki('sa.key')}`,
+      '--use-service-account-credentials=true',
     ],
   });
   startDaemon({ name: 'kube-scheduler', bin: BIN.scheduler, args: common('scheduler') });
@@ -89,35 +121,66 @@ function startControllers(): void {
 export function startKubelet(): void {
   const config = writeKubeletConfig();
   startDaemon({
-    name: 'kubelet', bin: BIN.kubelet, args: [
-      `--config=${config}`, `--kubeconfig=${pki('kubelet.kubeconfig')}`, `--root-dir=${DIR.kubelet}`, `--cert-dir=${join(DIR.kubelet, 'pki')}`,
-      `--node-ip=${NODE_IP}`, `--hostname-override=${NODE}`, '--v=1',
+    name: 'kubelet',
+    bin: BIN.kubelet,
+    args: [
+      `--config=${config}`,
+      `--kubeconfig=${pki('kubelet.kubeconfig')}`,
+      `--root-dir=${DIR.kubelet}`,
+      `--cert-dir=${join(DIR.kubelet, 'pki')}`,
+      `--node-ip=${NODE_IP}`,
+      `--hostname-override=${NODE}`,
+      '--v=1',
     ],
   });
 }
 
 export async function waitKubeletHealthy(): Promise<void> {
-  await waitDaemon('kubelet', 'kubelet healthz', () => {
-    try {
-      return kubectl(['get', '--raw', `/api/v1/nodes/${NODE}/proxy/healthz`], { timeoutMs: 5000 }).trim() === 'ok';
-    } catch {
-      return false;
-    }
-  }, 120_000);
+  await waitDaemon(
+    'kubelet',
+    'kubelet healthz',
+    () => {
+      try {
+        return kubectl(['get', '--raw', `/api/v1/nodes/${NODE}/proxy/healthz`], { timeoutMs: 5000 }).trim() === 'ok';
+      } catch {
+        return false;
+      }
+    },
+    120_000,
+  );
 }
 
 /** The VolumeSnapshot CRDs and the snapshot-controller: cluster prerequisites of a snapshot install (daemonset/README.md). */
 function installSnapshotPrerequisites(): void {
-  for (const f of readdirSync(BIN.snapshotCrds).filter((x) => x.endsWith('.yaml')).sort()) {
+  for (const f of readdirSync(BIN.snapshotCrds)
+    .filter((x) => x.endsWith('.yaml'))
+    .sort()) {
     kubectl(['apply', '--server-side', '-f', join(BIN.snapshotCrds, f)]);
   }
   apply(readFileSync(join(import.meta.dirname, '..', 'snapshot-controller.yaml'), 'utf8').replaceAll('SNAPSHOT_CONTROLLER_IMAGE', IMAGES.snapshotController));
 }
 
-export interface StartTimes { imagesMs: number; controlPlaneMs: number; nodeRegisteredMs: number; totalMs: number }
+export interface StartTimes {
+  imagesMs: number;
+  controlPlaneMs: number;
+  nodeRegisteredMs: number;
+  totalMs: number;
+}
 
 export async function startCluster(): Promise<StartTimes> {
-  for (const b of [BIN.etcd, BIN.apiserver, BIN.controllerManager, BIN.scheduler, BIN.kubelet, BIN.kubectl, BIN.containerd, BIN.ctr, BIN.runc, join(BIN.refCni, 'loopback')]) need(b);
+  for (const b of [
+    BIN.etcd,
+    BIN.apiserver,
+    BIN.controllerManager,
+    BIN.scheduler,
+    BIN.kubelet,
+    BIN.kubectl,
+    BIN.containerd,
+    BIN.ctr,
+    BIN.runc,
+    join(BIN.refCni, 'loopback'),
+  ])
+    need(b);
   if (hasRecord() || knownDaemons().length) stopCluster();
   const t0 = Date.now();
   setupHost();
@@ -126,9 +189,15 @@ export async function startCluster(): Promise<StartTimes> {
   startContainerd();
   startEtcd();
   const images = buildImages();
-  images.catch(() => { /* awaited below */ });
+  images.catch(() => {
+    /* awaited below */
+  });
   await waitDaemon('etcd', 'etcd health', () => {
-    try { return JSON.parse(execFileSync('curl', ['-s', '--max-time', '2', 'http://127.0.0.1:2379/health'], { encoding: 'utf8' })).health === 'true'; } catch { return false; }
+    try {
+      return JSON.parse(execFileSync('curl', ['-s', '--max-time', '2', 'http://127.0.0.1:2379/health'], { encoding: 'utf8' })).health === 'true';
+    } catch {
+      return false;
+    }
   });
   startApiserver();
   await waitDaemon('kube-apiserver', 'kube-apiserver /readyz', () => tryKubectl(['get', '--raw', '/readyz'], { timeoutMs: 5000 })?.trim() === 'ok');
@@ -139,10 +208,15 @@ export async function startCluster(): Promise<StartTimes> {
   importImages(await images);
   const imagesMs = Date.now() - tImg;
   startKubelet();
-  await waitDaemon('kubelet', `Node ${NODE} with a podCIDR`, () => {
-    const n = getJson(['node', NODE]);
-    return Boolean(n.spec?.podCIDR);
-  }, 120_000);
+  await waitDaemon(
+    'kubelet',
+    `Node ${NODE} with a podCIDR`,
+    () => {
+      const n = getJson(['node', NODE]);
+      return Boolean(n.spec?.podCIDR);
+    },
+    120_000,
+  );
   const nodeRegisteredMs = Date.now() - t0;
   installSnapshotPrerequisites();
   return { imagesMs, controlPlaneMs, nodeRegisteredMs, totalMs: Date.now() - t0 };
@@ -156,7 +230,9 @@ function shimPids(): number[] {
     try {
       const cmd = readFileSync(`/proc/${d}/cmdline`, 'utf8').split('\0');
       if (cmd.includes(CONTAINERD_SOCK)) pids.push(Number(d));
-    } catch { /* exited */ }
+    } catch {
+      /* exited */
+    }
   }
   return pids;
 }
@@ -174,9 +250,15 @@ export function stopCluster(opts: { drainPods?: boolean } = {}): void {
       // Tasks first, so no shim outlives its containerd.
       try {
         for (const t of ctr(['tasks', 'ls', '-q'], 10_000).split('\n').filter(Boolean)) {
-          try { ctr(['tasks', 'kill', '-s', 'SIGKILL', t], 10_000); } catch { /* gone */ }
+          try {
+            ctr(['tasks', 'kill', '-s', 'SIGKILL', t], 10_000);
+          } catch {
+            /* gone */
+          }
         }
-      } catch { /* not answering */ }
+      } catch {
+        /* not answering */
+      }
     }
     stopDaemon('containerd');
     for (const name of knownDaemons()) stopDaemon(name);
@@ -191,7 +273,8 @@ export function stopCluster(opts: { drainPods?: boolean } = {}): void {
 /** Lets the kubelet take every pod down (CNI DEL, unmounts) and the driver delete its volumes, before anything stops. */
 function drainPods(): void {
   const k = (args: string[]) => tryKubectl(args, { timeoutMs: 30_000 });
-  const userNs = (k(['get', 'namespaces', '-o', 'jsonpath={.items[*].metadata.name}']) ?? '').split(' ')
+  const userNs = (k(['get', 'namespaces', '-o', 'jsonpath={.items[*].metadata.name}']) ?? '')
+    .split(' ')
     .filter((n) => n && !['hostplane', 'kube-system', 'kube-public', 'kube-node-lease', 'default'].includes(n));
   const waitEmpty = (args: string[], ms: number) => {
     const deadline = Date.now() + ms;

@@ -70,11 +70,19 @@ export function stopDaemon(name: string, graceMs = 10_000): void {
 }
 
 export function killPid(pid: number, graceMs: number): void {
-  try { process.kill(pid, 'SIGTERM'); } catch { return; }
+  try {
+    process.kill(pid, 'SIGTERM');
+  } catch {
+    return;
+  }
   const deadline = Date.now() + graceMs;
   while (alive(pid) && Date.now() < deadline) sleepSync(100);
   if (alive(pid)) {
-    try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ }
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      /* gone */
+    }
     const hard = Date.now() + 5000;
     while (alive(pid) && Date.now() < hard) sleepSync(50);
   }
@@ -82,7 +90,9 @@ export function killPid(pid: number, graceMs: number): void {
 
 export function knownDaemons(): string[] {
   if (!existsSync(DIR.pids)) return [];
-  return readdirSync(DIR.pids).filter((f) => f.endsWith('.pid')).map((f) => f.slice(0, -4));
+  return readdirSync(DIR.pids)
+    .filter((f) => f.endsWith('.pid'))
+    .map((f) => f.slice(0, -4));
 }
 
 export function logTail(name: string, chars = 3000): string {

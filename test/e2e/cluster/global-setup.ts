@@ -9,7 +9,12 @@ import { DIR } from './layout.ts';
 import { daemonPid } from './daemon.ts';
 
 let started = false;
-const safetyNet = () => { if (started) { started = false; stopCluster(); } };
+const safetyNet = () => {
+  if (started) {
+    started = false;
+    stopCluster();
+  }
+};
 
 export default async function setup(): Promise<() => void> {
   // HOSTPLANE_E2E_REUSE=1: run the files against a node started by hand
@@ -17,13 +22,18 @@ export default async function setup(): Promise<() => void> {
   if (process.env.HOSTPLANE_E2E_REUSE === '1' && daemonPid('kube-apiserver') !== undefined) return () => {};
   process.once('exit', safetyNet);
   for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
-    process.once(sig, () => { safetyNet(); process.exit(130); });
+    process.once(sig, () => {
+      safetyNet();
+      process.exit(130);
+    });
   }
   started = true;
   try {
     const t = await startCluster();
     writeFileSync(join(DIR.logs, 'start-times.json'), JSON.stringify(t));
-    process.stderr.write(`[e2e] node up in ${(t.totalMs / 1000).toFixed(1)} s (control plane ${(t.controlPlaneMs / 1000).toFixed(1)} s, images ${(t.imagesMs / 1000).toFixed(1)} s, node registered ${(t.nodeRegisteredMs / 1000).toFixed(1)} s)\n`);
+    process.stderr.write(
+      `[e2e] node up in ${(t.totalMs / 1000).toFixed(1)} s (control plane ${(t.controlPlaneMs / 1000).toFixed(1)} s, images ${(t.imagesMs / 1000).toFixed(1)} s, node registered ${(t.nodeRegisteredMs / 1000).toFixed(1)} s)\n`,
+    );
   } catch (e) {
     safetyNet();
     throw e;
@@ -32,7 +42,9 @@ export default async function setup(): Promise<() => void> {
     const t0 = Date.now();
     safetyNet();
     const left = leftovers();
-    process.stderr.write(`[e2e] teardown in ${((Date.now() - t0) / 1000).toFixed(1)} s${left.length ? `; LEFT BEHIND: ${left.join(', ')}` : ', nothing left behind'}\n`);
+    process.stderr.write(
+      `[e2e] teardown in ${((Date.now() - t0) / 1000).toFixed(1)} s${left.length ? `; LEFT BEHIND: ${left.join(', ')}` : ', nothing left behind'}\n`,
+    );
     if (left.length) throw new Error(`e2e teardown left: ${left.join(', ')}`);
   };
 }

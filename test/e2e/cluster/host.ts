@@ -7,13 +7,19 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync, readdirSync, rmSync, rmdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import {
-  ROOT, DIR, RECORD, NODE_IP, NODE_LINK, POD_BRIDGE, REF_BRIDGE, CLUSTER_CIDR, SERVICE_CIDR, CGROUP_ROOT, HARDCODED_DIRS,
-} from './layout.ts';
+import { ROOT, DIR, RECORD, NODE_IP, NODE_LINK, POD_BRIDGE, REF_BRIDGE, CLUSTER_CIDR, SERVICE_CIDR, CGROUP_ROOT, HARDCODED_DIRS } from './layout.ts';
 
 /** Sysctls the kubelet (and our CNI, ip_forward) rewrite on the host. */
-const SYSCTLS = ['vm/overcommit_memory', 'vm/panic_on_oom', 'kernel/panic', 'kernel/panic_on_oops',
-  'kernel/keys/root_maxkeys', 'kernel/keys/root_maxbytes', 'net/ipv4/ip_forward', 'net/ipv6/conf/all/forwarding'];
+const SYSCTLS = [
+  'vm/overcommit_memory',
+  'vm/panic_on_oom',
+  'kernel/panic',
+  'kernel/panic_on_oops',
+  'kernel/keys/root_maxkeys',
+  'kernel/keys/root_maxbytes',
+  'net/ipv4/ip_forward',
+  'net/ipv6/conf/all/forwarding',
+];
 const CGROUP_FS = '/sys/fs/cgroup';
 
 interface Record {
@@ -25,7 +31,11 @@ interface Record {
 
 const run = (cmd: string, args: string[]) => execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
 const tryRun = (cmd: string, args: string[]): string | undefined => {
-  try { return run(cmd, args); } catch { return undefined; }
+  try {
+    return run(cmd, args);
+  } catch {
+    return undefined;
+  }
 };
 
 export function hasRecord(): boolean {
@@ -35,22 +45,32 @@ export function hasRecord(): boolean {
 function record(): Record {
   const rec: Record = { sysctls: {}, dirs: {}, created: [] };
   for (const s of SYSCTLS) {
-    try { rec.sysctls[s] = readFileSync(`/proc/sys/${s}`, 'utf8').trim(); } catch { /* not on this kernel */ }
+    try {
+      rec.sysctls[s] = readFileSync(`/proc/sys/${s}`, 'utf8').trim();
+    } catch {
+      /* not on this kernel */
+    }
   }
   for (const d of HARDCODED_DIRS) {
     rec.dirs[d] = existsSync(d) ? readdirSync(d) : null;
     // The topmost missing ancestor goes too, at restore.
     let top: string = d;
-    for (let up: string = d; !existsSync(up); up = join(up, "..")) top = up;
+    for (let up: string = d; !existsSync(up); up = join(up, '..')) top = up;
     if (!existsSync(d)) rec.created.push(top);
   }
   return rec;
 }
 
 function cgroupHierarchies(): string[] {
-  return readdirSync(CGROUP_FS).map((h) => join(CGROUP_FS, h)).filter((h) => {
-    try { return statSync(h).isDirectory() && existsSync(join(h, 'cgroup.procs')); } catch { return false; }
-  });
+  return readdirSync(CGROUP_FS)
+    .map((h) => join(CGROUP_FS, h))
+    .filter((h) => {
+      try {
+        return statSync(h).isDirectory() && existsSync(join(h, 'cgroup.procs'));
+      } catch {
+        return false;
+      }
+    });
 }
 
 export function setupHost(): void {
@@ -93,7 +113,7 @@ export function mountsUnder(dir: string): string[] {
   const out = new Set<string>();
   for (const line of readFileSync('/proc/self/mountinfo', 'utf8').split('\n')) {
     const mp = line.split(' ')[4];
-    if (mp && (mp === dir || mp.startsWith(dir + '/'))) out.add(mp.replace(/\\040/g, ' '));
+    if (mp && (mp === dir || mp.startsWith(`${dir}/`))) out.add(mp.replace(/\\040/g, ' '));
   }
   return [...out].sort((a, b) => b.length - a.length);
 }
@@ -110,7 +130,8 @@ export function unmountAll(dir: string): void {
 export function loopDevicesUnderRoot(): string[] {
   const text = tryRun('losetup', ['-J', '-l', '-O', 'NAME,BACK-FILE,BACK-INO,BACK-MAJ:MIN']);
   if (!text?.trim()) return [];
-  const devs = (JSON.parse(text) as { loopdevices: Array<{ name: string; 'back-file': string | null; 'back-ino': string | number; 'back-maj:min': string }> }).loopdevices;
+  const devs = (JSON.parse(text) as { loopdevices: Array<{ name: string; 'back-file': string | null; 'back-ino': string | number; 'back-maj:min': string }> })
+    .loopdevices;
   const rootDev = statSync(ROOT, { throwIfNoEntry: false });
   const ours = new Set<string>();
   if (rootDev) {
@@ -159,7 +180,11 @@ function removeCgroups(): void {
     if (!existsSync(top)) continue;
     const dirs = (tryRun('find', [top, '-depth', '-type', 'd']) ?? '').split('\n').filter(Boolean);
     for (const d of dirs) {
-      try { rmdirSync(d); } catch { /* busy: reported by leftovers() */ }
+      try {
+        rmdirSync(d);
+      } catch {
+        /* busy: reported by leftovers() */
+      }
     }
   }
 }
@@ -173,7 +198,9 @@ export function pidsInCgroups(): number[] {
     for (const f of (tryRun('find', [top, '-name', 'cgroup.procs']) ?? '').split('\n').filter(Boolean)) {
       try {
         for (const l of readFileSync(f, 'utf8').split('\n')) if (l) pids.add(Number(l));
-      } catch { /* gone */ }
+      } catch {
+        /* gone */
+      }
     }
   }
   return [...pids];
@@ -186,10 +213,18 @@ export function restoreHost(): void {
   removeKubeChains();
   removeCgroups();
   let rec: Record | undefined;
-  try { rec = JSON.parse(readFileSync(RECORD, 'utf8')) as Record; } catch { /* no record: nothing else to restore */ }
+  try {
+    rec = JSON.parse(readFileSync(RECORD, 'utf8')) as Record;
+  } catch {
+    /* no record: nothing else to restore */
+  }
   if (rec) {
     for (const [s, v] of Object.entries(rec.sysctls)) {
-      try { writeFileSync(`/proc/sys/${s}`, v); } catch { /* read-only here */ }
+      try {
+        writeFileSync(`/proc/sys/${s}`, v);
+      } catch {
+        /* read-only here */
+      }
     }
     for (const [d, entries] of Object.entries(rec.dirs)) {
       if (entries === null || !existsSync(d)) continue;

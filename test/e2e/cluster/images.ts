@@ -5,7 +5,20 @@
 // (CACHE/images/<name>-<key>.tar), so a warm run only imports.
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync, chmodSync, copyFileSync, renameSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+  chmodSync,
+  copyFileSync,
+  renameSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { writeLayer, writeImage, packLayout } from '../../../daemonset/image/oci.ts';
@@ -69,34 +82,55 @@ async function buildImage(name: string, ref: string, key: string, fill: (tree: s
 }
 
 function pauseImage(): Promise<string> {
-  return buildImage('pause', IMAGES.pause, keyOf(PAUSE_C, IMAGES.pause), (tree) => {
-    const src = join(tree, '..', 'pause.c');
-    writeFileSync(src, PAUSE_C);
-    execFileSync('gcc', ['-static', '-Os', '-s', '-o', join(tree, 'pause'), src]);
-  }, ['/pause']);
+  return buildImage(
+    'pause',
+    IMAGES.pause,
+    keyOf(PAUSE_C, IMAGES.pause),
+    (tree) => {
+      const src = join(tree, '..', 'pause.c');
+      writeFileSync(src, PAUSE_C);
+      execFileSync('gcc', ['-static', '-Os', '-s', '-o', join(tree, 'pause'), src]);
+    },
+    ['/pause'],
+  );
 }
 
 function busyboxImage(): Promise<string> {
   const bb = '/bin/busybox';
   if (!existsSync(bb)) throw new Error('/bin/busybox is missing: install Debian busybox-static (scripts/setup.sh does)');
-  return buildImage('busybox', IMAGES.busybox, keyOf(fileKey(bb), IMAGES.busybox), (tree) => {
-    mkdirSync(join(tree, 'bin'));
-    copyFileSync(bb, join(tree, 'bin', 'busybox'));
-    chmodSync(join(tree, 'bin', 'busybox'), 0o755);
-    const applets = execFileSync(bb, ['--list'], { encoding: 'utf8' }).split('\n').filter((a) => a && a !== 'busybox');
-    for (const a of applets) symlinkSync('busybox', join(tree, 'bin', a));
-    for (const d of ['usr', 'sbin', 'data', 'proc', 'sys', 'dev', 'root']) mkdirSync(join(tree, d), { recursive: true });
-  }, [], ['sh']);
+  return buildImage(
+    'busybox',
+    IMAGES.busybox,
+    keyOf(fileKey(bb), IMAGES.busybox),
+    (tree) => {
+      mkdirSync(join(tree, 'bin'));
+      copyFileSync(bb, join(tree, 'bin', 'busybox'));
+      chmodSync(join(tree, 'bin', 'busybox'), 0o755);
+      const applets = execFileSync(bb, ['--list'], { encoding: 'utf8' })
+        .split('\n')
+        .filter((a) => a && a !== 'busybox');
+      for (const a of applets) symlinkSync('busybox', join(tree, 'bin', a));
+      for (const d of ['usr', 'sbin', 'data', 'proc', 'sys', 'dev', 'root']) mkdirSync(join(tree, d), { recursive: true });
+    },
+    [],
+    ['sh'],
+  );
 }
 
 /** One static binary as the entrypoint, like the upstream distroless sidecar images. */
 function binaryImage(name: string, ref: string, bin: string): Promise<string> {
   if (!existsSync(bin)) throw new Error(`${bin} is missing: run bash test/e2e/build-tools.sh`);
   const base = bin.split('/').pop()!;
-  return buildImage(name, ref, keyOf(fileKey(bin), ref), (tree) => {
-    copyFileSync(bin, join(tree, base));
-    chmodSync(join(tree, base), 0o755);
-  }, [`/${base}`]);
+  return buildImage(
+    name,
+    ref,
+    keyOf(fileKey(bin), ref),
+    (tree) => {
+      copyFileSync(bin, join(tree, base));
+      chmodSync(join(tree, base), 0o755);
+    },
+    [`/${base}`],
+  );
 }
 
 /**
@@ -110,9 +144,17 @@ function agentImage(): string {
     if (!existsSync(join(dist, f))) throw new Error(`dist/${f} is missing: run npm run build first (npm test and npm run e2e do)`);
   }
   const h = createHash('sha256');
-  const files = (dir: string): string[] => readdirSync(dir, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))
-    .flatMap((e) => (e.isDirectory() ? files(join(dir, e.name)) : [join(dir, e.name)]));
-  for (const f of [join(dist, 'hostplane.mjs'), join(dist, 'cni', 'hostplane'), ...files(join(dist, 'proto')), ...files(join(REPO, 'daemonset', 'image')), join(REPO, 'package.json')]) {
+  const files = (dir: string): string[] =>
+    readdirSync(dir, { withFileTypes: true })
+      .sort((a, b) => a.name.localeCompare(b.name))
+      .flatMap((e) => (e.isDirectory() ? files(join(dir, e.name)) : [join(dir, e.name)]));
+  for (const f of [
+    join(dist, 'hostplane.mjs'),
+    join(dist, 'cni', 'hostplane'),
+    ...files(join(dist, 'proto')),
+    ...files(join(REPO, 'daemonset', 'image')),
+    join(REPO, 'package.json'),
+  ]) {
     h.update(f.slice(REPO.length)).update(readFileSync(f));
   }
   h.update(String(statSync(join(dist, 'node')).size));
@@ -126,13 +168,19 @@ function agentImage(): string {
   }
   if (!existsSync(cached)) {
     mkdirSync(DIR.images, { recursive: true });
-    execFileSync(join(REPO, 'node_modules', '.bin', 'node'), [join(REPO, 'daemonset', 'image', 'build.ts'), '--out', `${cached}.tmp`],
-      { cwd: REPO, stdio: ['ignore', 'ignore', 'inherit'], timeout: 600_000 });
+    execFileSync(join(REPO, 'node_modules', '.bin', 'node'), [join(REPO, 'daemonset', 'image', 'build.ts'), '--out', `${cached}.tmp`], {
+      cwd: REPO,
+      stdio: ['ignore', 'ignore', 'inherit'],
+      timeout: 600_000,
+    });
     renameSync(`${cached}.tmp`, cached);
   }
   // Every code change makes a new one (~130 MiB): keep the three newest.
-  const olds = readdirSync(DIR.images).filter((f) => /^agent-[0-9a-f]+\.tar$/.test(f)).map((f) => join(DIR.images, f))
-    .sort((a, b) => statSync(b).mtimeMs - statSync(a).mtimeMs).slice(3);
+  const olds = readdirSync(DIR.images)
+    .filter((f) => /^agent-[0-9a-f]+\.tar$/.test(f))
+    .map((f) => join(DIR.images, f))
+    .sort((a, b) => statSync(b).mtimeMs - statSync(a).mtimeMs)
+    .slice(3);
   for (const f of olds) if (f !== cached) rmSync(f, { force: true });
   return cached;
 }
@@ -157,4 +205,3 @@ export function importImages(tars: string[]): void {
   // --local: no transfer service round trips; unpacked for the CRI's snapshotter.
   for (const t of tars) ctr(['images', 'import', '--local', t], 300_000);
 }
-

@@ -9,9 +9,13 @@ export const OVERLAY = join(REPO, 'test', 'e2e', 'overlay');
 export function daemonSetReady(): boolean {
   const ds = getJson(['-n', 'hostplane', 'daemonset', 'hostplane']);
   const s = ds.status ?? {};
-  return s.observedGeneration === ds.metadata.generation && s.desiredNumberScheduled >= 1 &&
-    s.numberReady === s.desiredNumberScheduled && s.updatedNumberScheduled === s.desiredNumberScheduled &&
-    (s.numberUnavailable ?? 0) === 0;
+  return (
+    s.observedGeneration === ds.metadata.generation &&
+    s.desiredNumberScheduled >= 1 &&
+    s.numberReady === s.desiredNumberScheduled &&
+    s.updatedNumberScheduled === s.desiredNumberScheduled &&
+    (s.numberUnavailable ?? 0) === 0
+  );
 }
 
 export function nodeReady(): boolean {
@@ -31,14 +35,19 @@ export async function install(timeoutMs = 240_000): Promise<number> {
 /** For files after the install test: (re)install when needed (the uninstall test removes it). */
 export async function ensureInstalled(): Promise<void> {
   let ok = false;
-  try { ok = daemonSetReady() && nodeReady(); } catch { /* not installed */ }
+  try {
+    ok = daemonSetReady() && nodeReady();
+  } catch {
+    /* not installed */
+  }
   if (!ok) await install();
 }
 
 /** The running hostplane pod's name. */
 export function hostplanePod(): string {
-  const pods = getJson(['-n', 'hostplane', 'pods', '-l', 'app.kubernetes.io/name=hostplane']).items
-    .filter((p: any) => !p.metadata.deletionTimestamp && p.status?.phase === 'Running');
+  const pods = getJson(['-n', 'hostplane', 'pods', '-l', 'app.kubernetes.io/name=hostplane']).items.filter(
+    (p: any) => !p.metadata.deletionTimestamp && p.status?.phase === 'Running',
+  );
   if (pods.length !== 1) throw new Error(`expected one running hostplane pod, found ${pods.length}`);
   return pods[0].metadata.name;
 }

@@ -6,14 +6,21 @@ import { BIN, KUBECONFIG } from './layout.ts';
 
 export function kubectl(args: string[], opts: { input?: string; timeoutMs?: number } = {}): string {
   const r = spawnSync(BIN.kubectl, ['--kubeconfig', KUBECONFIG, ...args], {
-    encoding: 'utf8', input: opts.input, timeout: opts.timeoutMs ?? 120_000, maxBuffer: 64 << 20,
+    encoding: 'utf8',
+    input: opts.input,
+    timeout: opts.timeoutMs ?? 120_000,
+    maxBuffer: 64 << 20,
   });
   if (r.status !== 0) throw new Error(`kubectl ${args.join(' ')} failed (${r.status ?? r.signal}): ${(r.stderr || r.stdout || '').trim()}`);
   return r.stdout;
 }
 
 export function tryKubectl(args: string[], opts: { input?: string; timeoutMs?: number } = {}): string | undefined {
-  try { return kubectl(args, opts); } catch { return undefined; }
+  try {
+    return kubectl(args, opts);
+  } catch {
+    return undefined;
+  }
 }
 
 export function apply(yaml: string): string {
@@ -42,7 +49,8 @@ export async function waitFor<T>(what: string, probe: () => T | undefined | fals
 /** Runs a command in a pod's container; returns { code, out }. */
 export function exec(ns: string, pod: string, cmd: string[], container?: string): { code: number; out: string } {
   const r = spawnSync(BIN.kubectl, ['--kubeconfig', KUBECONFIG, '-n', ns, 'exec', pod, ...(container ? ['-c', container] : []), '--', ...cmd], {
-    encoding: 'utf8', timeout: 60_000,
+    encoding: 'utf8',
+    timeout: 60_000,
   });
   return { code: r.status ?? -1, out: `${r.stdout}${r.stderr}` };
 }
@@ -56,12 +64,16 @@ export function podPhase(ns: string, name: string): string | undefined {
 }
 
 export async function waitRunning(ns: string, name: string, timeoutMs = 120_000): Promise<any> {
-  return waitFor(`pod ${ns}/${name} Running`, () => {
-    const p = getJson(['-n', ns, 'pod', name]);
-    if (p.status?.phase === 'Failed') throw new Error(`pod ${name} failed: ${JSON.stringify(p.status)}`);
-    const ready = p.status?.conditions?.find((c: any) => c.type === 'Ready')?.status === 'True';
-    return p.status?.phase === 'Running' && ready ? p : undefined;
-  }, timeoutMs);
+  return waitFor(
+    `pod ${ns}/${name} Running`,
+    () => {
+      const p = getJson(['-n', ns, 'pod', name]);
+      if (p.status?.phase === 'Failed') throw new Error(`pod ${name} failed: ${JSON.stringify(p.status)}`);
+      const ready = p.status?.conditions?.find((c: any) => c.type === 'Ready')?.status === 'True';
+      return p.status?.phase === 'Running' && ready ? p : undefined;
+    },
+    timeoutMs,
+  );
 }
 
 /** Creates a namespace and waits for its default ServiceAccount (pods are refused until it exists). */

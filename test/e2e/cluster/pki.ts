@@ -22,21 +22,53 @@ function ca(name: string, cn: string): void {
 
 function leaf(name: string, signer: string, subject: string, usage: 'clientAuth' | 'serverAuth', sans: string[] = []): void {
   key(name);
-  ssl(['req', '-x509', '-new', '-key', p(`${name}.key`), '-subj', subject, '-CA', p(`${signer}.crt`), '-CAkey', p(`${signer}.key`), '-days', '7',
-    '-addext', 'basicConstraints=critical,CA:FALSE', '-addext', 'keyUsage=critical,digitalSignature,keyEncipherment',
-    '-addext', `extendedKeyUsage=${usage}`, ...(sans.length ? ['-addext', `subjectAltName=${sans.join(',')}`] : []), '-out', p(`${name}.crt`)]);
+  ssl([
+    'req',
+    '-x509',
+    '-new',
+    '-key',
+    p(`${name}.key`),
+    '-subj',
+    subject,
+    '-CA',
+    p(`${signer}.crt`),
+    '-CAkey',
+    p(`${signer}.key`),
+    '-days',
+    '7',
+    '-addext',
+    'basicConstraints=critical,CA:FALSE',
+    '-addext',
+    'keyUsage=critical,digitalSignature,keyEncipherment',
+    '-addext',
+    `extendedKeyUsage=${usage}`,
+    ...(sans.length ? ['-addext', `subjectAltName=${sans.join(',')}`] : []),
+    '-out',
+    p(`${name}.crt`),
+  ]);
 }
 
 export const APISERVER_URL = `https://127.0.0.1:${API_PORT}`;
 
 function kubeconfig(name: string, user: string): void {
-  writeFileSync(p(`${name}.kubeconfig`), [
-    'apiVersion: v1', 'kind: Config',
-    'clusters:', `- name: e2e`, `  cluster: { server: "${APISERVER_URL}", certificate-authority: "${p('ca.crt')}" }`,
-    'users:', `- name: ${user}`, `  user: { client-certificate: "${p(`${name}.crt`)}", client-key: "${p(`${name}.key`)}" }`,
-    'contexts:', `- name: e2e`, `  context: { cluster: e2e, user: ${user} }`,
-    'current-context: e2e', '',
-  ].join('\n'));
+  writeFileSync(
+    p(`${name}.kubeconfig`),
+    [
+      'apiVersion: v1',
+      'kind: Config',
+      'clusters:',
+      `- name: e2e`,
+      `  cluster: { server: "${APISERVER_URL}", certificate-authority: "${p('ca.crt')}" }`,
+      'users:',
+      `- name: ${user}`,
+      `  user: { client-certificate: "${p(`${name}.crt`)}", client-key: "${p(`${name}.key`)}" }`,
+      'contexts:',
+      `- name: e2e`,
+      `  context: { cluster: e2e, user: ${user} }`,
+      'current-context: e2e',
+      '',
+    ].join('\n'),
+  );
 }
 
 /** Makes the whole PKI unless it is already there (a warm restart keeps it). */
@@ -46,8 +78,15 @@ export function makePki(): void {
   ca('ca', 'hostplane-e2e-ca');
   ca('front-proxy-ca', 'hostplane-e2e-front-proxy-ca');
   leaf('apiserver', 'ca', '/CN=kube-apiserver', 'serverAuth', [
-    'IP:127.0.0.1', `IP:${NODE_IP}`, 'IP:10.96.0.1', 'DNS:localhost', 'DNS:kubernetes', 'DNS:kubernetes.default',
-    'DNS:kubernetes.default.svc', 'DNS:kubernetes.default.svc.cluster.local']);
+    'IP:127.0.0.1',
+    `IP:${NODE_IP}`,
+    'IP:10.96.0.1',
+    'DNS:localhost',
+    'DNS:kubernetes',
+    'DNS:kubernetes.default',
+    'DNS:kubernetes.default.svc',
+    'DNS:kubernetes.default.svc.cluster.local',
+  ]);
   leaf('kubelet-serving', 'ca', `/CN=${NODE}`, 'serverAuth', [`IP:${NODE_IP}`, `DNS:${NODE}`]);
   leaf('admin', 'ca', '/O=system:masters/CN=admin', 'clientAuth');
   leaf('controller-manager', 'ca', '/CN=system:kube-controller-manager', 'clientAuth');

@@ -17,7 +17,9 @@ let dir: string;
 let api: FakeApiServer | undefined;
 let agent: RunningAgent | undefined;
 
-beforeEach(() => { dir = mkdtempSync(join(tmpdir(), 'hp-agent-it-')); });
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), 'hp-agent-it-'));
+});
 
 async function apiWith(podCIDRs: string[]): Promise<FakeApiServer> {
   const a = await startFakeApiServer({ dir });
@@ -35,15 +37,27 @@ afterEach(async () => {
 
 function config(extra: Record<string, unknown> = {}) {
   writeFileSync(join(dir, 'cni-src'), '#!/bin/sh\necho fake\n');
-  return validateConfig({
-    nodeName: 'node-a',
-    http: { address: '127.0.0.1', port: 0 },
-    cni: { binarySource: join(dir, 'cni-src'), binDir: join(dir, 'opt-cni-bin'), confDir: join(dir, 'net.d'), ipamDataDir: join(dir, 'ipam'), pollSeconds: 60, server: { socket: join(dir, 'run', 'cni.sock') } },
-    kubernetes: api ? { apiServer: api.url, tokenFile: api.tokenFile, caFile: api.caFile } : {},
-    csi: { enabled: false },
-    devicePlugin: { enabled: false },
-    ...extra,
-  }, 'test', {}, dir);
+  return validateConfig(
+    {
+      nodeName: 'node-a',
+      http: { address: '127.0.0.1', port: 0 },
+      cni: {
+        binarySource: join(dir, 'cni-src'),
+        binDir: join(dir, 'opt-cni-bin'),
+        confDir: join(dir, 'net.d'),
+        ipamDataDir: join(dir, 'ipam'),
+        pollSeconds: 60,
+        server: { socket: join(dir, 'run', 'cni.sock') },
+      },
+      kubernetes: api ? { apiServer: api.url, tokenFile: api.tokenFile, caFile: api.caFile } : {},
+      csi: { enabled: false },
+      devicePlugin: { enabled: false },
+      ...extra,
+    },
+    'test',
+    {},
+    dir,
+  );
 }
 
 const conflist = () => JSON.parse(readFileSync(join(dir, 'net.d', '10-hostplane.conflist'), 'utf8'));
@@ -58,7 +72,7 @@ async function until(cond: () => boolean, ms = 8000): Promise<void> {
 }
 
 describe('agent CNI install from the Node object', () => {
-  it('writes the conflist with the Node\'s pod CIDRs (dual-stack) and installs the binary', async () => {
+  it("writes the conflist with the Node's pod CIDRs (dual-stack) and installs the binary", async () => {
     api = await apiWith(['10.244.7.0/24', 'fd00:10:244:7::/64']);
     agent = await startAgent(config(), { log: silentLogger(), components: fakeComponents().components, metrics: new AgentMetrics({ defaultMetrics: false }) });
     await until(() => existsSync(join(dir, 'net.d', '10-hostplane.conflist')));
@@ -101,8 +115,19 @@ describe('agent CNI install from the Node object', () => {
   });
 
   it('uses the pod CIDRs from the config without asking the API', async () => {
-    agent = await startAgent(config({ cni: { binarySource: join(dir, 'cni-src'), binDir: join(dir, 'b'), confDir: join(dir, 'net.d'), ipamDataDir: join(dir, 'ipam'), podCIDRs: ['10.1.0.0/16'], server: { socket: join(dir, 'run', 'cni.sock') } } }),
-      { log: silentLogger(), components: fakeComponents().components, metrics: new AgentMetrics({ defaultMetrics: false }) });
+    agent = await startAgent(
+      config({
+        cni: {
+          binarySource: join(dir, 'cni-src'),
+          binDir: join(dir, 'b'),
+          confDir: join(dir, 'net.d'),
+          ipamDataDir: join(dir, 'ipam'),
+          podCIDRs: ['10.1.0.0/16'],
+          server: { socket: join(dir, 'run', 'cni.sock') },
+        },
+      }),
+      { log: silentLogger(), components: fakeComponents().components, metrics: new AgentMetrics({ defaultMetrics: false }) },
+    );
     expect(ranges()).toEqual([[{ subnet: '10.1.0.0/16' }]]);
   });
 
@@ -120,11 +145,16 @@ describe('agent CNI install from the Node object', () => {
     api = await apiWith(['10.244.7.0/24']);
     api.upsert(nodeObject('node-b', ['10.244.8.0/24'], ['192.0.2.11']));
     const dataplane = new FakeDataplane([{ dev: 'eth0', address: '192.0.2.10', prefixLen: 24, mtu: 1500 }]);
-    agent = await startAgent(config({ routing: 'auto' }), { log: silentLogger(), components: fakeComponents().components, metrics: new AgentMetrics({ defaultMetrics: false }), dataplane });
+    agent = await startAgent(config({ routing: 'auto' }), {
+      log: silentLogger(),
+      components: fakeComponents().components,
+      metrics: new AgentMetrics({ defaultMetrics: false }),
+      dataplane,
+    });
     await until(() => existsSync(join(dir, 'net.d', '10-hostplane.conflist')) && dataplane.state.routes.length === 1);
     expect(conflist().plugins[0].ipMasq).toBe(false);
     expect(dataplane.state.routes).toEqual([{ family: 4, dst: '10.244.8.0/24', via: '192.0.2.11' }]);
-    const peers = await (await fetch(`http://127.0.0.1:${agent.port}/debug/peers`)).json() as { peers: { node: string; backend: string }[] };
+    const peers = (await (await fetch(`http://127.0.0.1:${agent.port}/debug/peers`)).json()) as { peers: { node: string; backend: string }[] };
     expect(peers.peers).toEqual([{ node: 'node-b', family: 4, podCIDR: '10.244.8.0/24', address: '192.0.2.11', backend: 'host-gw' }]);
     expect(dataplane.nftScripts.at(-1)).toContain('masquerade');
   });
@@ -138,8 +168,11 @@ describe('agent CNI install from the Node object', () => {
       writeFileSync(join(dir, 'ca.crt'), '');
       const port = (silent.address() as { port: number }).port;
       const t0 = Date.now();
-      agent = await startAgent(config({ kubernetes: { apiServer: `https://127.0.0.1:${port}`, tokenFile: join(dir, 'token'), caFile: join(dir, 'ca.crt') } }),
-        { log: silentLogger(), components: fakeComponents().components, metrics: new AgentMetrics({ defaultMetrics: false }) });
+      agent = await startAgent(config({ kubernetes: { apiServer: `https://127.0.0.1:${port}`, tokenFile: join(dir, 'token'), caFile: join(dir, 'ca.crt') } }), {
+        log: silentLogger(),
+        components: fakeComponents().components,
+        metrics: new AgentMetrics({ defaultMetrics: false }),
+      });
       expect(Date.now() - t0).toBeLessThan(3000);
       expect((await fetch(`http://127.0.0.1:${agent.port}/readyz`)).status).toBe(503);
     } finally {

@@ -26,7 +26,13 @@ beforeAll(() => {
 });
 afterAll(async () => {
   await agent?.stop();
-  const quiet = (f: string, a: string[]) => { try { execFileSync(f, a, { stdio: 'ignore' }); } catch { /* already gone */ } };
+  const quiet = (f: string, a: string[]) => {
+    try {
+      execFileSync(f, a, { stdio: 'ignore' });
+    } catch {
+      /* already gone */
+    }
+  };
   quiet('ip', ['netns', 'del', netns]);
   quiet('ip', ['link', 'del', tag]);
   // What the plugin made for this network (ipMasq is on by default): its
@@ -44,16 +50,28 @@ afterAll(async () => {
 
 describe('agent-written conflist with the real plugins', () => {
   it('cnitool ADD gives the pod an address in the pod CIDR; DEL succeeds', async () => {
-    const cfg = validateConfig({
-      nodeName: 'n1', http: { address: '127.0.0.1', port: 0 },
-      cni: {
-        binarySource: join(ROOT, 'dist', 'cni', 'hostplane'), binDir: join(dir, 'bin'), confDir: join(dir, 'net.d'),
-        networkName: tag, bridge: tag, ipamDataDir: join(dir, 'ipam'), podCIDRs: ['10.211.7.0/24'],
-        // Its own CNI server socket: cnitool's calls go through this agent.
-        server: { socket: join(dir, 'run', 'cni.sock') },
+    const cfg = validateConfig(
+      {
+        nodeName: 'n1',
+        http: { address: '127.0.0.1', port: 0 },
+        cni: {
+          binarySource: join(ROOT, 'dist', 'cni', 'hostplane'),
+          binDir: join(dir, 'bin'),
+          confDir: join(dir, 'net.d'),
+          networkName: tag,
+          bridge: tag,
+          ipamDataDir: join(dir, 'ipam'),
+          podCIDRs: ['10.211.7.0/24'],
+          // Its own CNI server socket: cnitool's calls go through this agent.
+          server: { socket: join(dir, 'run', 'cni.sock') },
+        },
+        csi: { enabled: false },
+        devicePlugin: { enabled: false },
       },
-      csi: { enabled: false }, devicePlugin: { enabled: false },
-    }, 'test', {}, dir);
+      'test',
+      {},
+      dir,
+    );
     agent = await startAgent(cfg, { log: silentLogger(), components: fakeComponents().components, metrics: new AgentMetrics({ defaultMetrics: false }) });
     const env = { ...process.env, NETCONFPATH: join(dir, 'net.d'), CNI_PATH: `${join(dir, 'bin')}:/usr/lib/cni` };
     const res = JSON.parse(execFileSync('cnitool', ['add', tag, `/var/run/netns/${netns}`], { env, encoding: 'utf8' }));

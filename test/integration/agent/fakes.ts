@@ -19,19 +19,28 @@ export function fakeComponents() {
       events.push('csi:start');
       opts.observe?.('/csi.v1.Identity/Probe', 'OK', 0.002);
       const identity = lookup<grpc.ServiceClientConstructor>(loadProto('csi.proto'), 'csi.v1.Identity').service;
-      servers.push(await serveUnix(socketPathFromEndpoint(opts.endpoint), (s) => s.addService(identity, {
-        Probe: (_c: unknown, cb: grpc.sendUnaryData<unknown>) => cb(null, { ready: { value: true } }),
-      })));
+      servers.push(
+        await serveUnix(socketPathFromEndpoint(opts.endpoint), (s) =>
+          s.addService(identity, {
+            Probe: (_c: unknown, cb: grpc.sendUnaryData<unknown>) => cb(null, { ready: { value: true } }),
+          }),
+        ),
+      );
       const name = opts.driverName ?? 'csi.hostplane.io';
       if (opts.pluginsRegistry) {
-        servers.push(await servePluginRegistration({
-          socketPath: join(opts.pluginsRegistry, `${name}-reg.sock`),
-          info: { type: 'CSIPlugin', name, endpoint: opts.endpoint, supported_versions: ['1.0.0'] },
-          log: opts.log,
-        }));
+        servers.push(
+          await servePluginRegistration({
+            socketPath: join(opts.pluginsRegistry, `${name}-reg.sock`),
+            info: { type: 'CSIPlugin', name, endpoint: opts.endpoint, supported_versions: ['1.0.0'] },
+            log: opts.log,
+          }),
+        );
       }
       return {
-        close: async () => { events.push('csi:close'); await Promise.all(servers.map((s) => s.close(100))); },
+        close: async () => {
+          events.push('csi:close');
+          await Promise.all(servers.map((s) => s.close(100)));
+        },
         stats: async () => ({ volumes: 3, bytes: 3 * 1024 * 1024 }),
       };
     },
@@ -40,8 +49,12 @@ export function fakeComponents() {
       events.push('devices:start');
       return {
         endpoints: () => [],
-        drain: async () => { events.push('devices:drain'); },
-        close: async () => { events.push('devices:close'); },
+        drain: async () => {
+          events.push('devices:drain');
+        },
+        close: async () => {
+          events.push('devices:close');
+        },
         devices: () => [
           { resource: 'hostplane.dev/fuse', id: 'fuse-0', health: 'Healthy' },
           { resource: 'hostplane.dev/fuse', id: 'fuse-1', health: 'Healthy' },

@@ -22,18 +22,34 @@ const wedges: Server[] = [];
 beforeEach(async () => {
   dir = mkdtempSync(join(tmpdir(), 'hp-agent-health-'));
   writeFileSync(join(dir, 'cni-src'), '#!/bin/sh\nexit 0\n');
-  const cfg = validateConfig({
-    nodeName: 'health-node',
-    http: { address: '127.0.0.1', port: 0 },
-    cni: { binarySource: join(dir, 'cni-src'), binDir: join(dir, 'cni-bin'), confDir: join(dir, 'net.d'), ipamDataDir: join(dir, 'ipam'), podCIDRs: ['10.79.0.0/24'], server: { socket: join(dir, 'run', 'cni.sock') } },
-    csi: { endpoint: `unix://${dir}/csi/csi.sock`, dataDir: join(dir, 'csi-data'), pluginsRegistry: join(dir, 'registry') },
-    devicePlugin: {
-      kubeletDir: join(dir, 'device-plugins'), pluginsRegistry: join(dir, 'registry'), cdiDir: join(dir, 'cdi'),
-      config: { rescanIntervalSeconds: 0, resources: [{ name: RES, devices: [{ path: '/dev/null' }] }] },
+  const cfg = validateConfig(
+    {
+      nodeName: 'health-node',
+      http: { address: '127.0.0.1', port: 0 },
+      cni: {
+        binarySource: join(dir, 'cni-src'),
+        binDir: join(dir, 'cni-bin'),
+        confDir: join(dir, 'net.d'),
+        ipamDataDir: join(dir, 'ipam'),
+        podCIDRs: ['10.79.0.0/24'],
+        server: { socket: join(dir, 'run', 'cni.sock') },
+      },
+      csi: { endpoint: `unix://${dir}/csi/csi.sock`, dataDir: join(dir, 'csi-data'), pluginsRegistry: join(dir, 'registry') },
+      devicePlugin: {
+        kubeletDir: join(dir, 'device-plugins'),
+        pluginsRegistry: join(dir, 'registry'),
+        cdiDir: join(dir, 'cdi'),
+        config: { rescanIntervalSeconds: 0, resources: [{ name: RES, devices: [{ path: '/dev/null' }] }] },
+      },
     },
-  }, 'test', {}, dir);
+    'test',
+    {},
+    dir,
+  );
   agent = await startAgent(cfg, {
-    log: silentLogger(), components: realComponents, metrics: new AgentMetrics({ defaultMetrics: false }),
+    log: silentLogger(),
+    components: realComponents,
+    metrics: new AgentMetrics({ defaultMetrics: false }),
     health: { intervalMs: 100, deadlineMs: 500 },
   });
 });
@@ -60,7 +76,9 @@ async function until(cond: () => Promise<boolean>, what: string, ms = 10_000): P
 /** Put a listener on the socket path that accepts and never answers: a wedged server. */
 async function wedge(path: string): Promise<void> {
   rmSync(path, { force: true });
-  const s = createServer(() => { /* accept, then say nothing */ });
+  const s = createServer(() => {
+    /* accept, then say nothing */
+  });
   wedges.push(s);
   await new Promise<void>((resolve) => s.listen(path, resolve));
 }

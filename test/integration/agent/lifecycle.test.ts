@@ -11,7 +11,9 @@ import { silentLogger } from '../../../lib/logging.ts';
 
 let dir: string;
 let agent: RunningAgent | undefined;
-beforeEach(() => { dir = mkdtempSync(join(tmpdir(), 'hp-agent-lc-')); });
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), 'hp-agent-lc-'));
+});
 afterEach(async () => {
   await agent?.stop();
   agent = undefined;
@@ -20,13 +22,25 @@ afterEach(async () => {
 
 function config() {
   writeFileSync(join(dir, 'cni-src'), 'bin');
-  return validateConfig({
-    nodeName: 'node-a',
-    http: { address: '127.0.0.1', port: 0 },
-    cni: { binarySource: join(dir, 'cni-src'), binDir: join(dir, 'bin'), confDir: join(dir, 'net.d'), ipamDataDir: join(dir, 'ipam'), podCIDRs: ['10.9.0.0/24'], server: { socket: join(dir, 'run', 'cni.sock') } },
-    csi: { endpoint: `unix://${dir}/csi.sock`, dataDir: join(dir, 'csi'), pluginsRegistry: join(dir, 'registry'), maxVolumes: 10 },
-    devicePlugin: { config: { resources: [] }, kubeletDir: join(dir, 'kubelet') },
-  }, 'test', {}, dir);
+  return validateConfig(
+    {
+      nodeName: 'node-a',
+      http: { address: '127.0.0.1', port: 0 },
+      cni: {
+        binarySource: join(dir, 'cni-src'),
+        binDir: join(dir, 'bin'),
+        confDir: join(dir, 'net.d'),
+        ipamDataDir: join(dir, 'ipam'),
+        podCIDRs: ['10.9.0.0/24'],
+        server: { socket: join(dir, 'run', 'cni.sock') },
+      },
+      csi: { endpoint: `unix://${dir}/csi.sock`, dataDir: join(dir, 'csi'), pluginsRegistry: join(dir, 'registry'), maxVolumes: 10 },
+      devicePlugin: { config: { resources: [] }, kubeletDir: join(dir, 'kubelet') },
+    },
+    'test',
+    {},
+    dir,
+  );
 }
 
 describe('agent lifecycle', () => {
@@ -70,7 +84,9 @@ describe('agent lifecycle', () => {
 
   it('a component failing to start stops what already started and rejects', async () => {
     const fake = fakeComponents();
-    fake.components.startDevicePlugins = async () => { throw new Error('no kubelet dir'); };
+    fake.components.startDevicePlugins = async () => {
+      throw new Error('no kubelet dir');
+    };
     await expect(startAgent(config(), { log: silentLogger(), components: fake.components })).rejects.toThrow('no kubelet dir');
     expect(fake.events).toEqual(['csi:start', 'csi:close']);
   });

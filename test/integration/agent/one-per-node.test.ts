@@ -28,13 +28,22 @@ afterAll(() => {
 
 function config(name: string, over: { csiData?: string; ipam?: string } = {}): string {
   const file = join(dir, `${name}.yaml`);
-  writeFileSync(file, stringify({
-    nodeName: 'one-node',
-    http: { address: '127.0.0.1', port: 0 },
-    cni: { binDir: join(dir, 'cni-bin'), confDir: join(dir, 'net.d'), ipamDataDir: over.ipam ?? join(dir, 'ipam'), podCIDRs: ['10.78.0.0/24'], server: { socket: join(dir, name, 'cni.sock') } },
-    csi: { endpoint: `unix://${dir}/csi/csi.sock`, dataDir: over.csiData ?? join(dir, 'csi-data'), pluginsRegistry: join(dir, 'registry') },
-    devicePlugin: { enabled: false },
-  }));
+  writeFileSync(
+    file,
+    stringify({
+      nodeName: 'one-node',
+      http: { address: '127.0.0.1', port: 0 },
+      cni: {
+        binDir: join(dir, 'cni-bin'),
+        confDir: join(dir, 'net.d'),
+        ipamDataDir: over.ipam ?? join(dir, 'ipam'),
+        podCIDRs: ['10.78.0.0/24'],
+        server: { socket: join(dir, name, 'cni.sock') },
+      },
+      csi: { endpoint: `unix://${dir}/csi/csi.sock`, dataDir: over.csiData ?? join(dir, 'csi-data'), pluginsRegistry: join(dir, 'registry') },
+      devicePlugin: { enabled: false },
+    }),
+  );
   return file;
 }
 
@@ -54,7 +63,7 @@ function run(file: string): Promise<{ started: boolean; code: number | null; std
 }
 
 describe('one agent per node', () => {
-  it('a second agent on the same node exits 1 naming the first one\'s pid; the first keeps serving', async () => {
+  it("a second agent on the same node exits 1 naming the first one's pid; the first keeps serving", async () => {
     const first = await run(config('first'));
     expect(first.started, first.stderr).toBe(true);
 
@@ -88,10 +97,20 @@ describe('one agent per node', () => {
 
   it('the lock names its holder and is released when the holder is SIGKILLed', async () => {
     const locked = join(dir, 'locked');
-    const holder = spawn(NODE, ['-e', `import(${JSON.stringify(join(ROOT, 'lib', 'flock.ts'))}).then((m) => m.lockDir(${JSON.stringify(locked)})).then(() => { console.log('locked'); setInterval(() => {}, 1000); })`], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const holder = spawn(
+      NODE,
+      [
+        '-e',
+        `import(${JSON.stringify(join(ROOT, 'lib', 'flock.ts'))}).then((m) => m.lockDir(${JSON.stringify(locked)})).then(() => { console.log('locked'); setInterval(() => {}, 1000); })`,
+      ],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    );
     children.push(holder);
     await new Promise<void>((resolve) => holder.stdout!.once('data', () => resolve()));
-    const refused = await lockDir(locked).then(() => undefined, (e: unknown) => e);
+    const refused = await lockDir(locked).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     expect(refused).toBeInstanceOf(DirLockedError);
     expect((refused as DirLockedError).holderPid).toBe(holder.pid);
     holder.kill('SIGKILL');

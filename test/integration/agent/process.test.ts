@@ -68,10 +68,18 @@ describe('hostplane agent (process)', () => {
     const file = writeConfig({
       nodeName: 'proc-node',
       http: { address: '127.0.0.1', port: 0 },
-      cni: { binDir: join(dir, 'cni-bin'), confDir: join(dir, 'net.d'), ipamDataDir: join(dir, 'ipam'), podCIDRs: ['10.77.0.0/24'], server: { socket: join(dir, 'run', 'cni.sock') } },
+      cni: {
+        binDir: join(dir, 'cni-bin'),
+        confDir: join(dir, 'net.d'),
+        ipamDataDir: join(dir, 'ipam'),
+        podCIDRs: ['10.77.0.0/24'],
+        server: { socket: join(dir, 'run', 'cni.sock') },
+      },
       csi: { endpoint: `unix://${dir}/csi/csi.sock`, dataDir: join(dir, 'csi-data'), pluginsRegistry: join(dir, 'registry') },
       devicePlugin: {
-        kubeletDir: join(dir, 'device-plugins'), pluginsRegistry: join(dir, 'registry'), cdiDir: join(dir, 'cdi'),
+        kubeletDir: join(dir, 'device-plugins'),
+        pluginsRegistry: join(dir, 'registry'),
+        cdiDir: join(dir, 'cdi'),
         config: { resources: [{ name: 'hostplane.dev/null', devices: [{ path: '/dev/null' }] }] },
       },
     });

@@ -22,16 +22,23 @@ let agent: RunningAgent | undefined;
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'hp-agent-reg-'));
   writeFileSync(join(dir, 'cni-src'), '#!/bin/sh\nexit 0\n');
-  const cfg = validateConfig({
-    nodeName: 'reg-node',
-    http: { address: '127.0.0.1', port: 0 },
-    cni: { enabled: false },
-    csi: { endpoint: `unix://${dir}/csi/csi.sock`, dataDir: join(dir, 'csi-data'), pluginsRegistry: join(dir, 'registry') },
-    devicePlugin: {
-      kubeletDir: join(dir, 'device-plugins'), pluginsRegistry: join(dir, 'registry'), cdiDir: join(dir, 'cdi'),
-      config: { rescanIntervalSeconds: 0, resources: [{ name: RES, devices: [{ path: '/dev/null' }] }] },
+  const cfg = validateConfig(
+    {
+      nodeName: 'reg-node',
+      http: { address: '127.0.0.1', port: 0 },
+      cni: { enabled: false },
+      csi: { endpoint: `unix://${dir}/csi/csi.sock`, dataDir: join(dir, 'csi-data'), pluginsRegistry: join(dir, 'registry') },
+      devicePlugin: {
+        kubeletDir: join(dir, 'device-plugins'),
+        pluginsRegistry: join(dir, 'registry'),
+        cdiDir: join(dir, 'cdi'),
+        config: { rescanIntervalSeconds: 0, resources: [{ name: RES, devices: [{ path: '/dev/null' }] }] },
+      },
     },
-  }, 'test', {}, dir);
+    'test',
+    {},
+    dir,
+  );
   agent = await startAgent(cfg, { log: silentLogger(), components: realComponents, metrics: new AgentMetrics({ defaultMetrics: false }) });
 });
 afterAll(async () => {
@@ -43,7 +50,8 @@ const sockets = () => ({
   csi: join(dir, 'registry', 'csi.hostplane.io-reg.sock'),
   device: join(dir, 'registry', socketName(RES).replace(/\.sock$/, '-reg.sock')),
 });
-const getInfo = async (socket: string) => (await probeUnary(socket, 'pluginregistration/v1/api.proto', 'pluginregistration.Registration', 'GetInfo', 2000)) as { type: string; name: string };
+const getInfo = async (socket: string) =>
+  (await probeUnary(socket, 'pluginregistration/v1/api.proto', 'pluginregistration.Registration', 'GetInfo', 2000)) as { type: string; name: string };
 
 async function bothAnswer(ms: number): Promise<number> {
   const t0 = Date.now();

@@ -22,15 +22,24 @@ export class AgentProcess {
     this.socket = join(this.dir, 'run', 'cni.sock');
     mkdirSync(join(this.dir, 'run'), { mode: 0o700 });
     this.config = join(this.dir, 'agent.yaml');
-    writeFileSync(this.config, stringify({
-      nodeName: 'cni-test', http: { address: '127.0.0.1', port: 0 },
-      cni: {
-        binDir: join(this.dir, 'bin'), confDir: join(this.dir, 'conf'), podCIDRs: ['10.254.254.0/24'], bridge: opts.bridge,
-        ipamDataDir: opts.ipamDirs[0], portmap: false,
-        server: { socket: this.socket, ipamDirs: opts.ipamDirs, ...(opts.maxExecs ? { maxExecs: opts.maxExecs } : {}) },
-      },
-      csi: { enabled: false }, devicePlugin: { enabled: false },
-    }));
+    writeFileSync(
+      this.config,
+      stringify({
+        nodeName: 'cni-test',
+        http: { address: '127.0.0.1', port: 0 },
+        cni: {
+          binDir: join(this.dir, 'bin'),
+          confDir: join(this.dir, 'conf'),
+          podCIDRs: ['10.254.254.0/24'],
+          bridge: opts.bridge,
+          ipamDataDir: opts.ipamDirs[0],
+          portmap: false,
+          server: { socket: this.socket, ipamDirs: opts.ipamDirs, ...(opts.maxExecs ? { maxExecs: opts.maxExecs } : {}) },
+        },
+        csi: { enabled: false },
+        devicePlugin: { enabled: false },
+      }),
+    );
   }
 
   /** Resolves once the agent logged "agent started". */
@@ -47,10 +56,16 @@ export class AgentProcess {
           const line = buf.slice(0, i);
           buf = buf.slice(i + 1);
           if (line.includes('"health and metrics server listening"')) this.port = JSON.parse(line).port;
-          if (line.includes('"agent started"')) { clearTimeout(timer); resolve(); }
+          if (line.includes('"agent started"')) {
+            clearTimeout(timer);
+            resolve();
+          }
         }
       });
-      c.on('exit', (code) => { clearTimeout(timer); reject(new Error(`agent exited ${code}: ${this.log}`)); });
+      c.on('exit', (code) => {
+        clearTimeout(timer);
+        reject(new Error(`agent exited ${code}: ${this.log}`));
+      });
     });
   }
 
@@ -60,7 +75,10 @@ export class AgentProcess {
 
   /** The agent's log lines (JSON) so far. */
   lines(): Record<string, unknown>[] {
-    return this.log.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>);
+    return this.log
+      .split('\n')
+      .filter((l) => l.startsWith('{'))
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
   }
 
   /** Requests the agent answered (its one line per request), optionally of one command. */

@@ -31,12 +31,22 @@ afterAll(async () => {
 });
 
 const conf = (extra: Record<string, unknown> = {}) => ({
-  cniVersion: '1.1.0', name: net, type: 'hostplane', bridge, isGateway: true, ipMasq: true, agentSocket: agent.socket,
-  ipam: { type: 'hostplane', subnet: '10.217.0.0/24', dataDir: sb.dataDir }, ...extra,
+  cniVersion: '1.1.0',
+  name: net,
+  type: 'hostplane',
+  bridge,
+  isGateway: true,
+  ipMasq: true,
+  agentSocket: agent.socket,
+  ipam: { type: 'hostplane', subnet: '10.217.0.0/24', dataDir: sb.dataDir },
+  ...extra,
 });
 const leases = () => (existsSync(join(sb.dataDir, net)) ? readdirSync(join(sb.dataDir, net)).filter((f) => !f.startsWith('.')) : []);
 const ports = () => readdirSync(`/sys/class/net/${bridge}/brif`);
-const nftElements = () => sh('nft', ['list', 'set', 'inet', 'hostplane', ids(net).set4]).stdout.match(/elements = \{([^}]*)\}/)?.[1]?.trim() ?? '';
+const nftElements = () =>
+  sh('nft', ['list', 'set', 'inet', 'hostplane', ids(net).set4])
+    .stdout.match(/elements = \{([^}]*)\}/)?.[1]
+    ?.trim() ?? '';
 const fellBack = (r: PluginRun) => r.stderr.includes('running in-process');
 /** A CNI answer: exit 0, or exit 1 with the spec's error JSON. */
 const isCniAnswer = (r: PluginRun) => r.code === 0 || (r.code === 1 && typeof r.out?.code === 'number' && typeof r.out?.msg === 'string');
@@ -54,12 +64,23 @@ describe('who may connect', () => {
     expect(st.mode & 0o777).toBe(0o600);
     expect(st.uid).toBe(0);
     // connect(2) as nobody: the socket's mode refuses it before the agent sees anything.
-    const probe = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', '/usr/bin/python3', '-c',
-      `import socket,sys\ns=socket.socket(socket.AF_UNIX)\ntry:\n  s.connect(${JSON.stringify(agent.socket)}); print("connected")\nexcept OSError as e:\n  print(e.errno)`], { encoding: 'utf8' });
+    const probe = spawnSync(
+      'setpriv',
+      [
+        '--reuid=65534',
+        '--regid=65534',
+        '--clear-groups',
+        '/usr/bin/python3',
+        '-c',
+        `import socket,sys\ns=socket.socket(socket.AF_UNIX)\ntry:\n  s.connect(${JSON.stringify(agent.socket)}); print("connected")\nexcept OSError as e:\n  print(e.errno)`,
+      ],
+      { encoding: 'utf8' },
+    );
     expect(probe.stdout.trim()).toBe('13'); // EACCES
     const before = agent.served().length;
     const r = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', PLUGIN], {
-      input: JSON.stringify(conf()), encoding: 'utf8',
+      input: JSON.stringify(conf()),
+      encoding: 'utf8',
       env: { CNI_COMMAND: 'STATUS', CNI_PATH: '/nonexistent', CNI_CONTAINERID: 'x', CNI_IFNAME: 'eth0' },
     });
     // Either the 0700 directory hides the socket from it, or connect(2) is refused.
@@ -78,7 +99,10 @@ function rawExchange(line: string): Promise<string[]> {
     s.on('close', () => resolve(buf.split('\n').filter(Boolean)));
     s.on('error', reject);
     s.write(line);
-    setTimeout(() => { s.destroy(); reject(new Error(`no answer to ${line}`)); }, 5000).unref();
+    setTimeout(() => {
+      s.destroy();
+      reject(new Error(`no answer to ${line}`));
+    }, 5000).unref();
   });
 }
 
@@ -104,7 +128,12 @@ describe('what a request may name', () => {
     const ns = sb.netns('gate');
     const holder = spawn('ip', ['netns', 'exec', ns.split('/').pop()!, 'sleep', '60'], { stdio: 'ignore' });
     try {
-      await eventually(() => existsSync(`/proc/${holder.pid}/ns/net`) && sh('readlink', [`/proc/${holder.pid}/ns/net`]).stdout !== sh('readlink', ['/proc/self/ns/net']).stdout, 5000, 'sleep in netns');
+      await eventually(
+        () =>
+          existsSync(`/proc/${holder.pid}/ns/net`) && sh('readlink', [`/proc/${holder.pid}/ns/net`]).stdout !== sh('readlink', ['/proc/self/ns/net']).stdout,
+        5000,
+        'sleep in netns',
+      );
       const path = `/proc/${holder.pid}/ns/net`;
       const r = await runPlugin('ADD', conf(), { containerId: `${sb.tag}-gate`, netns: path });
       expect(r.code, r.stdout + r.stderr).toBe(0);
@@ -116,7 +145,7 @@ describe('what a request may name', () => {
     }
     await cleanAll();
   });
-  it('an ipam.dataDir outside the agent\'s IPAM dirs is declined (the agent writes nothing there)', async () => {
+  it("an ipam.dataDir outside the agent's IPAM dirs is declined (the agent writes nothing there)", async () => {
     const other = mkdtempSync(join(tmpdir(), 'hp-gate-ipam-'));
     try {
       const r = await runPlugin('STATUS', { ...conf(), ipam: { type: 'hostplane', subnet: '10.217.0.0/24', dataDir: other } }, {});
@@ -172,7 +201,14 @@ describe('bounded work', () => {
         const kids = readFileSync(`/proc/${agent.pid}/task/${agent.pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean);
         // Host tools the agent runs per request: not its persistent `ip -batch`, not its netns helper,
         // not the flock(1) holding its data-dir lock (lib/flock.ts) for the process's life.
-        const tools = kids.map((k) => { try { return readFileSync(`/proc/${k}/cmdline`, 'utf8').split('\0'); } catch { return []; } })
+        const tools = kids
+          .map((k) => {
+            try {
+              return readFileSync(`/proc/${k}/cmdline`, 'utf8').split('\0');
+            } catch {
+              return [];
+            }
+          })
           .filter((argv) => argv.length > 0 && !argv.includes('-force') && !argv.includes('netns-helper') && argv[0] !== 'flock');
         peak = Math.max(peak, tools.length);
         await new Promise((r) => setImmediate(r));
@@ -198,8 +234,18 @@ describe('bounded work', () => {
 
 describe('the netns helper', () => {
   it('killed, it is replaced: the next ADD through the agent still execs nothing and succeeds', async () => {
-    const helper = () => readFileSync(`/proc/${agent.pid}/task/${agent.pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean)
-      .find((k) => { try { return readFileSync(`/proc/${k}/cmdline`, 'utf8').includes('netns-helper'); } catch { return false; } });
+    const helper = () =>
+      readFileSync(`/proc/${agent.pid}/task/${agent.pid}/children`, 'utf8')
+        .trim()
+        .split(/\s+/)
+        .filter(Boolean)
+        .find((k) => {
+          try {
+            return readFileSync(`/proc/${k}/cmdline`, 'utf8').includes('netns-helper');
+          } catch {
+            return false;
+          }
+        });
     const ns = sb.netns('h');
     const first = await runPlugin('ADD', conf(), { containerId: `${sb.tag}-h1`, netns: ns, ifname: 'eth1' });
     expect(first.code, first.stdout).toBe(0);
@@ -212,7 +258,10 @@ describe('the netns helper', () => {
     expect(fellBack(second)).toBe(false);
     expect(helper()).toBeDefined();
     expect(helper()).not.toBe(pid);
-    for (const [id, ifname] of [[`${sb.tag}-h1`, 'eth1'], [`${sb.tag}-h2`, 'eth2']] as const) {
+    for (const [id, ifname] of [
+      [`${sb.tag}-h1`, 'eth1'],
+      [`${sb.tag}-h2`, 'eth2'],
+    ] as const) {
       expect((await runPlugin('DEL', conf(), { containerId: id, netns: ns, ifname })).code).toBe(0);
     }
     await cleanAll();
@@ -330,7 +379,12 @@ describe('metrics', () => {
     // One structured line per request: container id, pod, network, duration.
     await runPlugin('DEL', conf(), { containerId: `${sb.tag}-m`, netns: ns, args: 'K8S_POD_NAMESPACE=ns1;K8S_POD_NAME=web-0' });
     await eventually(() => agent.served('DEL').some((l) => l.containerId === `${sb.tag}-m`), 5000, 'DEL log line');
-    expect(agent.served('DEL').find((l) => l.containerId === `${sb.tag}-m`)).toMatchObject({ network: net, pod: 'ns1/web-0', result: 'ok', ms: expect.any(Number) });
+    expect(agent.served('DEL').find((l) => l.containerId === `${sb.tag}-m`)).toMatchObject({
+      network: net,
+      pod: 'ns1/web-0',
+      result: 'ok',
+      ms: expect.any(Number),
+    });
     await cleanAll();
   });
 });

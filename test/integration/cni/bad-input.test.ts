@@ -14,7 +14,12 @@ beforeAll(() => {
 afterAll(() => sb.cleanup());
 
 const good = () => ({
-  cniVersion: '1.1.0', name: `${sb.tag}-net`, type: 'hostplane', bridge, isGateway: true, ipMasq: true,
+  cniVersion: '1.1.0',
+  name: `${sb.tag}-net`,
+  type: 'hostplane',
+  bridge,
+  isGateway: true,
+  ipMasq: true,
   ipam: { type: 'hostplane', subnet: '10.212.0.0/24', dataDir: sb.dataDir },
 });
 const call = { containerId: `${sb.tag}-c`, netns: '' };
@@ -31,7 +36,12 @@ describe('ADD with bad input', () => {
     ['malformed JSON', 6, () => '{"cniVersion": "1.1.0", "name": ', {}],
     ['unknown cniVersion', 1, () => ({ ...good(), cniVersion: '9.9.9' }), {}],
     ['bad subnet CIDR', 7, () => ({ ...good(), ipam: { type: 'hostplane', subnet: '10.212.0.0/99', dataDir: sb.dataDir } }), {}],
-    ['bad rangeStart', 7, () => ({ ...good(), ipam: { type: 'hostplane', ranges: [[{ subnet: '10.212.0.0/24', rangeStart: '10.212.0.x' }]], dataDir: sb.dataDir } }), {}],
+    [
+      'bad rangeStart',
+      7,
+      () => ({ ...good(), ipam: { type: 'hostplane', ranges: [[{ subnet: '10.212.0.0/24', rangeStart: '10.212.0.x' }]], dataDir: sb.dataDir } }),
+      {},
+    ],
     ['interface name over 15 characters', 4, () => good(), { ifname: 'eth0-much-too-long' }],
     ['bridge name over 15 characters', 7, () => ({ ...good(), bridge: 'bridge-name-too-long' }), {}],
     ['missing CNI_CONTAINERID', 4, () => good(), { containerId: '' }],

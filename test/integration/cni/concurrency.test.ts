@@ -14,7 +14,11 @@ beforeAll(() => ensureBuilt());
 afterAll(() => sb.cleanup());
 
 const conf = {
-  cniVersion: '1.1.0', name: `${sb.tag}-net`, type: 'hostplane', bridge, isGateway: true,
+  cniVersion: '1.1.0',
+  name: `${sb.tag}-net`,
+  type: 'hostplane',
+  bridge,
+  isGateway: true,
   ipam: { type: 'hostplane', subnet: '10.213.0.0/24', dataDir: sb.dataDir },
 };
 const leases = () => readdirSync(join(sb.dataDir, conf.name)).filter((f) => !f.startsWith('.'));
@@ -43,33 +47,45 @@ describe('parallel ADD', () => {
     // exist, not hoped for, however loaded the machine.
     const shimDir = join(sb.dataDir, 'shim');
     mkdirSync(shimDir);
-    writeFileSync(join(shimDir, 'nft'), [
-      '#!/bin/sh',
-      'echo $$ > "$HP_MARK.tmp"; mv "$HP_MARK.tmp" "$HP_MARK"; exec sleep 60',
-      '',
-    ].join('\n'), { mode: 0o755 });
+    writeFileSync(join(shimDir, 'nft'), ['#!/bin/sh', 'echo $$ > "$HP_MARK.tmp"; mv "$HP_MARK.tmp" "$HP_MARK"; exec sleep 60', ''].join('\n'), { mode: 0o755 });
     const victimConf = { ...conf, ipMasq: true };
     sb.nft(ids(conf.name).chain);
     const victims = [0, 1, 2, 3, 4].map((i) => ({ ns: sb.netns(`k${i}`), id: `${sb.tag}-k${i}` }));
-    const leaseOf = (id: string) => leases().find((f) => { try { return readFileSync(join(sb.dataDir, conf.name, f), 'utf8').startsWith(`${id}\r\n`); } catch { return false; } });
-    const vethOf = (id: string) => existsSync(`/sys/class/net/${hostVethName(id, 'eth0')}`);
-    await Promise.all(victims.map(({ ns, id }) => new Promise<void>((resolve, reject) => {
-      const mark = join(sb.dataDir, `stalled-${id}`);
-      const env = { ...cniEnv('ADD', { containerId: id, netns: ns }), PATH: shimDir, HP_MARK: mark };
-      const p = spawn(PLUGIN, [], { env, stdio: ['pipe', 'ignore', 'ignore'] });
-      p.stdin.end(JSON.stringify(victimConf));
-      const poll = setInterval(() => {
-        if (!existsSync(mark)) return;
-        clearInterval(poll);
-        p.kill('SIGKILL');
-        try { process.kill(Number(readFileSync(mark, 'utf8')), 'SIGKILL'); } catch { /* already gone */ }
-      }, 5);
-      p.on('close', (_code, signal) => {
-        clearInterval(poll);
-        if (signal !== 'SIGKILL') reject(new Error(`victim ${id} ended (${_code}) without reaching its nft call`));
-        else resolve();
+    const leaseOf = (id: string) =>
+      leases().find((f) => {
+        try {
+          return readFileSync(join(sb.dataDir, conf.name, f), 'utf8').startsWith(`${id}\r\n`);
+        } catch {
+          return false;
+        }
       });
-    })));
+    const vethOf = (id: string) => existsSync(`/sys/class/net/${hostVethName(id, 'eth0')}`);
+    await Promise.all(
+      victims.map(
+        ({ ns, id }) =>
+          new Promise<void>((resolve, reject) => {
+            const mark = join(sb.dataDir, `stalled-${id}`);
+            const env = { ...cniEnv('ADD', { containerId: id, netns: ns }), PATH: shimDir, HP_MARK: mark };
+            const p = spawn(PLUGIN, [], { env, stdio: ['pipe', 'ignore', 'ignore'] });
+            p.stdin.end(JSON.stringify(victimConf));
+            const poll = setInterval(() => {
+              if (!existsSync(mark)) return;
+              clearInterval(poll);
+              p.kill('SIGKILL');
+              try {
+                process.kill(Number(readFileSync(mark, 'utf8')), 'SIGKILL');
+              } catch {
+                /* already gone */
+              }
+            }, 5);
+            p.on('close', (_code, signal) => {
+              clearInterval(poll);
+              if (signal !== 'SIGKILL') reject(new Error(`victim ${id} ended (${_code}) without reaching its nft call`));
+              else resolve();
+            });
+          }),
+      ),
+    );
     // Every victim left its lease and its host veth.
     for (const v of victims) {
       expect(leaseOf(v.id), `victim ${v.id} lease`).toBeDefined();

@@ -13,7 +13,13 @@ beforeAll(() => ensureBuilt());
 afterAll(() => sb.cleanup());
 
 const conf = (version: string, net: number, extra: Record<string, unknown> = {}) => ({
-  cniVersion: version, name: `${sb.tag}-n${net}`, type: 'hostplane', bridge, isGateway: true, isDefaultGateway: true, mtu: 1400,
+  cniVersion: version,
+  name: `${sb.tag}-n${net}`,
+  type: 'hostplane',
+  bridge,
+  isGateway: true,
+  isDefaultGateway: true,
+  mtu: 1400,
   ipam: { type: 'hostplane', ranges: [[{ subnet: `10.211.${net}.0/24` }], [{ subnet: `fd11:${net}::/64` }]], dataDir: sb.dataDir },
   ...extra,
 });
@@ -38,7 +44,10 @@ describe.each(SUPPORTED_VERSIONS.map((v, i) => ({ v, i })))('ADD / CHECK / DEL a
       const chk = await runPlugin('CHECK', { ...c, prevResult: a.out }, { containerId: `${sb.tag}-${i}-a`, netns: ns1 });
       expect(chk.code, chk.stdout).toBe(0);
     }
-    for (const [id, ns] of [[`${sb.tag}-${i}-a`, ns1], [`${sb.tag}-${i}-b`, ns2]] as const) {
+    for (const [id, ns] of [
+      [`${sb.tag}-${i}-a`, ns1],
+      [`${sb.tag}-${i}-b`, ns2],
+    ] as const) {
       const d = await runPlugin('DEL', { ...c, prevResult: a.out }, { containerId: id, netns: ns });
       expect(d.code, d.stdout).toBe(0);
       expect(existsSync(`/sys/class/net/${hostVethName(id, 'eth0')}`)).toBe(false);
@@ -60,14 +69,17 @@ describe('datapath details', () => {
     expect(readFileSync(`/sys/class/net/${veth}/mtu`, 'utf8').trim()).toBe('1400');
     const link = JSON.parse(inNs(ns, 'ip', ['-json', 'link', 'show', 'eth0']).stdout)[0];
     expect(link.mtu).toBe(1400);
-    const v4 = addrOf(r.out, 4).split('.').map((x) => Number(x).toString(16).padStart(2, '0')).join(':');
+    const v4 = addrOf(r.out, 4)
+      .split('.')
+      .map((x) => Number(x).toString(16).padStart(2, '0'))
+      .join(':');
     expect(link.address).toBe(`0a:58:${v4}`);
     expect(inNs(ns, 'ip', ['route', 'show', 'default']).stdout).toContain('via 10.211.10.1');
     expect(inNs(ns, 'ip', ['-6', 'route', 'show', 'default']).stdout).toContain('via fd11:10::1');
     expect((await runPlugin('DEL', c, { containerId: id, netns: ns })).code).toBe(0);
   });
 
-  it('ipMasq puts the pod addresses in the network\'s nft set and DEL takes them out', async () => {
+  it("ipMasq puts the pod addresses in the network's nft set and DEL takes them out", async () => {
     const c = conf('1.1.0', 11, { ipMasq: true });
     sb.nft(ids(c.name).chain);
     const ns = sb.netns('m');

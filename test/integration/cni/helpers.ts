@@ -44,13 +44,18 @@ export function cniEnv(cmd: string, c: Call): Record<string, string> {
 export function runPlugin(cmd: string, conf: string | object, c: Call = {}): Promise<PluginRun> {
   return new Promise((resolve, reject) => {
     const p = spawn(PLUGIN, [], { env: cniEnv(cmd, c), stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '', stderr = '';
+    let stdout = '',
+      stderr = '';
     p.stdout.on('data', (d) => (stdout += d));
     p.stderr.on('data', (d) => (stderr += d));
     p.on('error', reject);
     p.on('close', (code) => {
       let out: Record<string, unknown> | undefined;
-      try { out = stdout.trim() ? JSON.parse(stdout) : undefined; } catch { out = undefined; }
+      try {
+        out = stdout.trim() ? JSON.parse(stdout) : undefined;
+      } catch {
+        out = undefined;
+      }
       resolve({ code, out, stdout, stderr });
     });
     p.stdin.end(typeof conf === 'string' ? conf : JSON.stringify(conf));

@@ -19,15 +19,24 @@ afterAll(() => {
 describe('IpChannel', () => {
   it('runs concurrent groups in one process and attributes a failure to its own group only', async () => {
     const [ok, bad, forced] = await Promise.allSettled([
-      ch.apply([{ op: 'bridge-add', name: `${tag}br`, mtu: 1500, mac: '02:00:00:00:00:09' }, { op: 'link-set', dev: `${tag}br`, up: true }]),
+      ch.apply([
+        { op: 'bridge-add', name: `${tag}br`, mtu: 1500, mac: '02:00:00:00:00:09' },
+        { op: 'link-set', dev: `${tag}br`, up: true },
+      ]),
       ch.apply([{ op: 'link-set', dev: `${tag}nope`, up: true }]),
-      ch.applyForce([{ op: 'link-set', dev: `${tag}nope2`, up: true }, { op: 'link-set', dev: `${tag}br`, up: true }]),
+      ch.applyForce([
+        { op: 'link-set', dev: `${tag}nope2`, up: true },
+        { op: 'link-set', dev: `${tag}br`, up: true },
+      ]),
     ]);
     expect(ok.status).toBe('fulfilled');
     expect(bad.status).toBe('rejected');
     expect(String((bad as PromiseRejectedResult).reason)).toContain(`${tag}nope`);
     expect(forced.status).toBe('fulfilled');
-    expect((forced as PromiseFulfilledResult<{ exitCode: number; stderr: string } | undefined>).value).toMatchObject({ exitCode: 1, stderr: expect.stringContaining(`${tag}nope2`) });
+    expect((forced as PromiseFulfilledResult<{ exitCode: number; stderr: string } | undefined>).value).toMatchObject({
+      exitCode: 1,
+      stderr: expect.stringContaining(`${tag}nope2`),
+    });
     expect(existsSync(`/sys/class/net/${tag}br/bridge`)).toBe(true);
     expect(ch.starts).toBe(1);
   });
@@ -37,7 +46,13 @@ describe('IpChannel', () => {
   it('a veth group: created, enslaved and up in one round trip', async () => {
     await ch.apply([
       { op: 'link-set', dev: `${tag}br`, up: true },
-      { op: 'veth-add', name: `${tag}a`, mtu: 1400, master: `${tag}br`, peer: { name: `${tag}b`, mac: '02:00:00:00:00:0a', mtu: 1400, netns: `/var/run/netns/${tag}` } },
+      {
+        op: 'veth-add',
+        name: `${tag}a`,
+        mtu: 1400,
+        master: `${tag}br`,
+        peer: { name: `${tag}b`, mac: '02:00:00:00:00:0a', mtu: 1400, netns: `/var/run/netns/${tag}` },
+      },
       { op: 'bridge-port', dev: `${tag}a`, hairpin: true },
       { op: 'link-set', dev: `${tag}a`, up: true },
     ]);
@@ -47,7 +62,15 @@ describe('IpChannel', () => {
   });
   it('a line that makes ip exit fails only its own group; a concurrent group is re-run in a new process', async () => {
     const [bad, good] = await Promise.allSettled([
-      ch.apply([{ op: 'veth-add', name: `${tag}a`, mtu: 1400, master: `${tag}br`, peer: { name: `${tag}b`, mac: '02:00:00:00:00:0a', mtu: 1400, netns: '/nonexistent/ns' } }]),
+      ch.apply([
+        {
+          op: 'veth-add',
+          name: `${tag}a`,
+          mtu: 1400,
+          master: `${tag}br`,
+          peer: { name: `${tag}b`, mac: '02:00:00:00:00:0a', mtu: 1400, netns: '/nonexistent/ns' },
+        },
+      ]),
       ch.apply([{ op: 'link-set', dev: `${tag}br`, up: true }]),
     ]);
     expect(bad.status).toBe('rejected');

@@ -46,13 +46,18 @@ afterAll(() => sb.cleanup()); // the node netns takes its bridge, veths and nft 
 function runInNode(cmd: string, conf: object, containerId: string, netns: string): Promise<PluginRun> {
   return new Promise((resolve, reject) => {
     const p = spawn('/usr/sbin/ip', ['netns', 'exec', NODE, PLUGIN], { env: cniEnv(cmd, { containerId, netns }), stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '', stderr = '';
+    let stdout = '',
+      stderr = '';
     p.stdout.on('data', (d) => (stdout += d));
     p.stderr.on('data', (d) => (stderr += d));
     p.on('error', reject);
     p.on('close', (code) => {
       let out: Record<string, unknown> | undefined;
-      try { out = stdout.trim() ? JSON.parse(stdout) : undefined; } catch { out = undefined; }
+      try {
+        out = stdout.trim() ? JSON.parse(stdout) : undefined;
+      } catch {
+        out = undefined;
+      }
       resolve({ code, out, stdout, stderr });
     });
     p.stdin.end(JSON.stringify(conf));
@@ -66,28 +71,50 @@ function runInNode(cmd: string, conf: object, containerId: string, netns: string
 async function seenSource(fromNs: string, toNs: string, to: string, port: number): Promise<string> {
   const family = to.includes(':') ? 'AF_INET6' : 'AF_INET';
   const any = to.includes(':') ? '::' : '0.0.0.0';
-  const receiver = spawn('nsenter', [`--net=${toNs}`, '--', 'python3', '-c',
-    `import socket,sys\ns=socket.socket(socket.${family},socket.SOCK_DGRAM)\ns.bind(('${any}',${port}))\nprint('ready',flush=True)\ns.settimeout(10)\nd,a=s.recvfrom(64)\nprint(a[0],flush=True)`], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const receiver = spawn(
+    'nsenter',
+    [
+      `--net=${toNs}`,
+      '--',
+      'python3',
+      '-c',
+      `import socket,sys\ns=socket.socket(socket.${family},socket.SOCK_DGRAM)\ns.bind(('${any}',${port}))\nprint('ready',flush=True)\ns.settimeout(10)\nd,a=s.recvfrom(64)\nprint(a[0],flush=True)`,
+    ],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
   let out = '';
   const done = new Promise<string>((resolve, reject) => {
-    receiver.stdout.on('data', (d) => { out += d; });
+    receiver.stdout.on('data', (d) => {
+      out += d;
+    });
     receiver.on('close', (code) => (code === 0 ? resolve(out.split('\n')[1]!.trim()) : reject(new Error(`receiver exited ${code}: ${out}`))));
   });
   while (!out.includes('ready')) await new Promise((r) => setTimeout(r, 20));
   const sent = inNs(fromNs, 'python3', ['-c', `import socket\nsocket.socket(socket.${family},socket.SOCK_DGRAM).sendto(b'hp',('${to}',${port}))`]);
-  if (sent.code !== 0) { receiver.kill(); throw new Error(`send failed: ${sent.stderr}`); }
+  if (sent.code !== 0) {
+    receiver.kill();
+    throw new Error(`send failed: ${sent.stderr}`);
+  }
   return done;
 }
 
-const addr = (r: PluginRun, fam: 4 | 6) => ((r.out?.ips ?? []) as { address: string }[]).map((i) => i.address.split('/')[0]!).find((a) => a.includes(':') === (fam === 6));
+const addr = (r: PluginRun, fam: 4 | 6) =>
+  ((r.out?.ips ?? []) as { address: string }[]).map((i) => i.address.split('/')[0]!).find((a) => a.includes(':') === (fam === 6));
 const leases = (net: string) => (existsSync(join(sb.dataDir, net)) ? readdirSync(join(sb.dataDir, net)).filter((f) => !f.startsWith('.')) : []);
 
-describe('IPv6-only pod network (the agent\'s conflist)', () => {
+describe("IPv6-only pod network (the agent's conflist)", () => {
   // The hostplane plugin exactly as the agent writes it for an IPv6-only node.
-  const cfg = validateConfig({
-    nodeName: 'v6-node', cni: { podCIDRs: ['fd28:7::/64'], bridge, networkName: `${sb.tag}-v6`, ipamDataDir: sb.dataDir, cniVersion: '1.1.0' },
-    csi: { enabled: false }, devicePlugin: { enabled: false },
-  }, 'test', {}, '/opt/hostplane');
+  const cfg = validateConfig(
+    {
+      nodeName: 'v6-node',
+      cni: { podCIDRs: ['fd28:7::/64'], bridge, networkName: `${sb.tag}-v6`, ipamDataDir: sb.dataDir, cniVersion: '1.1.0' },
+      csi: { enabled: false },
+      devicePlugin: { enabled: false },
+    },
+    'test',
+    {},
+    '/opt/hostplane',
+  );
   const list = JSON.parse(buildConflist(cfg.cni, cfg.cni.podCIDRs));
   const conf = { cniVersion: list.cniVersion, name: list.name, ...list.plugins[0] };
 
@@ -113,7 +140,10 @@ describe('IPv6-only pod network (the agent\'s conflist)', () => {
     const chain = must('ip', ['netns', 'exec', NODE, 'nft', 'list', 'chain', ...TABLE.split(' '), ids(conf.name).chain]);
     expect(chain).toMatch(/ip6 saddr @\w+_6 ip6 daddr != fd28:7::\/64 .*masquerade/);
     expect(chain).not.toMatch(/\bip saddr/);
-    for (const [id, ns] of [[`${sb.tag}-6a`, ns1], [`${sb.tag}-6b`, ns2]] as const) {
+    for (const [id, ns] of [
+      [`${sb.tag}-6a`, ns1],
+      [`${sb.tag}-6b`, ns2],
+    ] as const) {
       const d = await runInNode('DEL', { ...conf, prevResult: a.out }, id, ns);
       expect(d.code, d.stdout).toBe(0);
       expect(sh('ip', ['-n', NODE, 'link', 'show', hostVethName(id, 'eth0')]).code).not.toBe(0);
@@ -125,11 +155,17 @@ describe('IPv6-only pod network (the agent\'s conflist)', () => {
 
 describe('masquerade with real packets', () => {
   const conf = {
-    cniVersion: '1.1.0', name: `${sb.tag}-mq`, type: 'hostplane', bridge, isGateway: true, isDefaultGateway: true, ipMasq: true,
+    cniVersion: '1.1.0',
+    name: `${sb.tag}-mq`,
+    type: 'hostplane',
+    bridge,
+    isGateway: true,
+    isDefaultGateway: true,
+    ipMasq: true,
     ipam: { type: 'hostplane', ranges: [[{ subnet: '10.218.5.0/24' }], [{ subnet: 'fd28:5::/64' }]], dataDir: sb.dataDir },
   };
 
-  it('a pod\'s packets to outside its network leave with the node\'s address (IPv4 and IPv6); pod-to-pod keeps the pod\'s', async () => {
+  it("a pod's packets to outside its network leave with the node's address (IPv4 and IPv6); pod-to-pod keeps the pod's", async () => {
     const [ns1, ns2] = [sb.netns('ma'), sb.netns('mb')];
     const a = await runInNode('ADD', conf, `${sb.tag}-ma`, ns1);
     const b = await runInNode('ADD', conf, `${sb.tag}-mb`, ns2);
@@ -143,7 +179,11 @@ describe('masquerade with real packets', () => {
     expect(await seenSource(ns1, ns2, addr(b, 4)!, port)).toBe(addr(a, 4));
     expect(await seenSource(ns1, ns2, addr(b, 6)!, port)).toBe(addr(a, 6));
     // After DEL the pod's address leaves the set: a new holder of it would not be masqueraded by accident.
-    for (const [id, ns] of [[`${sb.tag}-ma`, ns1], [`${sb.tag}-mb`, ns2]] as const) expect((await runInNode('DEL', conf, id, ns)).code).toBe(0);
+    for (const [id, ns] of [
+      [`${sb.tag}-ma`, ns1],
+      [`${sb.tag}-mb`, ns2],
+    ] as const)
+      expect((await runInNode('DEL', conf, id, ns)).code).toBe(0);
     expect(must('ip', ['netns', 'exec', NODE, 'nft', 'list', 'set', ...TABLE.split(' '), ids(conf.name).set4])).not.toMatch(/elements/);
   });
 });

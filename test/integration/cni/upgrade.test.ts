@@ -16,10 +16,17 @@ const work = mkdtempSync(join(tmpdir(), 'hp-cni-upgrade-'));
 const binDir = join(work, 'bin');
 const INSTALLED = join(binDir, 'hostplane');
 beforeAll(() => ensureBuilt());
-afterAll(() => { sb.cleanup(); rmSync(work, { recursive: true, force: true }); });
+afterAll(() => {
+  sb.cleanup();
+  rmSync(work, { recursive: true, force: true });
+});
 
 const conf = {
-  cniVersion: '1.1.0', name: `${sb.tag}-net`, type: 'hostplane', bridge, isGateway: true,
+  cniVersion: '1.1.0',
+  name: `${sb.tag}-net`,
+  type: 'hostplane',
+  bridge,
+  isGateway: true,
   ipam: { type: 'hostplane', subnet: '10.217.0.0/24', dataDir: sb.dataDir },
 };
 const leases = () => (existsSync(join(sb.dataDir, conf.name)) ? readdirSync(join(sb.dataDir, conf.name)).filter((f) => !f.startsWith('.')) : []);
@@ -28,14 +35,19 @@ const leases = () => (existsSync(join(sb.dataDir, conf.name)) ? readdirSync(join
 function runInstalled(cmd: string, containerId: string, netns: string): Promise<PluginRun> {
   return new Promise((resolve) => {
     const p = spawn(INSTALLED, [], { env: { ...cniEnv(cmd, { containerId, netns }), CNI_PATH: `${binDir}:${REF_DIR}` }, stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '', stderr = '';
+    let stdout = '',
+      stderr = '';
     p.stdout.on('data', (d) => (stdout += d));
     p.stderr.on('data', (d) => (stderr += d));
     // A spawn failure (ETXTBSY, ENOEXEC) is a result here, not a test crash.
     p.on('error', (e) => resolve({ code: -1, out: undefined, stdout, stderr: `${stderr}spawn: ${e.message}` }));
     p.on('close', (code) => {
       let out: Record<string, unknown> | undefined;
-      try { out = stdout.trim() ? JSON.parse(stdout) : undefined; } catch { out = undefined; }
+      try {
+        out = stdout.trim() ? JSON.parse(stdout) : undefined;
+      } catch {
+        out = undefined;
+      }
       resolve({ code, out, stdout, stderr });
     });
     p.stdin.on('error', () => {});

@@ -7,17 +7,39 @@ type Fn = (req?: object) => Promise<any>; // eslint-disable-line @typescript-esl
 export type Service<M extends string = string> = Record<M, Fn> & { close(): void };
 
 type IdentityM = 'GetPluginInfo' | 'GetPluginCapabilities' | 'Probe';
-type ControllerM = 'CreateVolume' | 'DeleteVolume' | 'ControllerPublishVolume' | 'ControllerUnpublishVolume' | 'ValidateVolumeCapabilities'
-  | 'ListVolumes' | 'GetCapacity' | 'ControllerGetCapabilities' | 'CreateSnapshot' | 'DeleteSnapshot' | 'ListSnapshots' | 'GetSnapshot'
-  | 'ControllerExpandVolume' | 'ControllerGetVolume' | 'ControllerModifyVolume';
-type NodeM = 'NodeStageVolume' | 'NodeUnstageVolume' | 'NodePublishVolume' | 'NodeUnpublishVolume' | 'NodeGetVolumeStats'
-  | 'NodeExpandVolume' | 'NodeGetCapabilities' | 'NodeGetInfo';
+type ControllerM =
+  | 'CreateVolume'
+  | 'DeleteVolume'
+  | 'ControllerPublishVolume'
+  | 'ControllerUnpublishVolume'
+  | 'ValidateVolumeCapabilities'
+  | 'ListVolumes'
+  | 'GetCapacity'
+  | 'ControllerGetCapabilities'
+  | 'CreateSnapshot'
+  | 'DeleteSnapshot'
+  | 'ListSnapshots'
+  | 'GetSnapshot'
+  | 'ControllerExpandVolume'
+  | 'ControllerGetVolume'
+  | 'ControllerModifyVolume';
+type NodeM =
+  | 'NodeStageVolume'
+  | 'NodeUnstageVolume'
+  | 'NodePublishVolume'
+  | 'NodeUnpublishVolume'
+  | 'NodeGetVolumeStats'
+  | 'NodeExpandVolume'
+  | 'NodeGetCapabilities'
+  | 'NodeGetInfo';
 
 function wrap<M extends string>(ctor: grpc.ServiceClientConstructor, socket: string): Service<M> {
-  const c = new ctor(`unix://${socket}`, grpc.credentials.createInsecure(), { 'grpc.default_authority': 'localhost' }) as unknown as grpc.Client & Record<string, Function>;
+  const c = new ctor(`unix://${socket}`, grpc.credentials.createInsecure(), { 'grpc.default_authority': 'localhost' }) as unknown as grpc.Client &
+    Record<string, Function>;
   const out: Record<string, unknown> = { close: () => c.close() };
   for (const m of Object.keys(ctor.service)) {
-    out[m] = (req: object = {}) => new Promise((resolve, reject) => c[m]!.call(c, req, { deadline: Date.now() + 120_000 }, (e: Error | null, r: unknown) => (e ? reject(e) : resolve(r))));
+    out[m] = (req: object = {}) =>
+      new Promise((resolve, reject) => c[m]!.call(c, req, { deadline: Date.now() + 120_000 }, (e: Error | null, r: unknown) => (e ? reject(e) : resolve(r))));
   }
   return out as Service<M>;
 }
@@ -34,7 +56,16 @@ export function csiClient(socket: string): CsiClient {
   const identity = wrap<IdentityM>(lookup(pkg, 'csi.v1.Identity'), socket);
   const controller = wrap<ControllerM>(lookup(pkg, 'csi.v1.Controller'), socket);
   const node = wrap<NodeM>(lookup(pkg, 'csi.v1.Node'), socket);
-  return { identity, controller, node, close: () => { identity.close(); controller.close(); node.close(); } };
+  return {
+    identity,
+    controller,
+    node,
+    close: () => {
+      identity.close();
+      controller.close();
+      node.close();
+    },
+  };
 }
 
 /** The gRPC status code a failed call carried (undefined if it succeeded). */
@@ -47,7 +78,10 @@ export async function codeOf(p: Promise<unknown>): Promise<string | undefined> {
   }
 }
 
-export const mountCap = (fsType = 'ext4', mode = 'SINGLE_NODE_WRITER', flags: string[] = []) => ({ mount: { fs_type: fsType, mount_flags: flags }, access_mode: { mode } });
+export const mountCap = (fsType = 'ext4', mode = 'SINGLE_NODE_WRITER', flags: string[] = []) => ({
+  mount: { fs_type: fsType, mount_flags: flags },
+  access_mode: { mode },
+});
 export const blockCap = (mode = 'SINGLE_NODE_WRITER') => ({ block: {}, access_mode: { mode } });
 
 /**

@@ -11,13 +11,20 @@ import { mountsUnder } from './host.ts';
 import { liveLoopsUnder } from './live-loops.ts';
 
 let h: Harness;
-beforeAll(async () => { h = await startHarness('cpub'); });
-afterAll(async () => { await h?.close(); });
+beforeAll(async () => {
+  h = await startHarness('cpub');
+});
+afterAll(async () => {
+  await h?.close();
+});
 
 const published = async (id: string) => (await h.client.controller.ControllerGetVolume({ volume_id: id })).status.published_node_ids;
 
 describe('ControllerPublishVolume / ControllerUnpublishVolume', () => {
-  it.each([['mount', mountCap()], ['block', blockCap()]])('%s: the full attach → stage → publish → teardown → detach → delete order leaves nothing', async (name, cap) => {
+  it.each([
+    ['mount', mountCap()],
+    ['block', blockCap()],
+  ])('%s: the full attach → stage → publish → teardown → detach → delete order leaves nothing', async (name, cap) => {
     const { volume } = await h.client.controller.CreateVolume({ name: `cp-${name}`, capacity_range: { required_bytes: 16 * MiB }, volume_capabilities: [cap] });
     const id = volume.volume_id;
     const { node_id } = await h.client.node.NodeGetInfo({});
@@ -50,8 +57,12 @@ describe('ControllerPublishVolume / ControllerUnpublishVolume', () => {
     const listed = (await h.client.controller.ListVolumes({})).entries.find((e: { volume: { volume_id: string } }) => e.volume.volume_id === id);
     expect(listed.status.published_node_ids).toEqual(['test-node']);
     // Same request again: idempotent. Other readonly flag: a conflict.
-    expect(await codeOf(h.client.controller.ControllerPublishVolume({ volume_id: id, node_id: 'test-node', volume_capability: cap, readonly: true }))).toBeUndefined();
-    expect(await codeOf(h.client.controller.ControllerPublishVolume({ volume_id: id, node_id: 'test-node', volume_capability: cap, readonly: false }))).toBe('ALREADY_EXISTS');
+    expect(
+      await codeOf(h.client.controller.ControllerPublishVolume({ volume_id: id, node_id: 'test-node', volume_capability: cap, readonly: true })),
+    ).toBeUndefined();
+    expect(await codeOf(h.client.controller.ControllerPublishVolume({ volume_id: id, node_id: 'test-node', volume_capability: cap, readonly: false }))).toBe(
+      'ALREADY_EXISTS',
+    );
     await h.client.controller.ControllerUnpublishVolume({ volume_id: id, node_id: 'test-node' });
     expect(await codeOf(h.client.controller.ControllerUnpublishVolume({ volume_id: id, node_id: 'test-node' }))).toBeUndefined();
     await h.client.controller.DeleteVolume({ volume_id: id });

@@ -37,21 +37,24 @@ function writeShims(dir: string): string {
   mkdirSync(shimDir);
   for (const name of SHIMMED) {
     const real = execFileSync('sh', ['-c', `command -v ${name}`], { encoding: 'utf8' }).trim();
-    writeFileSync(join(shimDir, name), `${[
-      '#!/bin/sh',
-      `f="${dir}/slow-${name}"`,
-      'if [ -e "$f" ]; then',
-      '  when=$(sed -n 1p "$f"); match=$(sed -n 2p "$f")',
-      '  case " $* " in',
-      '  *"$match"*)',
-      `    if [ "$when" = after ]; then "${real}" "$@"; rc=$?; else rc=0; fi`,
-      `    echo $$ > "${dir}/started-${name}"`,
-      // exec: the stall is this very pid, so killing it leaves no orphan sleeping on.
-      '    [ $rc = 0 ] && exec sleep 60 || exec sh -c "sleep 60; exit $rc";;',
-      '  esac',
-      'fi',
-      `exec "${real}" "$@"`,
-    ].join('\n')}\n`);
+    writeFileSync(
+      join(shimDir, name),
+      `${[
+        '#!/bin/sh',
+        `f="${dir}/slow-${name}"`,
+        'if [ -e "$f" ]; then',
+        '  when=$(sed -n 1p "$f"); match=$(sed -n 2p "$f")',
+        '  case " $* " in',
+        '  *"$match"*)',
+        `    if [ "$when" = after ]; then "${real}" "$@"; rc=$?; else rc=0; fi`,
+        `    echo $$ > "${dir}/started-${name}"`,
+        // exec: the stall is this very pid, so killing it leaves no orphan sleeping on.
+        '    [ $rc = 0 ] && exec sleep 60 || exec sh -c "sleep 60; exit $rc";;',
+        '  esac',
+        'fi',
+        `exec "${real}" "$@"`,
+      ].join('\n')}\n`,
+    );
     chmodSync(join(shimDir, name), 0o755);
   }
   return shimDir;
@@ -65,12 +68,22 @@ let client: CsiClient;
 async function start(): Promise<void> {
   // The killed predecessor's socket is still there: wait for the new one.
   rmSync(join(dir, 'csi.sock'), { force: true });
-  driver = spawnDriver(dir, { PATH: `${shimDir}:${process.env.PATH}`, HP_PAUSE_DIR: dir }, { nodeArgs: ['--import', join(root, 'test', 'integration', 'csi', 'pause-hook.ts')] });
+  driver = spawnDriver(
+    dir,
+    { PATH: `${shimDir}:${process.env.PATH}`, HP_PAUSE_DIR: dir },
+    { nodeArgs: ['--import', join(root, 'test', 'integration', 'csi', 'pause-hook.ts')] },
+  );
   await waitForSocket(join(dir, 'csi.sock'), driver);
   client = csiClient(join(dir, 'csi.sock'));
   // The socket file exists from bind(); on a loaded machine the first dial can still be refused.
   for (let i = 0; ; i++) {
-    try { await client.identity.Probe({}); break; } catch (e) { if (i >= 50) throw e; await new Promise((r) => setTimeout(r, 100)); }
+    try {
+      await client.identity.Probe({});
+      break;
+    } catch (e) {
+      if (i >= 50) throw e;
+      await new Promise((r) => setTimeout(r, 100));
+    }
   }
 }
 
@@ -84,7 +97,11 @@ async function waitFor(what: string, ok: () => boolean, ms = 20_000): Promise<vo
  * the real tool ran, on a call whose arguments contain `match`), run `atKill`
  * (to check the operation had begun), SIGKILL the driver, restart it.
  */
-async function crashDuring(tool: string, call: () => Promise<unknown>, opts: { when?: 'before' | 'after'; match?: string; atKill?: () => void } = {}): Promise<void> {
+async function crashDuring(
+  tool: string,
+  call: () => Promise<unknown>,
+  opts: { when?: 'before' | 'after'; match?: string; atKill?: () => void } = {},
+): Promise<void> {
   writeFileSync(join(dir, `slow-${tool}`), `${opts.when ?? (tool === 'mount' ? 'after' : 'before')}\n${opts.match ?? ''}\n`);
   const pending = call().catch(() => undefined);
   const started = join(dir, `started-${tool}`);
@@ -92,7 +109,11 @@ async function crashDuring(tool: string, call: () => Promise<unknown>, opts: { w
   rmSync(join(dir, `slow-${tool}`));
   opts.atKill?.();
   await killHard(driver);
-  try { process.kill(Number(readFileSync(started, 'utf8')), 'SIGKILL'); } catch { /* gone */ }
+  try {
+    process.kill(Number(readFileSync(started, 'utf8')), 'SIGKILL');
+  } catch {
+    /* gone */
+  }
   rmSync(started);
   client.close();
   await pending;
@@ -113,10 +134,14 @@ async function crashInRemoval(match: string, when: 'before' | 'after', call: () 
   await start();
 }
 
-function state(kind: 'volumes' | 'snapshots'): { id: string; status: string; capacityBytes: number; stage?: { path: string; complete: boolean }; publish?: Record<string, unknown> }[] {
+function state(
+  kind: 'volumes' | 'snapshots',
+): { id: string; status: string; capacityBytes: number; stage?: { path: string; complete: boolean }; publish?: Record<string, unknown> }[] {
   const d = join(dir, 'data', 'state', kind);
   if (!existsSync(d)) return [];
-  return readdirSync(d).filter((f) => f.endsWith('.json') && !f.startsWith('.')).map((f) => JSON.parse(readFileSync(join(d, f), 'utf8')));
+  return readdirSync(d)
+    .filter((f) => f.endsWith('.json') && !f.startsWith('.'))
+    .map((f) => JSON.parse(readFileSync(join(d, f), 'utf8')));
 }
 
 /** Loop devices of images under `dir` that no staged volume explains, or staged volumes with more than one. */
@@ -160,7 +185,8 @@ async function expectCoherent(): Promise<void> {
   }
   expect(ourLoops()).toHaveLength(owned);
   // Every mount is a completed stage or a recorded publish: nothing unexplained.
-  for (const m of mountsUnder(dir)) expect(staged.some((v) => m === v.stage!.path) || vols.some((v) => m in (v.publish ?? {})), `unexplained mount ${m}`).toBe(true);
+  for (const m of mountsUnder(dir))
+    expect(staged.some((v) => m === v.stage!.path) || vols.some((v) => m in (v.publish ?? {})), `unexplained mount ${m}`).toBe(true);
   expect(readdirSync(join(dir, 'data', 'state', 'volumes')).filter((f) => f.endsWith('.tmp'))).toEqual([]);
 }
 
@@ -183,18 +209,31 @@ afterEach(async () => {
   client?.close();
   if (driver) await killHard(driver);
   for (const f of readdirSync(dir).filter((n) => n.startsWith('started-'))) {
-    try { process.kill(Number(readFileSync(join(dir, f), 'utf8')), 'SIGKILL'); } catch { /* gone */ }
+    try {
+      process.kill(Number(readFileSync(join(dir, f), 'utf8')), 'SIGKILL');
+    } catch {
+      /* gone */
+    }
   }
   cleanupHost(dir);
 });
 
 const caps = [mountCap()];
-const stagingOf = (name: string) => { const p = join(dir, 'staging', name); mkdirSync(p, { recursive: true }); return p; };
+const stagingOf = (name: string) => {
+  const p = join(dir, 'staging', name);
+  mkdirSync(p, { recursive: true });
+  return p;
+};
 
 describe('SIGKILL during CreateVolume', () => {
   it('mid-copy of a clone: rolled back at restart, the retry creates it once', async () => {
     const src = await client.controller.CreateVolume({ name: 'src', capacity_range: { required_bytes: 16 * MiB }, volume_capabilities: caps });
-    const req = { name: 'clone', capacity_range: { required_bytes: 16 * MiB }, volume_capabilities: caps, volume_content_source: { volume: { volume_id: src.volume.volume_id } } };
+    const req = {
+      name: 'clone',
+      capacity_range: { required_bytes: 16 * MiB },
+      volume_capabilities: caps,
+      volume_content_source: { volume: { volume_id: src.volume.volume_id } },
+    };
     await crashDuring('cp', () => client.controller.CreateVolume(req));
     await expectCoherent();
     expect(state('volumes')).toHaveLength(1);
@@ -206,7 +245,10 @@ describe('SIGKILL during CreateVolume', () => {
 });
 
 describe('SIGKILL during NodeStageVolume', () => {
-  it.each([['mkfs.ext4', 'during mkfs'], ['mount', 'after the mount, before the record']])('%s (%s): loop detached and mount undone at restart; the retry stages once', async (tool) => {
+  it.each([
+    ['mkfs.ext4', 'during mkfs'],
+    ['mount', 'after the mount, before the record'],
+  ])('%s (%s): loop detached and mount undone at restart; the retry stages once', async (tool) => {
     const { volume } = await client.controller.CreateVolume({ name: 'stage', capacity_range: { required_bytes: 32 * MiB }, volume_capabilities: caps });
     const staging = stagingOf('stage');
     const req = { volume_id: volume.volume_id, staging_target_path: staging, volume_capability: mountCap() };
@@ -263,46 +305,57 @@ async function teardown(id: string, staging: string, target: string): Promise<vo
 }
 
 describe('driver restart while a pod writes to its volume', () => {
-  it.each(['SIGTERM', 'SIGKILL'] as const)('%s: the pod\'s mount and I/O go on throughout; after the restart Unpublish, Unstage and Delete work and nothing is lost', async (sig) => {
-    const v = await stagedVolume(`pod-${sig.toLowerCase()}`);
-    await client.node.NodePublishVolume({ volume_id: v.id, staging_target_path: v.staging, target_path: v.target, volume_capability: mountCap() });
-    // The "pod": a process holding a file open on the volume, appending a counter and syncing.
-    const log = join(v.target, 'log');
-    // One process, no children: when it is killed, nothing else keeps the mount busy.
-    const pod = spawn(join(root, 'node_modules', '.bin', 'node'), ['-e', `
+  it.each(['SIGTERM', 'SIGKILL'] as const)(
+    "%s: the pod's mount and I/O go on throughout; after the restart Unpublish, Unstage and Delete work and nothing is lost",
+    async (sig) => {
+      const v = await stagedVolume(`pod-${sig.toLowerCase()}`);
+      await client.node.NodePublishVolume({ volume_id: v.id, staging_target_path: v.staging, target_path: v.target, volume_capability: mountCap() });
+      // The "pod": a process holding a file open on the volume, appending a counter and syncing.
+      const log = join(v.target, 'log');
+      // One process, no children: when it is killed, nothing else keeps the mount busy.
+      const pod = spawn(
+        join(root, 'node_modules', '.bin', 'node'),
+        [
+          '-e',
+          `
       const fs = require('node:fs'); const fd = fs.openSync(process.argv[1], 'a'); let i = 0;
-      setInterval(() => { fs.writeSync(fd, i++ + '\\n'); fs.fsyncSync(fd); }, 5);`, log], { stdio: 'ignore' });
-    const lines = () => (existsSync(log) ? readFileSync(log, 'utf8').split('\n').filter(Boolean).length : 0);
-    try {
-      await waitFor('the pod never wrote', () => lines() >= 20);
-      const exited = new Promise((r) => driver.once('exit', r));
-      driver.kill(sig);
-      await exited;
-      client.close();
-      const whileDown = lines();
-      await waitFor('the pod\'s writes stopped while the driver was down', () => lines() >= whileDown + 20);
-      await start();
-      const afterStart = lines();
-      await waitFor('the pod\'s writes stopped after the restart', () => lines() >= afterStart + 20);
-      expect(pod.exitCode).toBeNull();
-      // The restarted driver sees the volume as it is: staged, published, healthy.
-      const stats = await client.node.NodeGetVolumeStats({ volume_id: v.id, volume_path: v.target });
-      expect(stats.volume_condition).toMatchObject({ abnormal: false });
-      await waitFor('exactly one loop device', () => ourLoops().length === 1, 5_000);
-      expect(isMounted(v.staging) && isMounted(v.target)).toBe(true);
-      await expectCoherent();
-    } finally {
-      const gone = new Promise((r) => pod.once('exit', r));
-      pod.kill('SIGKILL');
-      await gone;
-    }
-    // Nothing lost: every number from 0 on, once, in order.
-    const got = readFileSync(log, 'utf8').split('\n').filter(Boolean).map(Number);
-    expect(got).toEqual(got.map((_, i) => i));
-    await teardown(v.id, v.staging, v.target);
-    expect(existsSync(v.target)).toBe(false);
-    await expectEmpty();
-  });
+      setInterval(() => { fs.writeSync(fd, i++ + '\\n'); fs.fsyncSync(fd); }, 5);`,
+          log,
+        ],
+        { stdio: 'ignore' },
+      );
+      const lines = () => (existsSync(log) ? readFileSync(log, 'utf8').split('\n').filter(Boolean).length : 0);
+      try {
+        await waitFor('the pod never wrote', () => lines() >= 20);
+        const exited = new Promise((r) => driver.once('exit', r));
+        driver.kill(sig);
+        await exited;
+        client.close();
+        const whileDown = lines();
+        await waitFor("the pod's writes stopped while the driver was down", () => lines() >= whileDown + 20);
+        await start();
+        const afterStart = lines();
+        await waitFor("the pod's writes stopped after the restart", () => lines() >= afterStart + 20);
+        expect(pod.exitCode).toBeNull();
+        // The restarted driver sees the volume as it is: staged, published, healthy.
+        const stats = await client.node.NodeGetVolumeStats({ volume_id: v.id, volume_path: v.target });
+        expect(stats.volume_condition).toMatchObject({ abnormal: false });
+        await waitFor('exactly one loop device', () => ourLoops().length === 1, 5_000);
+        expect(isMounted(v.staging) && isMounted(v.target)).toBe(true);
+        await expectCoherent();
+      } finally {
+        const gone = new Promise((r) => pod.once('exit', r));
+        pod.kill('SIGKILL');
+        await gone;
+      }
+      // Nothing lost: every number from 0 on, once, in order.
+      const got = readFileSync(log, 'utf8').split('\n').filter(Boolean).map(Number);
+      expect(got).toEqual(got.map((_, i) => i));
+      await teardown(v.id, v.staging, v.target);
+      expect(existsSync(v.target)).toBe(false);
+      await expectEmpty();
+    },
+  );
 });
 
 describe('SIGKILL during NodePublishVolume', () => {
@@ -311,7 +364,8 @@ describe('SIGKILL during NodePublishVolume', () => {
     writeFileSync(join(v.staging, 'data'), 'kept');
     const req = { volume_id: v.id, staging_target_path: v.staging, target_path: v.target, volume_capability: mountCap() };
     await crashDuring('mount', () => client.node.NodePublishVolume(req), {
-      when, match: v.target,
+      when,
+      match: v.target,
       atKill: () => {
         expect(existsSync(v.target), 'Publish had created the target').toBe(true);
         expect(isMounted(v.target)).toBe(when === 'after');
@@ -328,7 +382,11 @@ describe('SIGKILL during NodePublishVolume', () => {
   it('after the bind mount, never retried (the pod went away): Unpublish still removes the unrecorded mount, and teardown leaks nothing', async () => {
     const v = await stagedVolume('pub-abandoned');
     const req = { volume_id: v.id, staging_target_path: v.staging, target_path: v.target, volume_capability: mountCap() };
-    await crashDuring('mount', () => client.node.NodePublishVolume(req), { when: 'after', match: v.target, atKill: () => expect(isMounted(v.target)).toBe(true) });
+    await crashDuring('mount', () => client.node.NodePublishVolume(req), {
+      when: 'after',
+      match: v.target,
+      atKill: () => expect(isMounted(v.target)).toBe(true),
+    });
     expect(recordOf(v.id)?.publish).toEqual({}); // the mount exists, the record does not know it
     await client.node.NodeUnpublishVolume({ volume_id: v.id, target_path: v.target });
     expect(isMounted(v.target)).toBe(false);
@@ -341,7 +399,11 @@ describe('SIGKILL during NodePublishVolume', () => {
   it('block, after the bind of the device node, never retried: Unpublish removes it too', async () => {
     const v = await stagedVolume('pub-block', blockCap());
     const req = { volume_id: v.id, staging_target_path: v.staging, target_path: v.target, volume_capability: blockCap() };
-    await crashDuring('mount', () => client.node.NodePublishVolume(req), { when: 'after', match: v.target, atKill: () => expect(isMounted(v.target)).toBe(true) });
+    await crashDuring('mount', () => client.node.NodePublishVolume(req), {
+      when: 'after',
+      match: v.target,
+      atKill: () => expect(isMounted(v.target)).toBe(true),
+    });
     await client.node.NodeUnpublishVolume({ volume_id: v.id, target_path: v.target });
     expect(isMounted(v.target)).toBe(false);
     await client.node.NodeUnstageVolume({ volume_id: v.id, staging_target_path: v.staging });
@@ -356,7 +418,8 @@ describe('SIGKILL during NodeUnstageVolume', () => {
     writeFileSync(join(v.staging, 'data'), 'kept');
     const req = { volume_id: v.id, staging_target_path: v.staging };
     await crashDuring('umount', () => client.node.NodeUnstageVolume(req), {
-      when, match: v.staging,
+      when,
+      match: v.staging,
       atKill: () => {
         expect(isMounted(v.staging)).toBe(when === 'before');
         expect(recordOf(v.id)?.stage?.complete).toBe(true); // begun, not recorded
@@ -409,22 +472,30 @@ describe('SIGKILL during expansion', () => {
 });
 
 describe('SIGKILL during DeleteVolume', () => {
-  it.each(['before', 'after'] as const)('%s the image is removed: the restart finishes the delete, the retried Delete answers OK, nothing leaks', async (when) => {
-    const { volume } = await client.controller.CreateVolume({ name: `del-${when}`, capacity_range: { required_bytes: 16 * MiB }, volume_capabilities: caps });
-    const id = volume.volume_id as string;
-    const keep = await client.controller.CreateVolume({ name: 'bystander', capacity_range: { required_bytes: 16 * MiB }, volume_capabilities: caps });
-    const img = join(dir, 'data', 'images', `${id}.img`);
-    await crashInRemoval(`/images/${id}.img`, when, () => client.controller.DeleteVolume({ volume_id: id }), () => {
-      expect(recordOf(id)?.status, 'Delete had recorded its intent').toBe('deleting');
-      expect(existsSync(img)).toBe(when === 'before');
-    });
-    // The restart already finished it: no record, no image.
-    expect(recordOf(id)).toBeUndefined();
-    expect(existsSync(img)).toBe(false);
-    expect(await codeOf(client.controller.DeleteVolume({ volume_id: id }))).toBeUndefined();
-    expect(state('volumes').map((v) => v.id)).toEqual([keep.volume.volume_id]); // the other volume untouched
-    await expectCoherent();
-    await client.controller.DeleteVolume({ volume_id: keep.volume.volume_id });
-    await expectEmpty();
-  });
+  it.each(['before', 'after'] as const)(
+    '%s the image is removed: the restart finishes the delete, the retried Delete answers OK, nothing leaks',
+    async (when) => {
+      const { volume } = await client.controller.CreateVolume({ name: `del-${when}`, capacity_range: { required_bytes: 16 * MiB }, volume_capabilities: caps });
+      const id = volume.volume_id as string;
+      const keep = await client.controller.CreateVolume({ name: 'bystander', capacity_range: { required_bytes: 16 * MiB }, volume_capabilities: caps });
+      const img = join(dir, 'data', 'images', `${id}.img`);
+      await crashInRemoval(
+        `/images/${id}.img`,
+        when,
+        () => client.controller.DeleteVolume({ volume_id: id }),
+        () => {
+          expect(recordOf(id)?.status, 'Delete had recorded its intent').toBe('deleting');
+          expect(existsSync(img)).toBe(when === 'before');
+        },
+      );
+      // The restart already finished it: no record, no image.
+      expect(recordOf(id)).toBeUndefined();
+      expect(existsSync(img)).toBe(false);
+      expect(await codeOf(client.controller.DeleteVolume({ volume_id: id }))).toBeUndefined();
+      expect(state('volumes').map((v) => v.id)).toEqual([keep.volume.volume_id]); // the other volume untouched
+      await expectCoherent();
+      await client.controller.DeleteVolume({ volume_id: keep.volume.volume_id });
+      await expectEmpty();
+    },
+  );
 });

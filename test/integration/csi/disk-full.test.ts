@@ -39,8 +39,14 @@ afterAll(async () => {
   if (dir) cleanupHost(dir);
 });
 
-const free = () => { const s = statfsSync(dataDir); return s.bavail * s.bsize; };
-const fsSize = () => { const s = statfsSync(dataDir); return s.blocks * s.bsize; };
+const free = () => {
+  const s = statfsSync(dataDir);
+  return s.bavail * s.bsize;
+};
+const fsSize = () => {
+  const s = statfsSync(dataDir);
+  return s.blocks * s.bsize;
+};
 // The documented default reserve: 5% of the data dir's filesystem, at most 1 GiB.
 const defaultReserve = (fs: number) => Math.min(1024 ** 3, Math.floor(fs * 0.05));
 const available = async () => Number((await c.controller.GetCapacity({})).available_capacity);
@@ -57,14 +63,15 @@ function hashes(d: string): Record<string, string> {
   return out;
 }
 
-const create = (name: string, bytes: number) => c.controller.CreateVolume({ name, capacity_range: { required_bytes: bytes }, volume_capabilities: [blockCap()] });
+const create = (name: string, bytes: number) =>
+  c.controller.CreateVolume({ name, capacity_range: { required_bytes: bytes }, volume_capabilities: [blockCap()] });
 
 let volA: string;
 let volB: string;
 let leftAfterB: number;
 
 describe('disk policy: promised capacity counts', () => {
-  it('GetCapacity is the free space less the reserve, and drops by a new volume\'s whole capacity though nothing is written', async () => {
+  it("GetCapacity is the free space less the reserve, and drops by a new volume's whole capacity though nothing is written", async () => {
     const c0 = await available();
     expect(c0).toBeLessThanOrEqual(free() - defaultReserve(fsSize()));
     expect(c0).toBeGreaterThan(free() - defaultReserve(fsSize()) - MiB);
@@ -129,9 +136,17 @@ describe('disk policy: the disk fills from outside', () => {
     try {
       for (const chunk of [64 * 1024, 1024, 1]) {
         const buf = Buffer.alloc(chunk, 1);
-        try { for (;;) writeSync(fd, buf); } catch (e) { if ((e as NodeJS.ErrnoException).code !== 'ENOSPC') throw e; }
+        try {
+          for (;;) writeSync(fd, buf);
+        } catch (e) {
+          if ((e as NodeJS.ErrnoException).code !== 'ENOSPC') throw e;
+        }
       }
-      try { fsyncSync(fd); } catch { /* full */ }
+      try {
+        fsyncSync(fd);
+      } catch {
+        /* full */
+      }
     } finally {
       closeSync(fd);
     }
@@ -139,10 +154,16 @@ describe('disk policy: the disk fills from outside', () => {
     const state = join(dataDir, 'state');
     const before = hashes(state);
     let err: grpc.ServiceError | undefined;
-    try { await c.controller.ControllerModifyVolume({ volume_id: volA, mutable_parameters: { readAheadKB: '256' } }); } catch (e) { err = e as grpc.ServiceError; }
+    try {
+      await c.controller.ControllerModifyVolume({ volume_id: volA, mutable_parameters: { readAheadKB: '256' } });
+    } catch (e) {
+      err = e as grpc.ServiceError;
+    }
     expect(grpc.status[err?.code ?? 0]).toBe('RESOURCE_EXHAUSTED');
     expect(err!.details).toMatch(/full/);
-    expect(await codeOf(c.controller.ControllerPublishVolume({ volume_id: volA, node_id: 'test-node', volume_capability: blockCap() }))).toBe('RESOURCE_EXHAUSTED');
+    expect(await codeOf(c.controller.ControllerPublishVolume({ volume_id: volA, node_id: 'test-node', volume_capability: blockCap() }))).toBe(
+      'RESOURCE_EXHAUSTED',
+    );
     expect(await codeOf(create('while-full', MiB))).toBe('RESOURCE_EXHAUSTED');
     expect(hashes(state)).toEqual(before); // no temp file left, no record changed
     const v = await c.controller.ValidateVolumeCapabilities({ volume_id: volA, volume_capabilities: [blockCap()] });
@@ -165,7 +186,14 @@ describe('disk policy: overprovisioning, when the operator asks for it', () => {
   it('--overprovision-ratio 2 with a 1 MiB reserve: twice the pool may be promised, and GetCapacity says exactly what is left', async () => {
     c.close();
     await driver!.close();
-    driver = await startCsiDriver({ endpoint: `unix://${dir}/csi.sock`, nodeId: 'test-node', dataDir, log: silentLogger(), overprovisionRatio: 2, capacityReserveBytes: MiB });
+    driver = await startCsiDriver({
+      endpoint: `unix://${dir}/csi.sock`,
+      nodeId: 'test-node',
+      dataDir,
+      log: silentLogger(),
+      overprovisionRatio: 2,
+      capacityReserveBytes: MiB,
+    });
     c = csiClient(join(dir, 'csi.sock'));
     const pool = free() - MiB;
     const offered = await available();

@@ -12,14 +12,21 @@ import { loopsHolding, loopsHoldingSettled, mountsUnder } from './host.ts';
 import { ephemeralIdFor } from '../../../csi/context.ts';
 
 let h: Harness;
-beforeAll(async () => { h = await startHarness('eph'); });
-afterAll(async () => { await h?.close(); });
+beforeAll(async () => {
+  h = await startHarness('eph');
+});
+afterAll(async () => {
+  await h?.close();
+});
 
 // kubelet's handle for an inline volume: csi-<sha256(pod uid + volume name)>.
 const handle = (n: string) => `csi-${n.padEnd(64, '0')}`;
 const podCtx = (extra: Record<string, string> = {}) => ({
   'csi.storage.k8s.io/ephemeral': 'true',
-  'csi.storage.k8s.io/pod.name': 'p', 'csi.storage.k8s.io/pod.namespace': 'default', 'csi.storage.k8s.io/pod.uid': 'u', 'csi.storage.k8s.io/serviceAccount.name': 'default',
+  'csi.storage.k8s.io/pod.name': 'p',
+  'csi.storage.k8s.io/pod.namespace': 'default',
+  'csi.storage.k8s.io/pod.uid': 'u',
+  'csi.storage.k8s.io/serviceAccount.name': 'default',
   ...extra,
 });
 const target = (n: string) => join(h.dir, 'pods', n, 'volumes', 'kubernetes.io~csi', 'scratch', 'mount');
@@ -40,7 +47,13 @@ describe('inline ephemeral volumes', () => {
     // Writing past the size fails: the image's length is the limit.
     const fd = openSync(join(t, 'big'), 'w');
     let code: string | undefined;
-    try { for (let i = 0; i < 96; i++) writeSync(fd, Buffer.alloc(MiB, 1)); } catch (e) { code = (e as NodeJS.ErrnoException).code; } finally { closeSync(fd); }
+    try {
+      for (let i = 0; i < 96; i++) writeSync(fd, Buffer.alloc(MiB, 1));
+    } catch (e) {
+      code = (e as NodeJS.ErrnoException).code;
+    } finally {
+      closeSync(fd);
+    }
     expect(code).toBe('ENOSPC');
 
     await publish(hd, t, { volume_context: podCtx({ size: '64Mi' }) });
@@ -72,7 +85,12 @@ describe('inline ephemeral volumes', () => {
     const r = handle('b3');
     await publish(r, target('b3'), { volume_context: podCtx({ size: '16Mi' }), readonly: true });
     expect(() => writeFileSync(join(target('b3'), 'x'), 'y')).toThrow(/EROFS/);
-    for (const [hd, n] of [[d, 'b1'], [x, 'b2'], [r, 'b3']] as const) await h.client.node.NodeUnpublishVolume({ volume_id: hd, target_path: target(n) });
+    for (const [hd, n] of [
+      [d, 'b1'],
+      [x, 'b2'],
+      [r, 'b3'],
+    ] as const)
+      await h.client.node.NodeUnpublishVolume({ volume_id: hd, target_path: target(n) });
     expect(readdirSync(join(h.dataDir, 'images'))).toEqual([]);
   });
 
@@ -131,6 +149,15 @@ describe('inline ephemeral volumes', () => {
   });
 
   it('persistent volumes are untouched by the ephemeral path: no ephemeral key still needs a staging path', async () => {
-    expect(await codeOf(h.client.node.NodePublishVolume({ volume_id: handle('e1'), target_path: target('e1'), volume_capability: mountCap(''), volume_context: { 'csi.storage.k8s.io/ephemeral': 'false' } }))).toBe('INVALID_ARGUMENT');
+    expect(
+      await codeOf(
+        h.client.node.NodePublishVolume({
+          volume_id: handle('e1'),
+          target_path: target('e1'),
+          volume_capability: mountCap(''),
+          volume_context: { 'csi.storage.k8s.io/ephemeral': 'false' },
+        }),
+      ),
+    ).toBe('INVALID_ARGUMENT');
   });
 });

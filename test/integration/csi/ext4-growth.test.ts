@@ -75,7 +75,11 @@ describe('ext4 growth of a mounted volume, on the real kernel', () => {
     const c = await start('ext4-nocap', true);
     const v = await publishedAndExpanded(c, 'nocap');
     let err: Error | undefined;
-    try { await c.node.NodeExpandVolume({ volume_id: v.id, volume_path: v.target, capacity_range: { required_bytes: 256 * MiB } }); } catch (e) { err = e as Error; }
+    try {
+      await c.node.NodeExpandVolume({ volume_id: v.id, volume_path: v.target, capacity_range: { required_bytes: 256 * MiB } });
+    } catch (e) {
+      err = e as Error;
+    }
     expect(err?.message).toMatch(/FAILED_PRECONDITION.*CAP_SYS_RESOURCE/);
     expect(dfSize(v.target)).toBe(v.before);
     expect(readFileSync(join(v.target, 'data'), 'utf8')).toBe('kept');
@@ -91,12 +95,15 @@ describe('ext4 growth of a mounted volume, on the real kernel', () => {
     await teardown(c, v.id, v.staging, v.target);
   });
 
-  it.skipIf(!testRootHasIt)(`with CAP_SYS_RESOURCE, for real${testRootHasIt ? '' : ' — SKIPPED: this machine\'s root lacks CAP_SYS_RESOURCE (not in its bounding set); the driver\'s side of this branch is proven with a fake kernel in test/unit/csi/ext4-growth.test.ts'}: NodeExpand grows the mounted ext4 online, data intact`, async () => {
-    const c = await start('ext4-cap', false);
-    const v = await publishedAndExpanded(c, 'cap');
-    await c.node.NodeExpandVolume({ volume_id: v.id, volume_path: v.target, capacity_range: { required_bytes: 256 * MiB } });
-    expect(dfSize(v.target)).toBeGreaterThan(v.before * 3);
-    expect(readFileSync(join(v.target, 'data'), 'utf8')).toBe('kept');
-    await teardown(c, v.id, v.staging, v.target);
-  });
+  it.skipIf(!testRootHasIt)(
+    `with CAP_SYS_RESOURCE, for real${testRootHasIt ? '' : " — SKIPPED: this machine's root lacks CAP_SYS_RESOURCE (not in its bounding set); the driver's side of this branch is proven with a fake kernel in test/unit/csi/ext4-growth.test.ts"}: NodeExpand grows the mounted ext4 online, data intact`,
+    async () => {
+      const c = await start('ext4-cap', false);
+      const v = await publishedAndExpanded(c, 'cap');
+      await c.node.NodeExpandVolume({ volume_id: v.id, volume_path: v.target, capacity_range: { required_bytes: 256 * MiB } });
+      expect(dfSize(v.target)).toBeGreaterThan(v.before * 3);
+      expect(readFileSync(join(v.target, 'data'), 'utf8')).toBe('kept');
+      await teardown(c, v.id, v.staging, v.target);
+    },
+  );
 });

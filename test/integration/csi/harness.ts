@@ -26,9 +26,18 @@ export async function startHarness(prefix: string, opts: { maxVolumes?: number }
   const dir = mkdtempSync(`/tmp/hp-csi-${prefix}-`);
   const dataDir = join(dir, 'data');
   const socket = join(dir, 'csi.sock');
-  const start = () => startCsiDriver({ endpoint: `unix://${socket}`, nodeId: 'test-node', dataDir, log: silentLogger(), ...(opts.maxVolumes ? { maxVolumes: opts.maxVolumes } : {}) });
+  const start = () =>
+    startCsiDriver({
+      endpoint: `unix://${socket}`,
+      nodeId: 'test-node',
+      dataDir,
+      log: silentLogger(),
+      ...(opts.maxVolumes ? { maxVolumes: opts.maxVolumes } : {}),
+    });
   const h: Harness = {
-    dir, dataDir, socket,
+    dir,
+    dataDir,
+    socket,
     driver: await start(),
     client: csiClient(socket),
     async restart() {
@@ -61,7 +70,20 @@ const NODE = join(root, 'node_modules', '.bin', 'node');
 
 /** The driver as a separate process (source tree, pinned node), for SIGKILL tests. */
 export function spawnDriver(dir: string, env: Record<string, string> = {}, opts: SpawnOptions = {}): ChildProcess {
-  const argv = [...(opts.nodeArgs ?? []), join(root, 'main.ts'), 'csi', '--endpoint', `unix://${dir}/csi.sock`, '--node-id', 'test-node', '--data-dir', `${dir}/data`, '--log-level', opts.logLevel ?? 'warn', ...(opts.extraArgs ?? [])];
+  const argv = [
+    ...(opts.nodeArgs ?? []),
+    join(root, 'main.ts'),
+    'csi',
+    '--endpoint',
+    `unix://${dir}/csi.sock`,
+    '--node-id',
+    'test-node',
+    '--data-dir',
+    `${dir}/data`,
+    '--log-level',
+    opts.logLevel ?? 'warn',
+    ...(opts.extraArgs ?? []),
+  ];
   const [file, args] = opts.wrapper?.length ? [opts.wrapper[0]!, [...opts.wrapper.slice(1), NODE, ...argv]] : [NODE, argv];
   return spawn(file, args, {
     stdio: ['ignore', 'ignore', opts.stderr ?? 'inherit'],

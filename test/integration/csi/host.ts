@@ -13,20 +13,31 @@ import { parseMountinfo } from '../../../csi/volumes/mounts.ts';
  */
 export function loopsHolding(file: string): string[] {
   let st: BigIntStats;
-  try { st = statSync(file, { bigint: true }); } catch { return []; }
+  try {
+    st = statSync(file, { bigint: true });
+  } catch {
+    return [];
+  }
   const ino = String(st.ino);
   const major = ((st.dev >> 8n) & 0xfffn) | ((st.dev >> 32n) & 0xfffff000n);
   const minor = (st.dev & 0xffn) | ((st.dev >> 12n) & 0xffffff00n);
   // --raw escapes the spaces util-linux pads BACK-MAJ:MIN with as \x20.
   const out = execFileSync('losetup', ['-l', '-n', '--raw', '-O', 'NAME,BACK-INO,BACK-MAJ:MIN'], { encoding: 'utf8' });
-  return out.split('\n').map((l) => l.replace(/\\x20/g, ' ').trim().split(/\s+/))
-    .filter((f) => f[1] === ino && f[2] === `${major}:${minor}`).map((f) => f[0]!);
+  return out
+    .split('\n')
+    .map((l) => l.replace(/\\x20/g, ' ').trim().split(/\s+/))
+    .filter((f) => f[1] === ino && f[2] === `${major}:${minor}`)
+    .map((f) => f[0]!);
 }
 
 function filesUnder(dir: string): string[] {
   const out: string[] = [];
   let entries: Dirent[];
-  try { entries = readdirSync(dir, { withFileTypes: true }); } catch { return out; }
+  try {
+    entries = readdirSync(dir, { withFileTypes: true });
+  } catch {
+    return out;
+  }
   for (const e of entries) {
     const p = join(dir, e.name);
     if (e.isDirectory()) out.push(...filesUnder(p));
@@ -45,7 +56,9 @@ export function loopsUnder(dir: string, file?: string): string[] {
 }
 
 export function mountsUnder(dir: string): string[] {
-  return parseMountinfo(readFileSync('/proc/self/mountinfo', 'utf8')).map((m) => m.target).filter((t) => t.startsWith(`${dir}/`));
+  return parseMountinfo(readFileSync('/proc/self/mountinfo', 'utf8'))
+    .map((m) => m.target)
+    .filter((t) => t.startsWith(`${dir}/`));
 }
 
 /** Unmount everything below `dir` (deepest first), detach its loops, delete it. */
@@ -55,13 +68,38 @@ export function cleanupHost(dir: string): void {
     if (!ms.length) break;
     for (const m of ms) {
       // A test that died mid-snapshot may leave a frozen fs: thaw it, or it pins its loop device forever.
-      try { execFileSync('fsfreeze', ['--unfreeze', m], { stdio: 'ignore', timeout: 5000 }); } catch { /* not frozen */ }
-      try { execFileSync('umount', ['-l', m], { stdio: 'ignore' }); } catch { /* already gone */ }
+      try {
+        execFileSync('fsfreeze', ['--unfreeze', m], { stdio: 'ignore', timeout: 5000 });
+      } catch {
+        /* not frozen */
+      }
+      try {
+        execFileSync('umount', ['-l', m], { stdio: 'ignore' });
+      } catch {
+        /* already gone */
+      }
     }
   }
   // By path, and by inode for devices attached through another mount namespace (shown under another path).
-  const held = [...loopsUnder(dir), ...filesUnder(dir).filter((f) => f.endsWith('.img')).flatMap((f) => { try { return loopsHolding(f); } catch { return []; } })];
-  for (const l of new Set(held)) { try { execFileSync('losetup', ['-d', l], { stdio: 'ignore' }); } catch { /* already gone */ } }
+  const held = [
+    ...loopsUnder(dir),
+    ...filesUnder(dir)
+      .filter((f) => f.endsWith('.img'))
+      .flatMap((f) => {
+        try {
+          return loopsHolding(f);
+        } catch {
+          return [];
+        }
+      }),
+  ];
+  for (const l of new Set(held)) {
+    try {
+      execFileSync('losetup', ['-d', l], { stdio: 'ignore' });
+    } catch {
+      /* already gone */
+    }
+  }
   rmSync(dir, { recursive: true, force: true });
 }
 

@@ -9,8 +9,12 @@ import { mountsUnder } from './host.ts';
 import { liveLoopsUnder } from './live-loops.ts';
 
 let h: Harness;
-beforeAll(async () => { h = await startHarness('life'); });
-afterAll(async () => { await h?.close(); });
+beforeAll(async () => {
+  h = await startHarness('life');
+});
+afterAll(async () => {
+  await h?.close();
+});
 
 const cap = (fs = 'ext4') => [mountCap(fs)];
 const image = (id: string) => join(h.dataDir, 'images', `${id}.img`);
@@ -104,7 +108,11 @@ describe('mount volumes', () => {
   });
 
   it('ControllerExpandVolume + NodeExpandVolume grow a mounted xfs online', async () => {
-    const { volume } = await h.client.controller.CreateVolume({ name: 'grow-xfs', capacity_range: { required_bytes: 320 * MiB }, volume_capabilities: cap('xfs') });
+    const { volume } = await h.client.controller.CreateVolume({
+      name: 'grow-xfs',
+      capacity_range: { required_bytes: 320 * MiB },
+      volume_capabilities: cap('xfs'),
+    });
     const { staging, target } = await stageAndPublish(volume.volume_id, mountCap('xfs'), 'grow-xfs');
     const before = dfSize(target);
     const r = await h.client.controller.ControllerExpandVolume({ volume_id: volume.volume_id, capacity_range: { required_bytes: 640 * MiB } });
@@ -165,11 +173,21 @@ describe('snapshots and clones', () => {
     const { snapshot } = await h.client.controller.CreateSnapshot({ name: 'snap1', source_volume_id: volume.volume_id });
     expect(snapshot).toMatchObject({ source_volume_id: volume.volume_id, ready_to_use: true, size_bytes: 64 * MiB });
     writeFileSync(join(src.target, 'data'), 'v2');
-    const fromSnap = await h.client.controller.CreateVolume({ name: 'restored', capacity_range: { required_bytes: 128 * MiB }, volume_capabilities: cap(), volume_content_source: { snapshot: { snapshot_id: snapshot.snapshot_id } } });
+    const fromSnap = await h.client.controller.CreateVolume({
+      name: 'restored',
+      capacity_range: { required_bytes: 128 * MiB },
+      volume_capabilities: cap(),
+      volume_content_source: { snapshot: { snapshot_id: snapshot.snapshot_id } },
+    });
     expect(fromSnap.volume.content_source.snapshot.snapshot_id).toBe(snapshot.snapshot_id);
     const r = await stageAndPublish(fromSnap.volume.volume_id, mountCap(), 'restored');
     expect(readFileSync(join(r.target, 'data'), 'utf8')).toBe('v1');
-    const clone = await h.client.controller.CreateVolume({ name: 'clone', capacity_range: { required_bytes: 64 * MiB }, volume_capabilities: cap(), volume_content_source: { volume: { volume_id: volume.volume_id } } });
+    const clone = await h.client.controller.CreateVolume({
+      name: 'clone',
+      capacity_range: { required_bytes: 64 * MiB },
+      volume_capabilities: cap(),
+      volume_content_source: { volume: { volume_id: volume.volume_id } },
+    });
     const c = await stageAndPublish(clone.volume.volume_id, mountCap(), 'clone');
     expect(readFileSync(join(c.target, 'data'), 'utf8')).toBe('v2');
     await teardown(clone.volume.volume_id, c.staging, c.target);
@@ -204,7 +222,12 @@ describe('restart and reboot', () => {
     for (const l of loopsOf(volume.volume_id)) execFileSync('losetup', ['-d', l]);
     await h.restart();
     await h.client.node.NodeStageVolume({ volume_id: volume.volume_id, staging_target_path: p.staging, volume_capability: mountCap() });
-    await h.client.node.NodePublishVolume({ volume_id: volume.volume_id, staging_target_path: p.staging, target_path: p.target, volume_capability: mountCap() });
+    await h.client.node.NodePublishVolume({
+      volume_id: volume.volume_id,
+      staging_target_path: p.staging,
+      target_path: p.target,
+      volume_capability: mountCap(),
+    });
     expect(readFileSync(join(p.target, 'kept'), 'utf8')).toBe('yes');
     expect(loopsOf(volume.volume_id)).toHaveLength(1);
     await teardown(volume.volume_id, p.staging, p.target);
@@ -216,7 +239,9 @@ describe('concurrency', () => {
     const { volume } = await h.client.controller.CreateVolume({ name: 'race', capacity_range: { required_bytes: 32 * MiB }, volume_capabilities: cap() });
     const staging = join(h.dir, 'staging', 'race');
     execFileSync('mkdir', ['-p', staging]);
-    const calls = Array.from({ length: 10 }, () => h.client.node.NodeStageVolume({ volume_id: volume.volume_id, staging_target_path: staging, volume_capability: mountCap() }));
+    const calls = Array.from({ length: 10 }, () =>
+      h.client.node.NodeStageVolume({ volume_id: volume.volume_id, staging_target_path: staging, volume_capability: mountCap() }),
+    );
     await Promise.all(calls);
     expect(loopsOf(volume.volume_id)).toHaveLength(1);
     expect(mountsUnder(h.dir).filter((m) => m === staging)).toHaveLength(1);
@@ -226,7 +251,11 @@ describe('concurrency', () => {
   });
 
   it('concurrent Creates of one name make one volume', async () => {
-    const rs = await Promise.all(Array.from({ length: 8 }, () => h.client.controller.CreateVolume({ name: 'same', capacity_range: { required_bytes: 8 * MiB }, volume_capabilities: cap() })));
+    const rs = await Promise.all(
+      Array.from({ length: 8 }, () =>
+        h.client.controller.CreateVolume({ name: 'same', capacity_range: { required_bytes: 8 * MiB }, volume_capabilities: cap() }),
+      ),
+    );
     expect(new Set(rs.map((r) => r.volume.volume_id)).size).toBe(1);
     await deleteVolumeRetrying(h.client.controller, rs[0].volume.volume_id);
   });

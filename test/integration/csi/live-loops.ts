@@ -18,16 +18,33 @@ export function liveLoopsUnder(dir: string, file?: string): string[] {
 /** Who holds our loop devices open (for a failure message): losetup's view plus every /proc/PID/fd pointing at one. */
 export function loopDiagnostics(dir: string): string {
   const loops = loopsUnder(dir);
-  const out = [execFileSync('losetup', ['-l', '-O', 'NAME,AUTOCLEAR,BACK-FILE'], { encoding: 'utf8' }).split('\n').filter((l) => loops.some((d) => l.startsWith(`${d} `))).join('; ')];
+  const out = [
+    execFileSync('losetup', ['-l', '-O', 'NAME,AUTOCLEAR,BACK-FILE'], { encoding: 'utf8' })
+      .split('\n')
+      .filter((l) => loops.some((d) => l.startsWith(`${d} `)))
+      .join('; '),
+  ];
   for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
     let fds: string[] = [];
-    try { fds = readdirSync(`/proc/${pid}/fd`); } catch { continue; }
+    try {
+      fds = readdirSync(`/proc/${pid}/fd`);
+    } catch {
+      continue;
+    }
     for (const fd of fds) {
       let t = '';
-      try { t = readlinkSync(`/proc/${pid}/fd/${fd}`); } catch { continue; }
+      try {
+        t = readlinkSync(`/proc/${pid}/fd/${fd}`);
+      } catch {
+        continue;
+      }
       if (loops.includes(t)) {
         let cmd = '';
-        try { cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' '); } catch { /* gone */ }
+        try {
+          cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ');
+        } catch {
+          /* gone */
+        }
         out.push(`pid ${pid} (${cmd.slice(0, 120)}) holds ${t}`);
       }
     }
@@ -38,7 +55,12 @@ export function loopDiagnostics(dir: string): string {
   for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
     let ns = '';
     let text = '';
-    try { ns = readlinkSync(`/proc/${pid}/ns/mnt`); text = readFileSync(`/proc/${pid}/mountinfo`, 'utf8'); } catch { continue; }
+    try {
+      ns = readlinkSync(`/proc/${pid}/ns/mnt`);
+      text = readFileSync(`/proc/${pid}/mountinfo`, 'utf8');
+    } catch {
+      continue;
+    }
     if (seen.has(ns)) continue;
     seen.add(ns);
     for (const m of parseMountinfo(text)) if (loops.includes(m.source)) out.push(`mount namespace ${ns} (pid ${pid}) has ${m.source} mounted at ${m.target}`);
@@ -56,4 +78,3 @@ export function releasedByUs(device: string): boolean {
   }
   return out === '1' && !parseMountinfo(readFileSync('/proc/self/mountinfo', 'utf8')).some((m) => m.source === device);
 }
-

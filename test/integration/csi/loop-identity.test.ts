@@ -19,13 +19,27 @@ let h: Harness;
 // Devices this file attached by hand: freed even when a failing driver deleted their image
 // (the harness' cleanup can then no longer tell them by inode).
 const attached: { dev: string; shown: string }[] = [];
-beforeAll(async () => { h = await startHarness('loopid'); });
+beforeAll(async () => {
+  h = await startHarness('loopid');
+});
 afterAll(async () => {
   await h?.close();
   for (const { dev, shown } of attached) {
     let now = '';
-    try { now = readFileSync(`/sys/block/${basename(dev)}/loop/backing_file`, 'utf8').trim().replace(/ \(deleted\)$/, ''); } catch { continue; }
-    if (now === shown) { try { execFileSync('losetup', ['-d', dev], { stdio: 'ignore' }); } catch { /* already gone */ } }
+    try {
+      now = readFileSync(`/sys/block/${basename(dev)}/loop/backing_file`, 'utf8')
+        .trim()
+        .replace(/ \(deleted\)$/, '');
+    } catch {
+      continue;
+    }
+    if (now === shown) {
+      try {
+        execFileSync('losetup', ['-d', dev], { stdio: 'ignore' });
+      } catch {
+        /* already gone */
+      }
+    }
   }
 });
 
@@ -35,7 +49,11 @@ const image = (id: string) => join(h.dataDir, 'images', `${id}.img`);
 function attachFromGoneNamespace(file: string): string {
   const alt = join(h.dir, `alt-${Math.random().toString(36).slice(2, 8)}`);
   mkdirSync(alt);
-  const dev = execFileSync('unshare', ['-m', '--propagation', 'private', 'sh', '-c', 'mount --bind "$1" "$2" && exec losetup --find --show "$2/images/$3"', 'sh', h.dataDir, alt, basename(file)], { encoding: 'utf8' }).trim();
+  const dev = execFileSync(
+    'unshare',
+    ['-m', '--propagation', 'private', 'sh', '-c', 'mount --bind "$1" "$2" && exec losetup --find --show "$2/images/$3"', 'sh', h.dataDir, alt, basename(file)],
+    { encoding: 'utf8' },
+  ).trim();
   expect(dev).toMatch(/^\/dev\/loop\d+$/);
   // The precondition of the defect: the kernel no longer shows our path for it.
   const shown = readFileSync(`/sys/block/${basename(dev)}/loop/backing_file`, 'utf8').trim();
@@ -55,7 +73,11 @@ const findmnt = (p: string, col: string) => execFileSync('findmnt', ['-n', '-o',
 
 describe('loop device lookup by backing inode and device', () => {
   it('finds a device attached through a mount namespace that is gone, and lists its identity', async () => {
-    const { volume } = await h.client.controller.CreateVolume({ name: 'lookup', capacity_range: { required_bytes: 16 * MiB }, volume_capabilities: [blockCap()] });
+    const { volume } = await h.client.controller.CreateVolume({
+      name: 'lookup',
+      capacity_range: { required_bytes: 16 * MiB },
+      volume_capabilities: [blockCap()],
+    });
     const img = image(volume.volume_id);
     const dev = attachFromGoneNamespace(img);
     const loops = new RealLoopDevices(new RealExec());
@@ -102,7 +124,11 @@ describe('the remembered attachments (diskseq)', () => {
 
 describe('a volume whose loop device was attached by a gone namespace', () => {
   it('Stage reuses the device, NodeExpand finds it, Unstage unmounts and frees it, Delete leaves nothing', async () => {
-    const { volume } = await h.client.controller.CreateVolume({ name: 'rollout-xfs', capacity_range: { required_bytes: 320 * MiB }, volume_capabilities: [mountCap('xfs')] });
+    const { volume } = await h.client.controller.CreateVolume({
+      name: 'rollout-xfs',
+      capacity_range: { required_bytes: 320 * MiB },
+      volume_capabilities: [mountCap('xfs')],
+    });
     const id = volume.volume_id;
     const img = image(id);
     const dev = attachFromGoneNamespace(img);
@@ -128,7 +154,11 @@ describe('a volume whose loop device was attached by a gone namespace', () => {
   });
 
   it('Unstage of a staging mount made from that device unmounts it and frees the device', async () => {
-    const { volume } = await h.client.controller.CreateVolume({ name: 'rollout-ext4', capacity_range: { required_bytes: 32 * MiB }, volume_capabilities: [mountCap()] });
+    const { volume } = await h.client.controller.CreateVolume({
+      name: 'rollout-ext4',
+      capacity_range: { required_bytes: 32 * MiB },
+      volume_capabilities: [mountCap()],
+    });
     const id = volume.volume_id;
     const img = image(id);
     // What the previous agent did: attach (in its namespace), mkfs, mount at the staging path.
@@ -146,7 +176,11 @@ describe('a volume whose loop device was attached by a gone namespace', () => {
   });
 
   it('DeleteVolume refuses while that device is still mounted, then detaches it and deletes', async () => {
-    const { volume } = await h.client.controller.CreateVolume({ name: 'rollout-del', capacity_range: { required_bytes: 32 * MiB }, volume_capabilities: [mountCap()] });
+    const { volume } = await h.client.controller.CreateVolume({
+      name: 'rollout-del',
+      capacity_range: { required_bytes: 32 * MiB },
+      volume_capabilities: [mountCap()],
+    });
     const id = volume.volume_id;
     const img = image(id);
     const dev = attachFromGoneNamespace(img);
@@ -162,12 +196,20 @@ describe('a volume whose loop device was attached by a gone namespace', () => {
     expect(existsSync(img)).toBe(false);
     // The device is free (or, on this shared machine, already someone else's): not on our image.
     let shownNow = '';
-    try { shownNow = readFileSync(`/sys/block/${basename(dev)}/loop/backing_file`, 'utf8'); } catch { /* unbound */ }
+    try {
+      shownNow = readFileSync(`/sys/block/${basename(dev)}/loop/backing_file`, 'utf8');
+    } catch {
+      /* unbound */
+    }
     expect(shownNow).not.toContain(basename(img));
   });
 
   it('block: Stage reuses the device and ControllerExpand + NodeExpand grow it', async () => {
-    const { volume } = await h.client.controller.CreateVolume({ name: 'rollout-blk', capacity_range: { required_bytes: 16 * MiB }, volume_capabilities: [blockCap()] });
+    const { volume } = await h.client.controller.CreateVolume({
+      name: 'rollout-blk',
+      capacity_range: { required_bytes: 16 * MiB },
+      volume_capabilities: [blockCap()],
+    });
     const id = volume.volume_id;
     const img = image(id);
     const dev = attachFromGoneNamespace(img);

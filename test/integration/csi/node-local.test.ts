@@ -12,12 +12,24 @@ import { codeOf, mountCap, blockCap, deleteVolumeRetrying } from './client.ts';
 
 let a: Harness;
 let b: Harness;
-beforeAll(async () => { a = await startHarness('nodea'); b = await startHarness('nodeb'); });
-afterAll(async () => { await a?.close(); await b?.close(); });
+beforeAll(async () => {
+  a = await startHarness('nodea');
+  b = await startHarness('nodeb');
+});
+afterAll(async () => {
+  await a?.close();
+  await b?.close();
+});
 
 const imageSize = (h: Harness, id: string) => statSync(join(h.dataDir, 'images', `${id}.img`)).size;
 const dfSize = (p: string) => Number(execFileSync('df', ['-B1', '--output=size', p], { encoding: 'utf8' }).split('\n')[1]);
-const ls = (d: string) => { try { return readdirSync(d); } catch { return []; } };
+const ls = (d: string) => {
+  try {
+    return readdirSync(d);
+  } catch {
+    return [];
+  }
+};
 const listing = (h: Harness) => [...ls(join(h.dataDir, 'images')), ...ls(join(h.dataDir, 'state', 'volumes')), ...ls(join(h.dataDir, 'snapshots'))].sort();
 
 async function stageAndPublish(h: Harness, id: string, cap: object, name: string) {
@@ -37,20 +49,34 @@ async function teardown(h: Harness, id: string, p: { staging: string; target: st
 
 describe('expansion when the resizer runs on another node', () => {
   it('mount (xfs): B answers node_expansion_required without touching anything; NodeExpand on A grows image and filesystem', async () => {
-    const { volume } = await a.client.controller.CreateVolume({ name: 'far-xfs', capacity_range: { required_bytes: 320 * MiB }, volume_capabilities: [mountCap('xfs')] });
+    const { volume } = await a.client.controller.CreateVolume({
+      name: 'far-xfs',
+      capacity_range: { required_bytes: 320 * MiB },
+      volume_capabilities: [mountCap('xfs')],
+    });
     const id = volume.volume_id;
     const p = await stageAndPublish(a, id, mountCap('xfs'), 'far-xfs');
     writeFileSync(join(p.target, 'kept'), 'yes');
     const before = dfSize(p.target);
     const bBefore = listing(b);
 
-    const r = await b.client.controller.ControllerExpandVolume({ volume_id: id, capacity_range: { required_bytes: 640 * MiB }, volume_capability: mountCap('xfs') });
+    const r = await b.client.controller.ControllerExpandVolume({
+      volume_id: id,
+      capacity_range: { required_bytes: 640 * MiB },
+      volume_capability: mountCap('xfs'),
+    });
     expect(r).toEqual({ capacity_bytes: 640 * MiB, node_expansion_required: true });
     expect(listing(b)).toEqual(bBefore);
     expect(imageSize(a, id)).toBe(320 * MiB);
 
     // kubelet on A: NodeExpandVolume with the new size.
-    const n = await a.client.node.NodeExpandVolume({ volume_id: id, volume_path: p.target, staging_target_path: p.staging, capacity_range: { required_bytes: 640 * MiB }, volume_capability: mountCap('xfs') });
+    const n = await a.client.node.NodeExpandVolume({
+      volume_id: id,
+      volume_path: p.target,
+      staging_target_path: p.staging,
+      capacity_range: { required_bytes: 640 * MiB },
+      volume_capability: mountCap('xfs'),
+    });
     expect(n.capacity_bytes).toBe(640 * MiB);
     expect(imageSize(a, id)).toBe(640 * MiB);
     expect(dfSize(p.target)).toBeGreaterThan(before * 1.8);
@@ -64,7 +90,11 @@ describe('expansion when the resizer runs on another node', () => {
   });
 
   it('block: NodeExpand on A grows the image and the published device', async () => {
-    const { volume } = await a.client.controller.CreateVolume({ name: 'far-blk', capacity_range: { required_bytes: 16 * MiB }, volume_capabilities: [blockCap()] });
+    const { volume } = await a.client.controller.CreateVolume({
+      name: 'far-blk',
+      capacity_range: { required_bytes: 16 * MiB },
+      volume_capabilities: [blockCap()],
+    });
     const id = volume.volume_id;
     const p = await stageAndPublish(a, id, blockCap(), 'far-blk');
     const r = await b.client.controller.ControllerExpandVolume({ volume_id: id, capacity_range: { required_bytes: 40 * MiB }, volume_capability: blockCap() });
@@ -75,9 +105,15 @@ describe('expansion when the resizer runs on another node', () => {
   });
 
   it('NodeExpand beyond the free space of the data dir → OUT_OF_RANGE, image unchanged', async () => {
-    const { volume } = await a.client.controller.CreateVolume({ name: 'far-huge', capacity_range: { required_bytes: 16 * MiB }, volume_capabilities: [blockCap()] });
+    const { volume } = await a.client.controller.CreateVolume({
+      name: 'far-huge',
+      capacity_range: { required_bytes: 16 * MiB },
+      volume_capabilities: [blockCap()],
+    });
     const p = await stageAndPublish(a, volume.volume_id, blockCap(), 'far-huge');
-    expect(await codeOf(a.client.node.NodeExpandVolume({ volume_id: volume.volume_id, volume_path: p.target, capacity_range: { required_bytes: 60 * 2 ** 40 } }))).toBe('OUT_OF_RANGE');
+    expect(
+      await codeOf(a.client.node.NodeExpandVolume({ volume_id: volume.volume_id, volume_path: p.target, capacity_range: { required_bytes: 60 * 2 ** 40 } })),
+    ).toBe('OUT_OF_RANGE');
     expect(imageSize(a, volume.volume_id)).toBe(16 * MiB);
     await teardown(a, volume.volume_id, p);
   });
@@ -86,7 +122,11 @@ describe('expansion when the resizer runs on another node', () => {
     ['no capacity_range', { volume_id: 'v-0123' }, 'INVALID_ARGUMENT'],
     ['a malformed id', { volume_id: '../x', capacity_range: { required_bytes: MiB } }, 'INVALID_ARGUMENT'],
     ['1 EiB', { volume_id: 'v-0123', capacity_range: { required_bytes: 2 ** 60 } }, 'OUT_OF_RANGE'],
-    ['a multi-node capability', { volume_id: 'v-0123', capacity_range: { required_bytes: MiB }, volume_capability: mountCap('ext4', 'MULTI_NODE_MULTI_WRITER') }, 'INVALID_ARGUMENT'],
+    [
+      'a multi-node capability',
+      { volume_id: 'v-0123', capacity_range: { required_bytes: MiB }, volume_capability: mountCap('ext4', 'MULTI_NODE_MULTI_WRITER') },
+      'INVALID_ARGUMENT',
+    ],
   ])('ControllerExpandVolume with %s fails on any node → %s', async (_n, req, code) => {
     expect(await codeOf(b.client.controller.ControllerExpandVolume(req))).toBe(code);
   });
@@ -98,14 +138,33 @@ describe('clones, restores and snapshots of a volume on another node', () => {
     const { snapshot } = await a.client.controller.CreateSnapshot({ name: 'src-snap', source_volume_id: volume.volume_id });
     const bBefore = listing(b);
     for (const source of [{ snapshot: { snapshot_id: snapshot.snapshot_id } }, { volume: { volume_id: volume.volume_id } }]) {
-      const call = b.client.controller.CreateVolume({ name: 'copy', capacity_range: { required_bytes: 16 * MiB }, volume_capabilities: [blockCap()], volume_content_source: source });
+      const call = b.client.controller.CreateVolume({
+        name: 'copy',
+        capacity_range: { required_bytes: 16 * MiB },
+        volume_capabilities: [blockCap()],
+        volume_content_source: source,
+      });
       await expect(call).rejects.toMatchObject({ details: expect.stringMatching(/not on node .*node-local/) });
-      expect(await codeOf(b.client.controller.CreateVolume({ name: 'copy', capacity_range: { required_bytes: 16 * MiB }, volume_capabilities: [blockCap()], volume_content_source: source }))).toBe('NOT_FOUND');
+      expect(
+        await codeOf(
+          b.client.controller.CreateVolume({
+            name: 'copy',
+            capacity_range: { required_bytes: 16 * MiB },
+            volume_capabilities: [blockCap()],
+            volume_content_source: source,
+          }),
+        ),
+      ).toBe('NOT_FOUND');
     }
     expect(await codeOf(b.client.controller.CreateSnapshot({ name: 'b-snap', source_volume_id: volume.volume_id }))).toBe('NOT_FOUND');
     expect(listing(b)).toEqual(bBefore);
     // On A, where they live, both work.
-    const restored = await a.client.controller.CreateVolume({ name: 'copy', capacity_range: { required_bytes: 16 * MiB }, volume_capabilities: [blockCap()], volume_content_source: { snapshot: { snapshot_id: snapshot.snapshot_id } } });
+    const restored = await a.client.controller.CreateVolume({
+      name: 'copy',
+      capacity_range: { required_bytes: 16 * MiB },
+      volume_capabilities: [blockCap()],
+      volume_content_source: { snapshot: { snapshot_id: snapshot.snapshot_id } },
+    });
     await deleteVolumeRetrying(a.client.controller, restored.volume.volume_id);
     await a.client.controller.DeleteSnapshot({ snapshot_id: snapshot.snapshot_id });
     await deleteVolumeRetrying(a.client.controller, volume.volume_id);

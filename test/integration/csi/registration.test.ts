@@ -24,7 +24,12 @@ afterEach(async () => {
 
 function capture() {
   const lines: string[] = [];
-  const stream = new Writable({ write(chunk, _enc, cb) { lines.push(String(chunk)); cb(); } });
+  const stream = new Writable({
+    write(chunk, _enc, cb) {
+      lines.push(String(chunk));
+      cb();
+    },
+  });
   return { lines, log: pino({ level: 'debug', redact: ['secrets', '*.secrets'] }, stream) };
 }
 
@@ -32,10 +37,21 @@ describe('kubelet registration', () => {
   it('serves pluginregistration GetInfo as a CSIPlugin with supported_versions ["1.0.0"]', async () => {
     dir = mkdtempSync('/tmp/hp-csi-reg-');
     const { log } = capture();
-    driver = await startCsiDriver({ endpoint: `unix://${dir}/csi.sock`, nodeId: 'n1', dataDir: `${dir}/data`, driverName: 'csi.example.io', log, pluginsRegistry: join(dir, 'registry') });
+    driver = await startCsiDriver({
+      endpoint: `unix://${dir}/csi.sock`,
+      nodeId: 'n1',
+      dataDir: `${dir}/data`,
+      driverName: 'csi.example.io',
+      log,
+      pluginsRegistry: join(dir, 'registry'),
+    });
     const Reg = lookup<grpc.ServiceClientConstructor>(loadProto('pluginregistration/v1/api.proto'), 'pluginregistration.Registration');
-    const c = new Reg(`unix://${dir}/registry/csi.example.io-reg.sock`, grpc.credentials.createInsecure(), { 'grpc.default_authority': 'localhost' }) as grpc.Client & Record<string, Function>;
-    const info = await new Promise<Record<string, unknown>>((res, rej) => c.GetInfo!.call(c, {}, (e: Error | null, r: Record<string, unknown>) => (e ? rej(e) : res(r))));
+    const c = new Reg(`unix://${dir}/registry/csi.example.io-reg.sock`, grpc.credentials.createInsecure(), {
+      'grpc.default_authority': 'localhost',
+    }) as grpc.Client & Record<string, Function>;
+    const info = await new Promise<Record<string, unknown>>((res, rej) =>
+      c.GetInfo!.call(c, {}, (e: Error | null, r: Record<string, unknown>) => (e ? rej(e) : res(r))),
+    );
     expect(info).toMatchObject({ type: 'CSIPlugin', name: 'csi.example.io', endpoint: `${dir}/csi.sock`, supported_versions: ['1.0.0'] });
     c.close();
   });
@@ -48,7 +64,11 @@ describe('Identity and NodeGetInfo', () => {
     client = csiClient(`${dir}/csi.sock`);
     expect(await client.identity.GetPluginInfo({})).toMatchObject({ name: 'csi.hostplane.io', vendor_version: '0.1.0' });
     expect(await client.identity.Probe({})).toMatchObject({ ready: { value: true } });
-    expect(await client.node.NodeGetInfo({})).toMatchObject({ node_id: 'node-7', max_volumes_per_node: 42, accessible_topology: { segments: { 'topology.hostplane.io/node': 'node-7' } } });
+    expect(await client.node.NodeGetInfo({})).toMatchObject({
+      node_id: 'node-7',
+      max_volumes_per_node: 42,
+      accessible_topology: { segments: { 'topology.hostplane.io/node': 'node-7' } },
+    });
     expect(await driver.stats()).toEqual({ volumes: 0, bytes: 0 });
   });
 });
@@ -67,12 +87,19 @@ describe('logging (the shipped logger and handler wrapper, in the real driver pr
     const child = spawnDriver(dir, {}, { logLevel: 'debug', stderr: 'pipe' });
     let out = '';
     let failed: grpc.ServiceError | undefined;
-    child.stderr!.on('data', (b: Buffer) => { out += b.toString(); });
+    child.stderr!.on('data', (b: Buffer) => {
+      out += b.toString();
+    });
     try {
       await waitForSocket(join(dir, 'csi.sock'), child);
       client = csiClient(`${dir}/csi.sock`);
       const c = client;
-      const { volume } = await c.controller.CreateVolume({ name: 'logged', capacity_range: { required_bytes: 16 * MiB }, volume_capabilities: [mountCap()], secrets });
+      const { volume } = await c.controller.CreateVolume({
+        name: 'logged',
+        capacity_range: { required_bytes: 16 * MiB },
+        volume_capabilities: [mountCap()],
+        secrets,
+      });
       const id = volume.volume_id;
       await c.controller.ControllerPublishVolume({ volume_id: id, node_id: 'test-node', volume_capability: mountCap(), secrets });
       const staging = join(dir, 'staging');
@@ -80,7 +107,11 @@ describe('logging (the shipped logger and handler wrapper, in the real driver pr
       mkdirSync(staging);
       // A mount flag carrying a credential that the kernel refuses: the error must not repeat it.
       const bad = mountCap('ext4', 'SINGLE_NODE_WRITER', [`password=${SECRET}`]);
-      try { await c.node.NodeStageVolume({ volume_id: id, staging_target_path: staging, volume_capability: bad, secrets }); } catch (e) { failed = e as grpc.ServiceError; }
+      try {
+        await c.node.NodeStageVolume({ volume_id: id, staging_target_path: staging, volume_capability: bad, secrets });
+      } catch (e) {
+        failed = e as grpc.ServiceError;
+      }
       expect(failed, 'a mount with an unknown option must fail').toBeDefined();
       expect(`${failed!.message} ${failed!.details}`).not.toContain(SECRET);
       await c.node.NodeStageVolume({ volume_id: id, staging_target_path: staging, volume_capability: mountCap(), secrets });
@@ -101,11 +132,24 @@ describe('logging (the shipped logger and handler wrapper, in the real driver pr
     }
     expect(out).not.toContain(SECRET);
     expect(out).not.toContain('hunter2');
-    const lines = out.split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
+    const lines = out
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
     const calls = lines.filter((l) => l.msg === 'call' || l.msg === 'call failed');
     const methods = calls.map((l) => l.method);
-    for (const m of ['/csi.v1.Controller/CreateVolume', '/csi.v1.Controller/ControllerPublishVolume', '/csi.v1.Node/NodeStageVolume', '/csi.v1.Node/NodePublishVolume', '/csi.v1.Controller/CreateSnapshot',
-      '/csi.v1.Controller/ControllerExpandVolume', '/csi.v1.Node/NodeExpandVolume', '/csi.v1.Controller/DeleteSnapshot', '/csi.v1.Controller/DeleteVolume']) expect(methods).toContain(m);
+    for (const m of [
+      '/csi.v1.Controller/CreateVolume',
+      '/csi.v1.Controller/ControllerPublishVolume',
+      '/csi.v1.Node/NodeStageVolume',
+      '/csi.v1.Node/NodePublishVolume',
+      '/csi.v1.Controller/CreateSnapshot',
+      '/csi.v1.Controller/ControllerExpandVolume',
+      '/csi.v1.Node/NodeExpandVolume',
+      '/csi.v1.Controller/DeleteSnapshot',
+      '/csi.v1.Controller/DeleteVolume',
+    ])
+      expect(methods).toContain(m);
     const del = calls.find((l) => l.method === '/csi.v1.Controller/DeleteVolume');
     expect(del).toMatchObject({ volume_id: expect.stringMatching(/^v-/), code: 'OK', ms: expect.any(Number) });
     // The refused mount is logged, with its code, yet without the flag's value.

@@ -23,7 +23,12 @@ let work: string;
 beforeAll(() => {
   if (!existsSync(join(ROOT, 'dist', 'hostplane.mjs'))) execFileSync('npm', ['run', 'build'], { cwd: ROOT, stdio: 'ignore' });
   const stale = !existsSync(IMAGE) || statSync(IMAGE).mtimeMs < statSync(join(ROOT, 'dist', 'hostplane.mjs')).mtimeMs;
-  if (stale) execFileSync(join(ROOT, 'node_modules', '.bin', 'node'), [join(ROOT, 'daemonset', 'image', 'build.ts')], { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'], timeout: 590_000 });
+  if (stale)
+    execFileSync(join(ROOT, 'node_modules', '.bin', 'node'), [join(ROOT, 'daemonset', 'image', 'build.ts')], {
+      cwd: ROOT,
+      stdio: ['ignore', 'ignore', 'inherit'],
+      timeout: 590_000,
+    });
   work = mkdtempSync(join(tmpdir(), 'hp-image-'));
 }, 600_000);
 afterAll(() => rmSync(work, { recursive: true, force: true }));
@@ -51,19 +56,45 @@ describe('image tarball', () => {
       expect(`sha256:${diff}`).toBe(config.rootfs.diff_ids[i]);
     }
     const docker = JSON.parse(readFileSync(join(layout, 'manifest.json'), 'utf8'));
-    expect(docker).toEqual([{
-      Config: `blobs/sha256/${manifest.config.digest.slice(7)}`,
-      RepoTags: [REF],
-      Layers: manifest.layers.map((l: { digest: string }) => `blobs/sha256/${l.digest.slice(7)}`),
-    }]);
+    expect(docker).toEqual([
+      {
+        Config: `blobs/sha256/${manifest.config.digest.slice(7)}`,
+        RepoTags: [REF],
+        Layers: manifest.layers.map((l: { digest: string }) => `blobs/sha256/${l.digest.slice(7)}`),
+      },
+    ]);
   });
 
   it('carries the node runtime, the bundle, the CNI binary and the host tools', () => {
-    const listing = execFileSync('sh', ['-c', 'for l in "$1"/blobs/sha256/*; do if gzip -t "$l" 2>/dev/null; then tar -tzf "$l"; fi; done', 'sh', join(work, 'layout')], { encoding: 'utf8', maxBuffer: 64 << 20 });
+    const listing = execFileSync(
+      'sh',
+      ['-c', 'for l in "$1"/blobs/sha256/*; do if gzip -t "$l" 2>/dev/null; then tar -tzf "$l"; fi; done', 'sh', join(work, 'layout')],
+      { encoding: 'utf8', maxBuffer: 64 << 20 },
+    );
     const entries = new Set(listing.split('\n').map((e) => e.replace(/^\.\//, '')));
-    for (const f of ['opt/hostplane/node', 'opt/hostplane/hostplane.mjs', 'opt/hostplane/cni/hostplane', 'opt/hostplane/proto/csi.proto',
-      'usr/sbin/ip', 'usr/sbin/nft', 'usr/sbin/xtables-nft-multi', 'usr/sbin/iptables', 'usr/sbin/losetup', 'usr/bin/mount', 'usr/sbin/mkfs.ext4', 'usr/sbin/mkfs.xfs', 'usr/bin/kmod',
-      'usr/lib/x86_64-linux-gnu/libc.so.6', 'usr/lib/x86_64-linux-gnu/libstdc++.so.6', 'etc/passwd', 'etc/group', 'etc/ld.so.cache', 'tmp/', 'bin', 'usr/bin/sh']) {
+    for (const f of [
+      'opt/hostplane/node',
+      'opt/hostplane/hostplane.mjs',
+      'opt/hostplane/cni/hostplane',
+      'opt/hostplane/proto/csi.proto',
+      'usr/sbin/ip',
+      'usr/sbin/nft',
+      'usr/sbin/xtables-nft-multi',
+      'usr/sbin/iptables',
+      'usr/sbin/losetup',
+      'usr/bin/mount',
+      'usr/sbin/mkfs.ext4',
+      'usr/sbin/mkfs.xfs',
+      'usr/bin/kmod',
+      'usr/lib/x86_64-linux-gnu/libc.so.6',
+      'usr/lib/x86_64-linux-gnu/libstdc++.so.6',
+      'etc/passwd',
+      'etc/group',
+      'etc/ld.so.cache',
+      'tmp/',
+      'bin',
+      'usr/bin/sh',
+    ]) {
       expect(entries.has(f) || entries.has(`${f}/`), f).toBe(true);
     }
   });
@@ -81,7 +112,12 @@ describe('image layers', () => {
     const second = await writeLayer(join(work, 'l2'), tree, 'x');
     expect(second.digest).toBe(first.digest);
     expect(second.diffId).toBe(first.diffId);
-    const list = execFileSync('tar', ['--numeric-owner', '-tvzf', join(work, 'l2', 'blobs', 'sha256', second.digest.slice(7))], { encoding: 'utf8', env: { ...process.env, TZ: 'UTC' } }).trim().split('\n');
+    const list = execFileSync('tar', ['--numeric-owner', '-tvzf', join(work, 'l2', 'blobs', 'sha256', second.digest.slice(7))], {
+      encoding: 'utf8',
+      env: { ...process.env, TZ: 'UTC' },
+    })
+      .trim()
+      .split('\n');
     expect(list.map((l) => l.split(/\s+/).at(-1))).toEqual(['./', './a', './b/', './b/z']);
     for (const l of list) expect(l).toMatch(/ 0\/0 .* 1970-01-01 00:00 /);
   });
@@ -89,7 +125,9 @@ describe('image layers', () => {
 
 describe('image in containerd', () => {
   let ctrd: Containerd | undefined;
-  afterAll(async () => { await ctrd?.stop(); }, 60_000);
+  afterAll(async () => {
+    await ctrd?.stop();
+  }, 60_000);
 
   it('imports with ctr, runs the agent (/healthz, CSI Probe through a bind mount) and exits 0 on SIGTERM', async () => {
     ctrd = await startContainerd();
@@ -100,28 +138,65 @@ describe('image in containerd', () => {
     const share = join(ctrd.dir, 'share');
     mkdirSync(share);
     const port = await freePort();
-    writeFileSync(join(share, 'agent.yaml'), stringify({
-      nodeName: 'ctr-node',
-      http: { address: '127.0.0.1', port },
-      cni: { binDir: '/run/hp-test/cni-bin', confDir: '/run/hp-test/net.d', ipamDataDir: '/run/hp-test/ipam', podCIDRs: ['10.88.0.0/24'], server: { socket: '/run/hp-test/cni.sock' } },
-      csi: { endpoint: 'unix:///run/hp-test/csi/csi.sock', dataDir: '/run/hp-test/csi-data', pluginsRegistry: '/run/hp-test/registry' },
-      devicePlugin: {
-        kubeletDir: '/run/hp-test/device-plugins', pluginsRegistry: '/run/hp-test/registry', cdiDir: '/run/hp-test/cdi',
-        config: { resources: [{ name: 'hostplane.dev/null', devices: [{ path: '/dev/null' }] }] },
-      },
-    }));
+    writeFileSync(
+      join(share, 'agent.yaml'),
+      stringify({
+        nodeName: 'ctr-node',
+        http: { address: '127.0.0.1', port },
+        cni: {
+          binDir: '/run/hp-test/cni-bin',
+          confDir: '/run/hp-test/net.d',
+          ipamDataDir: '/run/hp-test/ipam',
+          podCIDRs: ['10.88.0.0/24'],
+          server: { socket: '/run/hp-test/cni.sock' },
+        },
+        csi: { endpoint: 'unix:///run/hp-test/csi/csi.sock', dataDir: '/run/hp-test/csi-data', pluginsRegistry: '/run/hp-test/registry' },
+        devicePlugin: {
+          kubeletDir: '/run/hp-test/device-plugins',
+          pluginsRegistry: '/run/hp-test/registry',
+          cdiDir: '/run/hp-test/cdi',
+          config: { resources: [{ name: 'hostplane.dev/null', devices: [{ path: '/dev/null' }] }] },
+        },
+      }),
+    );
     const id = `hp-agent-${process.pid}`;
-    const run = spawn('ctr', ['-a', ctrd.address, '-n', 'k8s.io', 'run', '--rm', '--net-host', '--privileged',
-      '--mount', `type=bind,src=${share},dst=/run/hp-test,options=rbind:rw`,
-      REF, id, ...IMAGE_ENTRYPOINT, 'agent', '--config', '/run/hp-test/agent.yaml'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const run = spawn(
+      'ctr',
+      [
+        '-a',
+        ctrd.address,
+        '-n',
+        'k8s.io',
+        'run',
+        '--rm',
+        '--net-host',
+        '--privileged',
+        '--mount',
+        `type=bind,src=${share},dst=/run/hp-test,options=rbind:rw`,
+        REF,
+        id,
+        ...IMAGE_ENTRYPOINT,
+        'agent',
+        '--config',
+        '/run/hp-test/agent.yaml',
+      ],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
     let logs = '';
-    run.stdout!.on('data', (b: Buffer) => { logs += b.toString(); });
-    run.stderr!.on('data', (b: Buffer) => { logs += b.toString(); });
+    run.stdout!.on('data', (b: Buffer) => {
+      logs += b.toString();
+    });
+    run.stderr!.on('data', (b: Buffer) => {
+      logs += b.toString();
+    });
     const exited = new Promise<number | null>((resolve) => run.once('exit', (code) => resolve(code)));
 
     const deadline = Date.now() + 60_000;
     for (;;) {
-      const ok = await fetch(`http://127.0.0.1:${port}/healthz`).then((r) => r.status === 200, () => false);
+      const ok = await fetch(`http://127.0.0.1:${port}/healthz`).then(
+        (r) => r.status === 200,
+        () => false,
+      );
       if (ok && logs.includes('"agent started"')) break;
       if (run.exitCode !== null || Date.now() > deadline) throw new Error(`agent in the container did not come up: ${logs.slice(-3000)}`);
       await new Promise((r) => setTimeout(r, 200));

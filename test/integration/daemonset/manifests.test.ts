@@ -40,13 +40,18 @@ describe('schemas', () => {
     const drv = bad.find((o) => o.obj.kind === 'CSIDriver')!.obj as Record<string, unknown>;
     delete drv.spec;
     const problems = checkSchemas(bad);
-    expect(problems.map((p) => p.where).sort()).toEqual(['csidriver.yaml[0] CSIDriver/csi.hostplane.io', 'daemonset.yaml[0] DaemonSet/hostplane', 'storageclass.yaml[0] StorageClass/hostplane']);
+    expect(problems.map((p) => p.where).sort()).toEqual([
+      'csidriver.yaml[0] CSIDriver/csi.hostplane.io',
+      'daemonset.yaml[0] DaemonSet/hostplane',
+      'storageclass.yaml[0] StorageClass/hostplane',
+    ]);
     expect(problems.find((p) => p.where.startsWith('daemonset'))!.message).toMatch(/hostNetwrok/);
   });
 
   it('namespaced objects name the hostplane namespace', () => {
     for (const o of all) {
-      if (['ServiceAccount', 'ConfigMap', 'Role', 'RoleBinding', 'DaemonSet'].includes(o.obj.kind)) expect(o.obj.metadata.namespace, `${o.obj.kind}/${o.obj.metadata.name}`).toBe('hostplane');
+      if (['ServiceAccount', 'ConfigMap', 'Role', 'RoleBinding', 'DaemonSet'].includes(o.obj.kind))
+        expect(o.obj.metadata.namespace, `${o.obj.kind}/${o.obj.metadata.name}`).toBe('hostplane');
     }
   });
 });
@@ -76,7 +81,7 @@ describe('DaemonSet', () => {
     }
   });
 
-  it('probes the agent\'s /healthz and /readyz on the configured port', () => {
+  it("probes the agent's /healthz and /readyz on the configured port", () => {
     const port = clusterConfig().http.port;
     expect(agent.livenessProbe?.httpGet).toMatchObject({ path: '/healthz', port });
     expect(agent.readinessProbe?.httpGet).toMatchObject({ path: '/readyz', port });
@@ -84,7 +89,8 @@ describe('DaemonSet', () => {
   });
 
   it('every container requests resources', () => {
-    for (const c of ds.spec!.template.spec!.containers) expect(c.resources?.requests, c.name).toMatchObject({ cpu: expect.any(String), memory: expect.any(String) });
+    for (const c of ds.spec!.template.spec!.containers)
+      expect(c.resources?.requests, c.name).toMatchObject({ cpu: expect.any(String), memory: expect.any(String) });
   });
 
   it('runs the provisioner and the snapshotter in node-deployment mode (node-local volumes), plus the resizer; no livenessprobe sidecar', () => {
@@ -92,16 +98,23 @@ describe('DaemonSet', () => {
     const prov = cs.find((c) => c.name === 'csi-provisioner')!;
     expect(prov.args).toEqual(expect.arrayContaining(['--node-deployment=true', '--enable-capacity=true']));
     expect(prov.env?.map((e) => e.name)).toEqual(expect.arrayContaining(['NODE_NAME', 'NAMESPACE', 'POD_NAME']));
-    expect(cs.map((c) => c.image?.split(':')[0])).toEqual(expect.arrayContaining([
-      'registry.k8s.io/sig-storage/csi-resizer', 'registry.k8s.io/sig-storage/csi-snapshotter',
-    ]));
+    expect(cs.map((c) => c.image?.split(':')[0])).toEqual(
+      expect.arrayContaining(['registry.k8s.io/sig-storage/csi-resizer', 'registry.k8s.io/sig-storage/csi-snapshotter']),
+    );
     const snap = cs.find((c) => c.name === 'csi-snapshotter')!;
     expect(snap.args).toContain('--node-deployment=true');
     expect(snap.args?.some((a) => a.startsWith('--leader-election'))).toBe(false);
     expect(snap.env?.map((e) => e.name)).toContain('NODE_NAME');
     // Every sidecar image is one the Go module proxy serves (test/e2e/build-tools.sh builds exactly these).
-    expect(cs.map((c) => c.image).filter((i) => i?.startsWith('registry.k8s.io/')).sort()).toEqual([
-      'registry.k8s.io/sig-storage/csi-provisioner:v5.2.0', 'registry.k8s.io/sig-storage/csi-resizer:v1.13.1', 'registry.k8s.io/sig-storage/csi-snapshotter:v8.2.1',
+    expect(
+      cs
+        .map((c) => c.image)
+        .filter((i) => i?.startsWith('registry.k8s.io/'))
+        .sort(),
+    ).toEqual([
+      'registry.k8s.io/sig-storage/csi-provisioner:v5.2.0',
+      'registry.k8s.io/sig-storage/csi-resizer:v1.13.1',
+      'registry.k8s.io/sig-storage/csi-snapshotter:v8.2.1',
     ]);
   });
 
@@ -157,7 +170,10 @@ describe('RBAC', () => {
   });
 
   it('lets the provisioner manage CSIStorageCapacity and the snapshotter update snapshot contents status', () => {
-    const find = (name: string, res: string) => byKind<ClusterRole>(all, 'ClusterRole').find((r) => r.metadata?.name === name)!.rules!.find((r) => r.resources!.includes(res));
+    const find = (name: string, res: string) =>
+      byKind<ClusterRole>(all, 'ClusterRole')
+        .find((r) => r.metadata?.name === name)!
+        .rules!.find((r) => r.resources!.includes(res));
     expect(find('hostplane-csi-provisioner', 'csistoragecapacities')?.verbs).toEqual(expect.arrayContaining(['create', 'update', 'delete']));
     expect(find('hostplane-csi-snapshotter', 'volumesnapshotcontents/status')?.verbs).toEqual(expect.arrayContaining(['update', 'patch']));
     expect(find('hostplane-csi-resizer', 'persistentvolumeclaims/status')?.verbs).toEqual(['patch']);

@@ -39,7 +39,10 @@ interface VolumeSnapshotClass {
 }
 `;
 
-export interface SchemaProblem { where: string; message: string }
+export interface SchemaProblem {
+  where: string;
+  message: string;
+}
 
 /** Returns tsc's complaints, each attributed to the manifest it is about. */
 export function checkSchemas(objs: LoadedObject[]): SchemaProblem[] {
@@ -47,7 +50,10 @@ export function checkSchemas(objs: LoadedObject[]): SchemaProblem[] {
   try {
     const lines: string[] = [];
     const owners: string[] = [];
-    const push = (line: string, owner: string) => { lines.push(line); owners.push(owner); };
+    const push = (line: string, owner: string) => {
+      lines.push(line);
+      owners.push(owner);
+    };
     const mods = new Map<string, string[]>();
     for (const [, [mod, type]] of Object.entries(TYPES)) mods.set(mod, [...(mods.get(mod) ?? []), type]);
     for (const [mod, types] of mods) push(`import type { ${types.join(', ')} } from 'kubernetes-types/${mod}';`, 'imports');
@@ -66,13 +72,23 @@ export function checkSchemas(objs: LoadedObject[]): SchemaProblem[] {
       lines[lines.length - 1] += ';';
     });
     writeFileSync(join(dir, 'manifests.ts'), `${lines.join('\n')}\n`);
-    writeFileSync(join(dir, 'tsconfig.json'), JSON.stringify({
-      compilerOptions: {
-        strict: true, noEmit: true, target: 'ES2022', module: 'NodeNext', moduleResolution: 'NodeNext', skipLibCheck: true, types: [],
-        baseUrl: '.', paths: { 'kubernetes-types/*': [join(ROOT, 'node_modules', 'kubernetes-types', '*')] },
-      },
-      files: ['manifests.ts'],
-    }));
+    writeFileSync(
+      join(dir, 'tsconfig.json'),
+      JSON.stringify({
+        compilerOptions: {
+          strict: true,
+          noEmit: true,
+          target: 'ES2022',
+          module: 'NodeNext',
+          moduleResolution: 'NodeNext',
+          skipLibCheck: true,
+          types: [],
+          baseUrl: '.',
+          paths: { 'kubernetes-types/*': [join(ROOT, 'node_modules', 'kubernetes-types', '*')] },
+        },
+        files: ['manifests.ts'],
+      }),
+    );
     try {
       execFileSync(join(ROOT, 'node_modules', '.bin', 'tsc'), ['-p', join(dir, 'tsconfig.json')], { encoding: 'utf8', stdio: 'pipe' });
       return [];

@@ -9,7 +9,9 @@ import { execFileSync } from 'node:child_process';
 import { DAEMONSET_DIR } from './manifests.ts';
 
 let dir: string;
-beforeEach(() => { dir = mkdtempSync(join(tmpdir(), 'hp-uninstall-')); });
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), 'hp-uninstall-'));
+});
 afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
 function run(pvs: string): string[] {
@@ -23,7 +25,8 @@ describe('uninstall.sh', () => {
   it('deletes the DaemonSet first and never deletes volumes or claims', () => {
     const calls = run('');
     expect(calls[0]).toMatch(/^-n hostplane delete daemonset hostplane/);
-    for (const c of calls) expect(c).not.toMatch(/\b(persistentvolumes?|pv|pvc|persistentvolumeclaims?|volumeattachments?)\b.*delete|delete.*\b(pv|pvc|persistentvolume)/);
+    for (const c of calls)
+      expect(c).not.toMatch(/\b(persistentvolumes?|pv|pvc|persistentvolumeclaims?|volumeattachments?)\b.*delete|delete.*\b(pv|pvc|persistentvolume)/);
   });
 
   it('removes the CSIDriver and StorageClass when no volume of the driver remains', () => {

@@ -66,7 +66,9 @@ describe('PreStartContainer', () => {
     const conn = kubelet.plugins.get(FUSE)!;
     expect(conn.options.pre_start_required).toBe(false);
     const r = await new Promise((res, rej) =>
-      (conn.client.PreStartContainer as (q: object, cb: (e: Error | null, v: unknown) => void) => void)({ devices_ids: ['fuse'] }, (e, v) => (e ? rej(e) : res(v))),
+      (conn.client.PreStartContainer as (q: object, cb: (e: Error | null, v: unknown) => void) => void)({ devices_ids: ['fuse'] }, (e, v) =>
+        e ? rej(e) : res(v),
+      ),
     );
     expect(r).toEqual({});
   });

@@ -17,10 +17,13 @@ describe('config reload', () => {
     await start();
     await kubelet.waitFor(() => kubelet!.plugins.size === 2, 2000, 'registered');
     const KVM = 'hostplane.dev/kvm';
-    env.writeConfig({ rescanIntervalSeconds: 0, resources: [
-      { name: FUSE, devices: [{ path: `${env.devDir}/fuse*` }], sharing: { replicas: 2 } },
-      { name: KVM, devices: [{ path: `${env.devDir}/kvm` }] },
-    ] });
+    env.writeConfig({
+      rescanIntervalSeconds: 0,
+      resources: [
+        { name: FUSE, devices: [{ path: `${env.devDir}/fuse*` }], sharing: { replicas: 2 } },
+        { name: KVM, devices: [{ path: `${env.devDir}/kvm` }] },
+      ],
+    });
     await kubelet.waitFor(() => kubelet!.latest(KVM)?.length === 1, 2000, 'kvm registered');
     await kubelet.waitFor(() => JSON.stringify(ids(kubelet!.latest(FUSE))) === JSON.stringify(['fuse::0:Healthy', 'fuse::1:Healthy']), 2000, 'fuse shared');
     await kubelet.waitFor(() => !existsSync(cdiSpecPath(env.cdiDir, GPU)) || undefined, 2000, 'GPU CDI spec removed');
@@ -33,7 +36,14 @@ describe('config reload', () => {
     const kubelet = await startKubelet();
     // The rejection is observed in the plugin's own log, not assumed after a sleep.
     const lines: Array<{ msg?: string; err?: string }> = [];
-    const log = pino({ level: 'info' }, { write: (l: string) => { lines.push(JSON.parse(l)); } });
+    const log = pino(
+      { level: 'info' },
+      {
+        write: (l: string) => {
+          lines.push(JSON.parse(l));
+        },
+      },
+    );
     await start(config(), { log });
     await kubelet.waitFor(() => kubelet!.plugins.size === 2, 2000, 'registered');
     writeFileSync(env.configPath, 'resources:\n  - name: not-a-resource\n    devices: [{path: /dev/fuse}]\n');

@@ -18,7 +18,9 @@ export const GPU = 'nvidia.com/gpu';
 
 /** Call once at the top of a test file. */
 export function useHarness(): void {
-  beforeEach(() => { env = makeEnv(); });
+  beforeEach(() => {
+    env = makeEnv();
+  });
   afterEach(async () => {
     await plugins?.close();
     await kubelet?.close();
@@ -53,13 +55,25 @@ export function config(extra: Record<string, unknown>[] = []) {
 
 export async function start(cfg: unknown = config(), opts: Partial<StartOptions> = {}): Promise<DevicePlugins> {
   env.writeConfig(cfg);
-  plugins = await startDevicePlugins({ configPath: env.configPath, kubeletDir: env.kubeletDir, cdiDir: env.cdiDir, sysfsRoot: env.sysfs, pluginsRegistry: join(env.root, 'no-registry'), log: silentLogger(), ...opts });
+  plugins = await startDevicePlugins({
+    configPath: env.configPath,
+    kubeletDir: env.kubeletDir,
+    cdiDir: env.cdiDir,
+    sysfsRoot: env.sysfs,
+    pluginsRegistry: join(env.root, 'no-registry'),
+    log: silentLogger(),
+    ...opts,
+  });
   return plugins;
 }
 
 export const ids = (l: KDevice[] | undefined) => (l ?? []).map((d) => `${d.ID}:${d.health}`);
 
 export async function grpcCode(p: Promise<unknown>): Promise<{ code: number; details: string }> {
-  try { await p; } catch (e) { return { code: (e as grpc.ServiceError).code, details: (e as grpc.ServiceError).details }; }
+  try {
+    await p;
+  } catch (e) {
+    return { code: (e as grpc.ServiceError).code, details: (e as grpc.ServiceError).details };
+  }
   throw new Error('call succeeded');
 }

@@ -19,7 +19,11 @@ describe('kubelet restart', () => {
       const before = kubelet.registrations.length;
       const t0 = Date.now();
       await kubelet.restart();
-      await kubelet.waitFor(() => kubelet!.registrations.length >= before + 2 && kubelet!.plugins.size === 2 && kubelet!.latest(FUSE), 1000, `re-registration #${i + 1}`);
+      await kubelet.waitFor(
+        () => kubelet!.registrations.length >= before + 2 && kubelet!.plugins.size === 2 && kubelet!.latest(FUSE),
+        1000,
+        `re-registration #${i + 1}`,
+      );
       times.push(Date.now() - t0);
     }
     expect(Math.max(...times)).toBeLessThan(1000);
@@ -38,7 +42,11 @@ describe('kubelet restart', () => {
       await new Promise((r) => setTimeout(r, 100));
       mkdirSync(env.kubeletDir, { recursive: true }); // kubelet's MkdirAll; we may have recreated it first
       await kubelet.restart();
-      await kubelet.waitFor(() => kubelet!.registrations.length >= before + 2 && kubelet!.plugins.size === 2 && kubelet!.latest(FUSE), 3000, `re-registration after dir recreate #${i + 1}`);
+      await kubelet.waitFor(
+        () => kubelet!.registrations.length >= before + 2 && kubelet!.plugins.size === 2 && kubelet!.latest(FUSE),
+        3000,
+        `re-registration after dir recreate #${i + 1}`,
+      );
       expect(existsSync(join(env.kubeletDir, socketName(FUSE)))).toBe(true);
     }
     expect(await kubelet.allocate(FUSE, ['fuse'])).toBeTruthy();

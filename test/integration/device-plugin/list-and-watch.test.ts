@@ -50,7 +50,11 @@ describe('ListAndWatch', () => {
     expect(added).toEqual({ ID: '0000:d8:00.0', health: 'Healthy', topology: { nodes: [{ ID: 1 }] } });
     t0 = Date.now();
     silentRemove(env.sysfs, 'pci', '0000:3b:00.0');
-    await kubelet.waitFor(() => kubelet!.latest(GPU)?.find((d) => d.ID === '0000:3b:00.0' && d.health === 'Unhealthy'), INTERVAL_S * 1000 + SLACK_MS, 'GPU unhealthy');
+    await kubelet.waitFor(
+      () => kubelet!.latest(GPU)?.find((d) => d.ID === '0000:3b:00.0' && d.health === 'Unhealthy'),
+      INTERVAL_S * 1000 + SLACK_MS,
+      'GPU unhealthy',
+    );
     expect(Date.now() - t0).toBeLessThan(INTERVAL_S * 1000 + SLACK_MS);
   });
 
@@ -68,7 +72,9 @@ describe('ListAndWatch', () => {
 
 describe('ListAndWatch on the real /dev', () => {
   const name = `hptest${process.pid}x`;
-  afterEach(() => { for (let i = 0; i < 2; i++) rmSync(`/dev/${name}${i}`, { force: true }); });
+  afterEach(() => {
+    for (let i = 0; i < 2; i++) rmSync(`/dev/${name}${i}`, { force: true });
+  });
 
   it('a character device node made with mknod in /dev (devtmpfs) is reported, and its removal too', async () => {
     const kubelet = await startKubelet();

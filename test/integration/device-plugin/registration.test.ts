@@ -68,7 +68,8 @@ describe('plugin-watcher registration', () => {
     await start(config(), { pluginsRegistry: registry });
     const sock = join(registry, socketName(GPU).replace(/\.sock$/, '-reg.sock'));
     const Client = lookup<grpc.ServiceClientConstructor>(loadProto('pluginregistration/v1/api.proto'), 'pluginregistration.Registration');
-    const c = new Client(`unix://${sock}`, grpc.credentials.createInsecure()) as grpc.Client & Record<string, (r: object, cb: (e: Error | null, v: unknown) => void) => void>;
+    const c = new Client(`unix://${sock}`, grpc.credentials.createInsecure()) as grpc.Client &
+      Record<string, (r: object, cb: (e: Error | null, v: unknown) => void) => void>;
     const info = await new Promise((res, rej) => c.GetInfo!({}, (e, v) => (e ? rej(e) : res(v))));
     c.close();
     expect(info).toEqual({ type: 'DevicePlugin', name: GPU, endpoint: join(env.kubeletDir, socketName(GPU)), supported_versions: ['v1beta1'] });
@@ -82,8 +83,16 @@ describe('start-up failure', () => {
     // A regular file where the GPU registration socket must go: bind is refused.
     writeFileSync(join(registry, socketName(GPU).replace(/\.sock$/, '-reg.sock')), 'not a socket');
     env.writeConfig(config());
-    await expect(startDevicePlugins({ configPath: env.configPath, kubeletDir: env.kubeletDir, cdiDir: env.cdiDir, sysfsRoot: env.sysfs, pluginsRegistry: registry, log: silentLogger() }))
-      .rejects.toThrow(/is not a socket/);
+    await expect(
+      startDevicePlugins({
+        configPath: env.configPath,
+        kubeletDir: env.kubeletDir,
+        cdiDir: env.cdiDir,
+        sysfsRoot: env.sysfs,
+        pluginsRegistry: registry,
+        log: silentLogger(),
+      }),
+    ).rejects.toThrow(/is not a socket/);
     expect(existsSync(join(env.kubeletDir, socketName(FUSE)))).toBe(false);
     expect(existsSync(join(env.kubeletDir, socketName(GPU)))).toBe(false);
     expect(existsSync(cdiSpecPath(env.cdiDir, GPU))).toBe(false);

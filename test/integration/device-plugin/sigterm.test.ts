@@ -22,7 +22,9 @@ beforeAll(() => {
 let env: TestEnv;
 let kubelet: FakeKubelet | undefined;
 let child: ChildProcess | undefined;
-beforeEach(() => { env = makeEnv(); });
+beforeEach(() => {
+  env = makeEnv();
+});
 afterEach(async () => {
   if (child && child.exitCode === null) child.kill('SIGKILL');
   await kubelet?.close();
@@ -34,7 +36,9 @@ afterEach(async () => {
 function run(args: string[]): { proc: ChildProcess; exit: Promise<{ code: number | null; stderr: string }> } {
   const proc = spawn(BIN, ['device-plugin', ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
-  proc.stderr!.on('data', (b: Buffer) => { stderr += b.toString(); });
+  proc.stderr!.on('data', (b: Buffer) => {
+    stderr += b.toString();
+  });
   const exit = new Promise<{ code: number | null; stderr: string }>((res) => proc.on('exit', (code) => res({ code, stderr })));
   return { proc, exit };
 }
@@ -44,7 +48,18 @@ describe('hostplane device-plugin (built binary)', () => {
     writeFileSync(join(env.devDir, 'fuse'), '');
     env.writeConfig({ resources: [{ name: FUSE, devices: [{ path: `${env.devDir}/fuse` }] }] });
     kubelet = await FakeKubelet.start(env.kubeletDir);
-    const { proc, exit } = run(['--config', env.configPath, '--kubelet-dir', env.kubeletDir, '--cdi-dir', env.cdiDir, '--sysfs-root', env.sysfs, '--plugins-registry', join(env.root, 'none')]);
+    const { proc, exit } = run([
+      '--config',
+      env.configPath,
+      '--kubelet-dir',
+      env.kubeletDir,
+      '--cdi-dir',
+      env.cdiDir,
+      '--sysfs-root',
+      env.sysfs,
+      '--plugins-registry',
+      join(env.root, 'none'),
+    ]);
     child = proc;
     await kubelet.waitFor(() => kubelet!.latest(FUSE)?.length === 1, 15_000, 'registration of the child');
     const sock = join(env.kubeletDir, socketName(FUSE));
@@ -66,7 +81,12 @@ describe('hostplane device-plugin (built binary)', () => {
   });
 
   it('a bad config exits 2 with a message naming the field', async () => {
-    env.writeConfig({ resources: [{ name: 'hostplane.dev/fuse', devices: [{ path: '/dev/fuse' }] }, { name: 'kvm', devices: [{ path: '/dev/kvm' }] }] });
+    env.writeConfig({
+      resources: [
+        { name: 'hostplane.dev/fuse', devices: [{ path: '/dev/fuse' }] },
+        { name: 'kvm', devices: [{ path: '/dev/kvm' }] },
+      ],
+    });
     const { exit } = run(['--config', env.configPath, '--kubelet-dir', env.kubeletDir]);
     const { code, stderr } = await exit;
     expect(code).toBe(2);

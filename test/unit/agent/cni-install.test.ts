@@ -7,7 +7,9 @@ import { buildConflist, normalizeCidrs } from '../../../agent/cni/conflist.ts';
 import { validateConfig } from '../../../agent/config.ts';
 
 let dir: string;
-beforeEach(() => { dir = mkdtempSync(join(tmpdir(), 'hp-agent-')); });
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), 'hp-agent-'));
+});
 afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
 describe('installBinary', () => {
@@ -61,16 +63,27 @@ describe('buildConflist', () => {
     expect(c.name).toBe('hostplane');
     expect(c.plugins.map((p: { type: string }) => p.type)).toEqual(['hostplane', 'portmap']);
     expect(c.plugins[0]).toMatchObject({ bridge: 'hp0', isGateway: true, isDefaultGateway: true, ipMasq: true, mtu: 1450, hairpinMode: true });
-    expect(c.plugins[0].ipam).toEqual({ type: 'hostplane', ranges: [[{ subnet: '10.244.1.0/24' }], [{ subnet: 'fd00::/64' }]], dataDir: '/var/lib/hostplane/ipam' });
+    expect(c.plugins[0].ipam).toEqual({
+      type: 'hostplane',
+      ranges: [[{ subnet: '10.244.1.0/24' }], [{ subnet: 'fd00::/64' }]],
+      dataDir: '/var/lib/hostplane/ipam',
+    });
     expect(c.plugins[1].capabilities).toEqual({ portMappings: true });
   });
 
   it('puts cni.routes in the IPAM config (no default route, the cluster still reachable)', () => {
-    const routed = validateConfig({ cni: { podCIDRs: ['10.0.0.0/24'], isDefaultGateway: false, routes: ['10.0.0.0/16', 'fd00::/48'] }, devicePlugin: { enabled: false } }, 'x', { NODE_NAME: 'n' }, '/d').cni;
+    const routed = validateConfig(
+      { cni: { podCIDRs: ['10.0.0.0/24'], isDefaultGateway: false, routes: ['10.0.0.0/16', 'fd00::/48'] }, devicePlugin: { enabled: false } },
+      'x',
+      { NODE_NAME: 'n' },
+      '/d',
+    ).cni;
     const c = JSON.parse(buildConflist(routed, ['10.0.1.0/24']));
     expect(c.plugins[0].isDefaultGateway).toBe(false);
     expect(c.plugins[0].ipam.routes).toEqual([{ dst: '10.0.0.0/16' }, { dst: 'fd00::/48' }]);
-    expect(() => validateConfig({ cni: { podCIDRs: ['10.0.0.0/24'], routes: ['10.0.0.0/33'] }, devicePlugin: { enabled: false } }, 'x', { NODE_NAME: 'n' }, '/d')).toThrow(/cni\.routes/);
+    expect(() =>
+      validateConfig({ cni: { podCIDRs: ['10.0.0.0/24'], routes: ['10.0.0.0/33'] }, devicePlugin: { enabled: false } }, 'x', { NODE_NAME: 'n' }, '/d'),
+    ).toThrow(/cni\.routes/);
   });
 
   it('omits portmap when disabled', () => {
@@ -93,8 +106,18 @@ describe('CniController.sync', () => {
     try {
       wf(j(dir, 'net.d'), 'a file where the conf dir should be');
       const warnings: unknown[] = [];
-      const log = { info: () => {}, warn: (o: unknown) => warnings.push(o), error: () => {}, debug: () => {} } as unknown as import('../../../lib/logging.ts').Logger;
-      const cfg = validateConfig({ cni: { podCIDRs: ['10.0.0.0/24'], confDir: j(dir, 'net.d') }, devicePlugin: { enabled: false } }, 'x', { NODE_NAME: 'n' }, '/d').cni;
+      const log = {
+        info: () => {},
+        warn: (o: unknown) => warnings.push(o),
+        error: () => {},
+        debug: () => {},
+      } as unknown as import('../../../lib/logging.ts').Logger;
+      const cfg = validateConfig(
+        { cni: { podCIDRs: ['10.0.0.0/24'], confDir: j(dir, 'net.d') }, devicePlugin: { enabled: false } },
+        'x',
+        { NODE_NAME: 'n' },
+        '/d',
+      ).cni;
       const c = new CniController({ cfg, nodeName: 'n', log });
       await expect(c.sync()).resolves.toBeUndefined();
       expect(c.isReady()).toBe(false);

@@ -91,22 +91,25 @@ describe('agent config', () => {
 
   it('rejects a bad interface name and log level', () => {
     const p = problems({ cni: { enabled: false, bridge: 'a-very-long-bridge-name' }, logLevel: 'loud' });
-    expect(p).toEqual([expect.stringMatching(/^logLevel: must be one of trace, /), expect.stringMatching(/^cni\.bridge: "a-very-long-bridge-name" is not a valid interface name/)]);
+    expect(p).toEqual([
+      expect.stringMatching(/^logLevel: must be one of trace, /),
+      expect.stringMatching(/^cni\.bridge: "a-very-long-bridge-name" is not a valid interface name/),
+    ]);
   });
 });
 
 // One rule per option: the agent composes the components' validators, so it
 // accepts and refuses exactly what each component does on its own.
-describe('agent config uses each component\'s own rules', () => {
+describe("agent config uses each component's own rules", () => {
   const cidr = { podCIDRs: ['10.244.1.0/24'] };
-  it('CNI: the plugin\'s MTU range (68-65535), reported under cni.mtu', () => {
+  it("CNI: the plugin's MTU range (68-65535), reported under cni.mtu", () => {
     expect(v({ cni: { ...cidr, mtu: 68 } }).cni.mtu).toBe(68);
     expect(problems({ cni: { ...cidr, mtu: 67 } })).toEqual(['cni.mtu: must be an integer from 68 to 65535']);
   });
-  it('CNI: the plugin\'s network-name rule, reported under cni.networkName', () => {
+  it("CNI: the plugin's network-name rule, reported under cni.networkName", () => {
     expect(problems({ cni: { ...cidr, networkName: '-bad' } })).toEqual([expect.stringMatching(/^cni\.networkName: must be a non-empty string/)]);
   });
-  it('CSI: the spec\'s driver-name rule (mixed case allowed, as `hostplane csi --driver-name`)', () => {
+  it("CSI: the spec's driver-name rule (mixed case allowed, as `hostplane csi --driver-name`)", () => {
     expect(v({ cni: cidr, csi: { driverName: 'CSI.Example.com' } }).csi.driverName).toBe('CSI.Example.com');
     expect(problems({ cni: cidr, csi: { driverName: 'bad_name!' } })).toEqual([expect.stringMatching(/^csi\.driverName: must be a CSI driver name/)]);
   });
@@ -116,6 +119,11 @@ describe('agent config uses each component\'s own rules', () => {
   });
   it('CSI: defaults from csi/options.ts, registration with kubelet on', () => {
     const c = v({ cni: cidr });
-    expect(c.csi).toMatchObject({ driverName: 'csi.hostplane.io', dataDir: '/var/lib/hostplane/csi', maxVolumes: 256, pluginsRegistry: '/var/lib/kubelet/plugins_registry' });
+    expect(c.csi).toMatchObject({
+      driverName: 'csi.hostplane.io',
+      dataDir: '/var/lib/hostplane/csi',
+      maxVolumes: 256,
+      pluginsRegistry: '/var/lib/kubelet/plugins_registry',
+    });
   });
 });

@@ -28,8 +28,18 @@ describe('HealthMonitor', () => {
   it('reasons of one component are joined; a component that recovers is healthy again', async () => {
     const m = monitor();
     let broken = true;
-    m.add({ component: 'dp', check: async () => { if (broken) throw new Error('x: gone'); } });
-    m.add({ component: 'dp', check: async () => { if (broken) throw new Error('y: gone'); } });
+    m.add({
+      component: 'dp',
+      check: async () => {
+        if (broken) throw new Error('x: gone');
+      },
+    });
+    m.add({
+      component: 'dp',
+      check: async () => {
+        if (broken) throw new Error('y: gone');
+      },
+    });
     await m.checkNow();
     expect(m.failures()).toEqual([{ component: 'dp', reason: 'x: gone; y: gone' }]);
     broken = false;
@@ -40,7 +50,13 @@ describe('HealthMonitor', () => {
   it('concurrent checkNow calls share one run', async () => {
     const m = monitor();
     let runs = 0;
-    m.add({ component: 'a', check: async () => { runs++; await new Promise((r) => setTimeout(r, 10)); } });
+    m.add({
+      component: 'a',
+      check: async () => {
+        runs++;
+        await new Promise((r) => setTimeout(r, 10));
+      },
+    });
     await Promise.all([m.checkNow(), m.checkNow(), m.checkNow()]);
     expect(runs).toBe(1);
   });

@@ -25,7 +25,11 @@ async function serve(script: (s: Socket, line: string) => void): Promise<string>
     let buf = '';
     s.setEncoding('utf8');
     s.on('error', () => {});
-    s.on('data', (d: string) => { buf += d; const i = buf.indexOf('\n'); if (i >= 0) script(s, buf.slice(0, i)); });
+    s.on('data', (d: string) => {
+      buf += d;
+      const i = buf.indexOf('\n');
+      if (i >= 0) script(s, buf.slice(0, i));
+    });
   });
   await new Promise<void>((r) => server!.listen(path, () => r()));
   return path;
@@ -44,7 +48,10 @@ describe('agent client', () => {
     expect(await exchange('/nonexistent/hp.sock', line, bounds)).toMatchObject({ kind: 'fallback', why: expect.stringContaining('no agent socket') });
   });
   it('ack then answer (split across writes): the answer', async () => {
-    const p = await serve((s) => { s.write('{"hostplane-cni":1,"ack":true}\n{"hostplane-cni":1,"std'); setTimeout(() => s.end('out":{"a":1},"exitCode":0,"log":["x\\n"]}\n'), 20); });
+    const p = await serve((s) => {
+      s.write('{"hostplane-cni":1,"ack":true}\n{"hostplane-cni":1,"std');
+      setTimeout(() => s.end('out":{"a":1},"exitCode":0,"log":["x\\n"]}\n'), 20);
+    });
     expect(await exchange(p, line, bounds)).toEqual({ kind: 'reply', reply: { 'hostplane-cni': 1, stdout: { a: 1 }, exitCode: 0, log: ['x\n'] } });
   });
   it('a decline (even after the ack), an unknown protocol version or garbage: fallback', async () => {
@@ -55,13 +62,18 @@ describe('agent client', () => {
     expect(await exchange(p, line, bounds)).toMatchObject({ kind: 'fallback', why: 'agent reply not understood' });
   });
   it('no ack within ackMs: fallback (the agent drops the request when it sees the client gone)', async () => {
-    const p = await serve(() => { /* silent */ });
+    const p = await serve(() => {
+      /* silent */
+    });
     const t = Date.now();
     expect(await exchange(p, line, bounds)).toMatchObject({ kind: 'fallback', why: expect.stringContaining('did not acknowledge') });
     expect(Date.now() - t).toBeLessThan(3000);
   });
   it('ack then the connection drops (the agent died mid-request): fallback; ack then silence: timeout, never a hang', async () => {
-    let p = await serve((s) => { s.write('{"hostplane-cni":1,"ack":true}\n'); setTimeout(() => s.destroy(), 20); });
+    let p = await serve((s) => {
+      s.write('{"hostplane-cni":1,"ack":true}\n');
+      setTimeout(() => s.destroy(), 20);
+    });
     expect(await exchange(p, line, bounds)).toMatchObject({ kind: 'fallback', why: expect.stringContaining('went away mid-request') });
     await new Promise<void>((r) => server!.close(() => r()));
     p = await serve((s) => s.write('{"hostplane-cni":1,"ack":true}\n'));

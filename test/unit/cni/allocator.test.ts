@@ -7,11 +7,15 @@ import { parseNetConf, type HostplaneIpam } from '../../../cni/config.ts';
 import { parseIp } from '../../../cni/ipam/ip.ts';
 
 let dir: string;
-beforeEach(() => { dir = mkdtempSync(join(tmpdir(), 'hp-alloc-')); });
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), 'hp-alloc-'));
+});
 afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
 function ipam(ranges: unknown): HostplaneIpam {
-  return parseNetConf(Buffer.from(JSON.stringify({ cniVersion: '1.1.0', name: 'n', ipam: { type: 'hostplane', ranges, dataDir: dir, routes: [{ dst: '10.9.0.0/16' }] } }))).ipam as HostplaneIpam;
+  return parseNetConf(
+    Buffer.from(JSON.stringify({ cniVersion: '1.1.0', name: 'n', ipam: { type: 'hostplane', ranges, dataDir: dir, routes: [{ dst: '10.9.0.0/16' }] } })),
+  ).ipam as HostplaneIpam;
 }
 const small = () => ipam([[{ subnet: '10.1.0.0/29' }]]); // .1 gateway, .2-.6 usable = 5
 const o = (id: string) => ({ containerId: id, ifname: 'eth0' });
@@ -62,7 +66,7 @@ describe('allocator: allocate', () => {
 });
 
 describe('allocator: release, boots, GC', () => {
-  it('release frees exactly the attachment\'s leases and is idempotent', () => {
+  it("release frees exactly the attachment's leases and is idempotent", () => {
     const a = new Allocator(small(), 'n', 'boot1');
     a.allocate(o('a'), []);
     a.allocate(o('b'), []);

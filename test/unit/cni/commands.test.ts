@@ -17,11 +17,25 @@ beforeEach(() => {
 });
 afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
-const conf = (extra: Record<string, unknown> = {}) => JSON.stringify({
-  cniVersion: '1.1.0', name: 'unit', type: 'hostplane', bridge: 'hpu0', isDefaultGateway: true, mtu: 1400,
-  ipam: { type: 'hostplane', ranges: [[{ subnet: '10.5.0.0/24' }], [{ subnet: 'fd05::/64' }]], dataDir: dir }, ...extra,
+const conf = (extra: Record<string, unknown> = {}) =>
+  JSON.stringify({
+    cniVersion: '1.1.0',
+    name: 'unit',
+    type: 'hostplane',
+    bridge: 'hpu0',
+    isDefaultGateway: true,
+    mtu: 1400,
+    ipam: { type: 'hostplane', ranges: [[{ subnet: '10.5.0.0/24' }], [{ subnet: 'fd05::/64' }]], dataDir: dir },
+    ...extra,
+  });
+const env = (cmd: string, extra: Record<string, string> = {}) => ({
+  CNI_COMMAND: cmd,
+  CNI_CONTAINERID: 'ctr1',
+  CNI_NETNS: '/run/netns/pod1',
+  CNI_IFNAME: 'eth0',
+  CNI_PATH: '/nonexistent',
+  ...extra,
 });
-const env = (cmd: string, extra: Record<string, string> = {}) => ({ CNI_COMMAND: cmd, CNI_CONTAINERID: 'ctr1', CNI_NETNS: '/run/netns/pod1', CNI_IFNAME: 'eth0', CNI_PATH: '/nonexistent', ...extra });
 const leases = () => readdirSync(join(dir, 'unit')).filter((f) => !f.startsWith('.'));
 
 async function run(cmd: string, exec: FakeExec, stdin = conf(), e: Record<string, string> = {}) {
@@ -79,14 +93,14 @@ describe('ADD (fake kernel)', () => {
     expect(input(exec.calls[exec.calls.length - 1]!)).toBe(`link del dev ${hostVethName('ctr1', 'eth0')}\n`);
     expect(leases()).toHaveLength(0);
   });
-  it('a netns that does not exist → code 3, nothing exec\'d, no lease', async () => {
+  it("a netns that does not exist → code 3, nothing exec'd, no lease", async () => {
     const exec = new FakeExec();
     const r = await run('ADD', exec, conf(), { CNI_NETNS: '/run/netns/nope' });
     expect(r.stdout).toMatchObject({ code: 3 });
     expect(exec.calls).toHaveLength(0);
     expect(readdirSync(dir)).toHaveLength(0);
   });
-  it('ipMasq adds the pod addresses to the network\'s nft set in one transaction', async () => {
+  it("ipMasq adds the pod addresses to the network's nft set in one transaction", async () => {
     const exec = new FakeExec();
     await run('ADD', exec, conf({ ipMasq: true }));
     const nft = exec.calls.find((c) => c.file === 'nft')!;
@@ -101,7 +115,7 @@ describe('ADD (fake kernel)', () => {
     expect(out.ips[0]!.address).toBe('10.5.0.77/24');
     expect(out.interfaces[2]!.mac).toBe('02:11:22:33:44:55');
   });
-  it('answers in the config\'s version (0.3.1 results carry ips[].version)', async () => {
+  it("answers in the config's version (0.3.1 results carry ips[].version)", async () => {
     const r = await run('ADD', new FakeExec(), conf({ cniVersion: '0.3.1' }));
     expect(r.stdout).toMatchObject({ cniVersion: '0.3.1', ips: [{ version: '4' }, { version: '6' }] });
   });
@@ -111,7 +125,10 @@ describe('DEL (fake kernel)', () => {
   it('deletes the host veth and releases the leases; a second DEL succeeds and execs nothing', async () => {
     await run('ADD', new FakeExec());
     view.links.set(hostVethName('ctr1', 'eth0'), { mac: '02:00:00:00:00:02', master: 'hpu0' });
-    const exec = new FakeExec(() => { view.links.delete(hostVethName('ctr1', 'eth0')); return undefined; });
+    const exec = new FakeExec(() => {
+      view.links.delete(hostVethName('ctr1', 'eth0'));
+      return undefined;
+    });
     expect((await run('DEL', exec)).exitCode).toBe(0);
     expect(exec.calls).toHaveLength(1);
     expect(leases()).toHaveLength(0);
@@ -160,6 +177,9 @@ describe('STATUS, CHECK, GC, VERSION (dispatch)', () => {
     expect((await run('CHECK', new FakeExec())).stdout).toMatchObject({ code: 7 });
   });
   it('VERSION lists the supported versions in the asked version', async () => {
-    expect((await run('VERSION', new FakeExec(), '{"cniVersion":"0.4.0"}')).stdout).toEqual({ cniVersion: '0.4.0', supportedVersions: ['0.3.0', '0.3.1', '0.4.0', '1.0.0', '1.1.0'] });
+    expect((await run('VERSION', new FakeExec(), '{"cniVersion":"0.4.0"}')).stdout).toEqual({
+      cniVersion: '0.4.0',
+      supportedVersions: ['0.3.0', '0.3.1', '0.4.0', '1.0.0', '1.1.0'],
+    });
   });
 });

@@ -17,7 +17,16 @@ function codeOf(o: unknown): { code: number; msg: string } {
 describe('config: defaults', () => {
   it('fills the reference bridge plugin defaults, hairpin on', () => {
     const c = parse(base);
-    expect(c).toMatchObject({ bridge: 'cni0', isGateway: false, isDefaultGateway: false, ipMasq: false, mtu: 1500, hairpinMode: true, promiscMode: false, logLevel: 'info' });
+    expect(c).toMatchObject({
+      bridge: 'cni0',
+      isGateway: false,
+      isDefaultGateway: false,
+      ipMasq: false,
+      mtu: 1500,
+      hairpinMode: true,
+      promiscMode: false,
+      logLevel: 'info',
+    });
   });
   it('isDefaultGateway implies isGateway', () => {
     expect(parse({ ...base, isDefaultGateway: true }).isGateway).toBe(true);
@@ -33,7 +42,11 @@ describe('config: defaults', () => {
     expect(ipam.dataDir).toBe('/var/lib/cni/networks');
   });
   it('reads the ips and mac capabilities from runtimeConfig and GC attachments from either key', () => {
-    const c = parse({ ...base, runtimeConfig: { ips: ['10.1.0.9/24'], mac: '0A:58:0A:01:00:09' }, 'cni.dev/attachments': [{ containerID: 'a', ifname: 'eth0' }] });
+    const c = parse({
+      ...base,
+      runtimeConfig: { ips: ['10.1.0.9/24'], mac: '0A:58:0A:01:00:09' },
+      'cni.dev/attachments': [{ containerID: 'a', ifname: 'eth0' }],
+    });
     expect(c.ips).toHaveLength(1);
     expect(c.mac).toBe('0a:58:0a:01:00:09');
     expect(c.validAttachments).toEqual([{ containerID: 'a', ifname: 'eth0' }]);

@@ -5,7 +5,9 @@ import { tmpdir } from 'node:os';
 import { createCniLogger } from '../../../cni/log.ts';
 
 let dir = '';
-afterEach(() => { if (dir) rmSync(dir, { recursive: true, force: true }); });
+afterEach(() => {
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
 
 describe('CNI logger', () => {
   it('writes pino-format JSON lines with bindings, honouring the level', () => {

@@ -7,11 +7,13 @@ import { makeRange, candidates, rangeSize } from '../../../cni/ipam/range.ts';
 
 describe('ip-link ops', () => {
   it('render one ip -batch line per op', () => {
-    expect(renderBatch([
-      { op: 'route-add', dst: '0.0.0.0/0', via: '10.0.0.1', dev: 'eth0' },
-      { op: 'addr-add', dev: 'eth0', cidr: 'fd00::5/64', nodad: true },
-      { op: 'link-set', dev: 'br0', up: true, promisc: true },
-    ])).toBe('route add 0.0.0.0/0 via 10.0.0.1 dev eth0\naddr add fd00::5/64 dev eth0 nodad\nlink set dev br0 promisc on up\n');
+    expect(
+      renderBatch([
+        { op: 'route-add', dst: '0.0.0.0/0', via: '10.0.0.1', dev: 'eth0' },
+        { op: 'addr-add', dev: 'eth0', cidr: 'fd00::5/64', nodad: true },
+        { op: 'link-set', dev: 'br0', up: true, promisc: true },
+      ]),
+    ).toBe('route add 0.0.0.0/0 via 10.0.0.1 dev eth0\naddr add fd00::5/64 dev eth0 nodad\nlink set dev br0 promisc on up\n');
   });
   it('refuse a token that would change the meaning of the line', () => {
     expect(() => renderBatch([{ op: 'link-del', dev: 'eth0 up' }])).toThrow(/refusing/);

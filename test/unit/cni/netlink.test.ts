@@ -28,7 +28,13 @@ describe('netlink encoding', () => {
     expect([m.readUInt16LE(48), m.readUInt16LE(50), m.readUInt32LE(52)]).toEqual([8, 4, 7]);
   });
   it('veth add: RTM_NEWLINK CREATE|EXCL with name, mtu, master and a nested veth peer carrying its netns fd', () => {
-    const op = { op: 'veth-add' as const, name: 'veth0', mtu: 1400, master: 'br0', peer: { name: 'eth0', mac: '0a:58:0a:00:00:05', mtu: 1400, netns: '/run/netns/x' } };
+    const op = {
+      op: 'veth-add' as const,
+      name: 'veth0',
+      mtu: 1400,
+      master: 'br0',
+      peer: { name: 'eth0', mac: '0a:58:0a:00:00:05', mtu: 1400, netns: '/run/netns/x' },
+    };
     expect(() => encode(op, 0, 1)).toThrow(/master index and the peer netns fd/);
     const m = encode(op, 0, 1, { master: 4, peerNetnsFd: 9 });
     expect([m.readUInt16LE(4), m.readUInt16LE(6) & 0x600]).toEqual([16, 0x600]);
@@ -47,7 +53,10 @@ describe('netlink encoding', () => {
   });
   it('reads the errno of the ack for its sequence number; every op but a promisc change is spoken over netlink', () => {
     const ack = Buffer.alloc(36);
-    ack.writeUInt32LE(36, 0); ack.writeUInt16LE(2, 4); ack.writeUInt32LE(8, 8); ack.writeInt32LE(-17, 16);
+    ack.writeUInt32LE(36, 0);
+    ack.writeUInt16LE(2, 4);
+    ack.writeUInt32LE(8, 8);
+    ack.writeInt32LE(-17, 16);
     expect(ackOf(ack, 8)).toBe(17);
     expect(ackOf(ack, 9)).toBeUndefined();
     expect(isNetlinkOp({ op: 'link-del', dev: 'x' })).toBe(true);

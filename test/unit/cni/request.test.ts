@@ -5,7 +5,11 @@ import { ExecError } from '../../../lib/exec.ts';
 
 const env = { CNI_COMMAND: 'ADD', CNI_CONTAINERID: 'abc', CNI_NETNS: '/run/netns/x', CNI_IFNAME: 'eth0', CNI_PATH: '/opt/cni/bin' };
 const code = (f: () => unknown) => {
-  try { f(); } catch (e) { return (e as CniError).code; }
+  try {
+    f();
+  } catch (e) {
+    return (e as CniError).code;
+  }
   return 0;
 };
 
@@ -31,7 +35,12 @@ describe('request: environment', () => {
 
 describe('request: CNI_ARGS', () => {
   it('reads the Kubernetes keys', () => {
-    expect(parseCniArgs('IgnoreUnknown=1;K8S_POD_NAMESPACE=ns;K8S_POD_NAME=p;K8S_POD_INFRA_CONTAINER_ID=c;K8S_POD_UID=u')).toMatchObject({ podNamespace: 'ns', podName: 'p', infraContainerId: 'c', podUid: 'u' });
+    expect(parseCniArgs('IgnoreUnknown=1;K8S_POD_NAMESPACE=ns;K8S_POD_NAME=p;K8S_POD_INFRA_CONTAINER_ID=c;K8S_POD_UID=u')).toMatchObject({
+      podNamespace: 'ns',
+      podName: 'p',
+      infraContainerId: 'c',
+      podUid: 'u',
+    });
   });
   it('unknown keys are refused unless IgnoreUnknown is set', () => {
     expect(code(() => parseCniArgs('FOO=1'))).toBe(4);

@@ -2,8 +2,14 @@ import { describe, it, expect } from 'vitest';
 import { convertResult, parseResult, SUPPORTED_VERSIONS, type Result } from '../../../cni/result.ts';
 
 const full: Result = {
-  interfaces: [{ name: 'br0', mac: '02:00:00:00:00:01' }, { name: 'eth0', mac: '0a:58:0a:00:00:05', mtu: 1400, sandbox: '/run/netns/x', socketPath: '/s', pciID: '0000:00:01.0' }],
-  ips: [{ address: '10.0.0.5/24', gateway: '10.0.0.1', interface: 1 }, { address: 'fd00::5/64', gateway: 'fd00::1', interface: 1 }],
+  interfaces: [
+    { name: 'br0', mac: '02:00:00:00:00:01' },
+    { name: 'eth0', mac: '0a:58:0a:00:00:05', mtu: 1400, sandbox: '/run/netns/x', socketPath: '/s', pciID: '0000:00:01.0' },
+  ],
+  ips: [
+    { address: '10.0.0.5/24', gateway: '10.0.0.1', interface: 1 },
+    { address: 'fd00::5/64', gateway: 'fd00::1', interface: 1 },
+  ],
   routes: [{ dst: '0.0.0.0/0', gw: '10.0.0.1', mtu: 1400, advmss: 1360, priority: 5, table: 100, scope: 0 }],
   dns: { nameservers: ['10.0.0.10'] },
 };
@@ -22,7 +28,13 @@ describe('result conversion', () => {
     expect(table.map((r) => r.v)).toEqual([...SUPPORTED_VERSIONS]);
   });
   it.each(table)('$v: ips[].version only before 1.0.0, 1.1.0 fields only in 1.1.0', ({ v, ipVersion, v11 }) => {
-    const out = convertResult(full, v) as { cniVersion: string; ips: Record<string, unknown>[]; interfaces: Record<string, unknown>[]; routes: Record<string, unknown>[]; dns: unknown };
+    const out = convertResult(full, v) as {
+      cniVersion: string;
+      ips: Record<string, unknown>[];
+      interfaces: Record<string, unknown>[];
+      routes: Record<string, unknown>[];
+      dns: unknown;
+    };
     expect(out.cniVersion).toBe(v);
     expect(out.ips[0]!.version).toBe(ipVersion ? '4' : undefined);
     expect(out.ips[1]!.version).toBe(ipVersion ? '6' : undefined);

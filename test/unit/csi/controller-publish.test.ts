@@ -12,11 +12,15 @@ import { controllerGetCapabilities } from '../../../csi/controller/capabilities.
 import { GrpcError, status } from '../../../lib/grpc/status-error.ts';
 
 let dir: string | undefined;
-afterEach(() => { if (dir) rmSync(dir, { recursive: true, force: true }); dir = undefined; });
+afterEach(() => {
+  if (dir) rmSync(dir, { recursive: true, force: true });
+  dir = undefined;
+});
 
-const cap = (mode = 'SINGLE_NODE_WRITER', block = false) => (block
-  ? { access_type: 'block' as const, block: {}, access_mode: { mode: mode as 'SINGLE_NODE_WRITER' } }
-  : { access_type: 'mount' as const, mount: { fs_type: 'ext4' }, access_mode: { mode: mode as 'SINGLE_NODE_WRITER' } });
+const cap = (mode = 'SINGLE_NODE_WRITER', block = false) =>
+  block
+    ? { access_type: 'block' as const, block: {}, access_mode: { mode: mode as 'SINGLE_NODE_WRITER' } }
+    : { access_type: 'mount' as const, mount: { fs_type: 'ext4' }, access_mode: { mode: mode as 'SINGLE_NODE_WRITER' } };
 
 async function setup() {
   const d = mkdtempSync('/tmp/hp-csi-unit-');
@@ -28,7 +32,13 @@ async function setup() {
 }
 
 async function codeOf(p: Promise<unknown>): Promise<status | undefined> {
-  try { await p; return undefined; } catch (e) { if (e instanceof GrpcError) return e.code; throw e; }
+  try {
+    await p;
+    return undefined;
+  } catch (e) {
+    if (e instanceof GrpcError) return e.code;
+    throw e;
+  }
 }
 
 describe('ControllerGetCapabilities', () => {
@@ -54,9 +64,15 @@ describe('ControllerPublishVolume', () => {
   it('refuses a repeat with another readonly flag, access type or mode with ALREADY_EXISTS, keeping the first record', async () => {
     const f = await setup();
     await controllerPublishVolume(f.ctx, { volume_id: f.id, node_id: 'n1', volume_capability: cap() });
-    expect(await codeOf(controllerPublishVolume(f.ctx, { volume_id: f.id, node_id: 'n1', volume_capability: cap(), readonly: true }))).toBe(status.ALREADY_EXISTS);
-    expect(await codeOf(controllerPublishVolume(f.ctx, { volume_id: f.id, node_id: 'n1', volume_capability: cap('SINGLE_NODE_WRITER', true) }))).toBe(status.ALREADY_EXISTS);
-    expect(await codeOf(controllerPublishVolume(f.ctx, { volume_id: f.id, node_id: 'n1', volume_capability: cap('SINGLE_NODE_READER_ONLY') }))).toBe(status.ALREADY_EXISTS);
+    expect(await codeOf(controllerPublishVolume(f.ctx, { volume_id: f.id, node_id: 'n1', volume_capability: cap(), readonly: true }))).toBe(
+      status.ALREADY_EXISTS,
+    );
+    expect(await codeOf(controllerPublishVolume(f.ctx, { volume_id: f.id, node_id: 'n1', volume_capability: cap('SINGLE_NODE_WRITER', true) }))).toBe(
+      status.ALREADY_EXISTS,
+    );
+    expect(await codeOf(controllerPublishVolume(f.ctx, { volume_id: f.id, node_id: 'n1', volume_capability: cap('SINGLE_NODE_READER_ONLY') }))).toBe(
+      status.ALREADY_EXISTS,
+    );
     expect(f.store.volume(f.id)?.attached).toEqual({ n1: { readonly: false, block: false, mode: 'SINGLE_NODE_WRITER' } });
   });
 

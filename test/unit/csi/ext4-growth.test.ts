@@ -28,15 +28,26 @@ class KernelFs extends FakeFs {
     this.capSysResource = capSysResource;
   }
   // The filesystem lives in the image, whichever loop device shows it.
-  override async detect() { return this.made ? 'ext4' : undefined; }
-  override async make(device: string, fsType: FsType) { this.made = true; this.calls.push(`make ${fsType}`); await super.make(device, fsType); }
-  override async mount(source: string, target: string, opts: { fsType?: string; bind?: boolean }) { this.calls.push('mount'); await super.mount(source, target, opts); }
+  override async detect() {
+    return this.made ? 'ext4' : undefined;
+  }
+  override async make(device: string, fsType: FsType) {
+    this.made = true;
+    this.calls.push(`make ${fsType}`);
+    await super.make(device, fsType);
+  }
+  override async mount(source: string, target: string, opts: { fsType?: string; bind?: boolean }) {
+    this.calls.push('mount');
+    await super.mount(source, target, opts);
+  }
   override async grow(...args: unknown[]) {
     this.calls.push(`grow ${String(args[2])}`);
     // resize2fs's words when EXT4_IOC_RESIZE_FS answers EPERM.
     if (!this.capSysResource) throw new ExecError('resize2fs', ['/dev/loop0'], 1, 'resize2fs: Permission denied to resize filesystem');
   }
-  override async growOffline() { this.calls.push('growOffline'); }
+  override async growOffline() {
+    this.calls.push('growOffline');
+  }
 }
 
 let dir: string;
@@ -62,7 +73,7 @@ async function grownWhileMounted(capSysResource: boolean) {
 }
 
 describe('ext4 growth of a mounted volume (kernel simulated through the Filesystems seam)', () => {
-  it('with CAP_SYS_RESOURCE (simulated: this VM\'s root lacks it): NodeExpand grows it online and nothing stays pending', async () => {
+  it("with CAP_SYS_RESOURCE (simulated: this VM's root lacks it): NodeExpand grows it online and nothing stays pending", async () => {
     const { f, fs, id, staging, cap, expand } = await grownWhileMounted(true);
     expect(await expand).toEqual({ capacity_bytes: 32 << 20 });
     expect(fs.calls).toEqual(['grow ext4']);
@@ -76,7 +87,10 @@ describe('ext4 growth of a mounted volume (kernel simulated through the Filesyst
 
   it('without CAP_SYS_RESOURCE: NodeExpand → FAILED_PRECONDITION naming it, growth stays pending, the next Stage grows offline before mounting', async () => {
     const { f, fs, id, staging, cap, expand } = await grownWhileMounted(false);
-    const e = await expand.then(() => undefined, (x: unknown) => x);
+    const e = await expand.then(
+      () => undefined,
+      (x: unknown) => x,
+    );
     expect(e).toBeInstanceOf(GrpcError);
     expect((e as GrpcError).code).toBe(status.FAILED_PRECONDITION);
     expect((e as GrpcError).message).toMatch(/CAP_SYS_RESOURCE/);

@@ -7,7 +7,10 @@ afterEach(() => vi.restoreAllMocks());
 
 async function run(argv: string[]): Promise<{ code: number; err: string }> {
   let err = '';
-  vi.spyOn(process.stderr, 'write').mockImplementation((s: string | Uint8Array) => { err += String(s); return true; });
+  vi.spyOn(process.stderr, 'write').mockImplementation((s: string | Uint8Array) => {
+    err += String(s);
+    return true;
+  });
   const code = await main(argv);
   return { code, err };
 }

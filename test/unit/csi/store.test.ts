@@ -8,7 +8,16 @@ import type { VolumeRecord } from '../../../csi/state/records.ts';
 let dir: string;
 afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
-const vol = (id: string): VolumeRecord => ({ id, name: id, capacityBytes: 1, status: 'ready', parameters: {}, mutableParameters: {}, createdAt: 'now', publish: {} });
+const vol = (id: string): VolumeRecord => ({
+  id,
+  name: id,
+  capacityBytes: 1,
+  status: 'ready',
+  parameters: {},
+  mutableParameters: {},
+  createdAt: 'now',
+  publish: {},
+});
 
 describe('FileStore', () => {
   it('a record written survives a reload; a removed one does not', async () => {

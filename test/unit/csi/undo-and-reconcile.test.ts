@@ -24,7 +24,9 @@ describe('CreateVolume undo', () => {
     const f = setup();
     const src = await createVolume(f.ctx, { name: 'src', volume_capabilities: caps, capacity_range: { required_bytes: 1 << 20 } });
     f.copier.fail = true;
-    await expect(createVolume(f.ctx, { name: 'clone', volume_capabilities: caps, volume_content_source: { volume: { volume_id: src.volume.volume_id } } })).rejects.toThrow(/injected/);
+    await expect(
+      createVolume(f.ctx, { name: 'clone', volume_capabilities: caps, volume_content_source: { volume: { volume_id: src.volume.volume_id } } }),
+    ).rejects.toThrow(/injected/);
     expect(f.store.volumes().map((v) => v.name)).toEqual(['src']);
     expect(readdirSync(join(dir, 'images'))).toEqual([`${src.volume.volume_id}.img`]);
   });
@@ -35,14 +37,21 @@ describe('NodeStageVolume undo', () => {
     const f = setup();
     const { volume } = await createVolume(f.ctx, { name: 'v', volume_capabilities: caps, capacity_range: { required_bytes: 1 << 20 } });
     f.fs.failMount = true;
-    await expect(nodeStageVolume(f.ctx, { volume_id: volume.volume_id, staging_target_path: join(dir, 'stage'), volume_capability: caps[0] })).rejects.toThrow(/injected/);
+    await expect(nodeStageVolume(f.ctx, { volume_id: volume.volume_id, staging_target_path: join(dir, 'stage'), volume_capability: caps[0] })).rejects.toThrow(
+      /injected/,
+    );
     expect(f.loops.loops).toEqual([]);
     expect(f.store.volume(volume.volume_id)?.stage).toBeUndefined();
   });
 
   it('applies persisted mutable parameters to the new loop device', async () => {
     const f = setup();
-    const { volume } = await createVolume(f.ctx, { name: 'v', volume_capabilities: caps, capacity_range: { required_bytes: 1 << 20 }, mutable_parameters: { readAheadKB: '512' } });
+    const { volume } = await createVolume(f.ctx, {
+      name: 'v',
+      volume_capabilities: caps,
+      capacity_range: { required_bytes: 1 << 20 },
+      mutable_parameters: { readAheadKB: '512' },
+    });
     await nodeStageVolume(f.ctx, { volume_id: volume.volume_id, staging_target_path: join(dir, 'stage'), volume_capability: caps[0] });
     expect([...f.loops.readAhead.values()]).toEqual([512]);
     expect(f.fs.formatted.get('/dev/loop0')).toBe('ext4');
@@ -74,7 +83,12 @@ describe('reconcile', () => {
     const r = await reconcile(ctx);
     expect(r.rolledBackVolumes).toEqual(['v-half']);
     expect(r.rolledBackSnapshots).toEqual(['s-half']);
-    expect(store.volumes().map((v) => v.id).sort()).toEqual(['v-live', 'v-stage']);
+    expect(
+      store
+        .volumes()
+        .map((v) => v.id)
+        .sort(),
+    ).toEqual(['v-live', 'v-stage']);
     expect(store.volume('v-stage')?.stage).toBeUndefined();
     // v-gone's image no longer exists: its device cannot be proven ours and is left alone.
     expect(loops.loops.map((l) => l.device)).toEqual(['/dev/loop1', '/dev/loop2', '/dev/loop4']);
@@ -90,9 +104,17 @@ describe('reconcile of inline ephemeral volumes', () => {
     const { ctx, store, loops, mounts } = f;
     const base = { parameters: {}, mutableParameters: {}, createdAt: 'x', publish: {}, capacityBytes: 1 };
     const eph = (id: string, status: 'ready' | 'creating' | 'deleting') => ({
-      ...base, id, name: `csi-${id}`, status, ephemeral: { handle: `csi-${id}`, targetPath: join(dir, 'pods', id), readonly: false, fsType: 'ext4' },
+      ...base,
+      id,
+      name: `csi-${id}`,
+      status,
+      ephemeral: { handle: `csi-${id}`, targetPath: join(dir, 'pods', id), readonly: false, fsType: 'ext4' },
     });
-    for (const [id, status] of [['e-live', 'ready'], ['e-half', 'creating'], ['e-going', 'deleting']] as const) {
+    for (const [id, status] of [
+      ['e-live', 'ready'],
+      ['e-half', 'creating'],
+      ['e-going', 'deleting'],
+    ] as const) {
       await store.putVolume(eph(id, status));
       writeFileSync(imagePath(ctx, id), '');
       mkdirSync(join(dir, 'pods', id), { recursive: true });

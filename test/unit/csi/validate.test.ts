@@ -5,7 +5,14 @@ import { page } from '../../../csi/controller/paging.ts';
 import { GrpcError, status } from '../../../lib/grpc/status-error.ts';
 
 const MiB = 1024 * 1024;
-const codeOf = (f: () => unknown) => { try { f(); return 'OK'; } catch (e) { return e instanceof GrpcError ? status[e.code] : 'THROW'; } };
+const codeOf = (f: () => unknown) => {
+  try {
+    f();
+    return 'OK';
+  } catch (e) {
+    return e instanceof GrpcError ? status[e.code] : 'THROW';
+  }
+};
 
 describe('sizeFor (capacity_range → image size)', () => {
   it.each([
@@ -27,7 +34,9 @@ describe('sizeFor (capacity_range → image size)', () => {
 
 describe('ids, names and paths', () => {
   it.each(['v-abc', 'fake-vol-id-1', 'A.b_c'])('accepts id %s', (id) => expect(checkId(id, 'volume_id')).toBe(id));
-  it.each(['', '..', '../x', 'a/b', 'a..b', '-lead', 'x'.repeat(200)])('refuses id %j with INVALID_ARGUMENT', (id) => expect(codeOf(() => checkId(id, 'volume_id'))).toBe('INVALID_ARGUMENT'));
+  it.each(['', '..', '../x', 'a/b', 'a..b', '-lead', 'x'.repeat(200)])('refuses id %j with INVALID_ARGUMENT', (id) =>
+    expect(codeOf(() => checkId(id, 'volume_id'))).toBe('INVALID_ARGUMENT'),
+  );
   it.each(['relative', '/a/../b', '/a/b\0c', ''])('refuses path %j', (p) => expect(codeOf(() => checkPath(p, 'target_path'))).toBe('INVALID_ARGUMENT'));
   it('normalises a good path', () => expect(checkPath('/var//lib/x/', 'p')).toBe('/var/lib/x'));
   it('names may hold any non-control Unicode', () => expect(checkName('pvc-ünïcödé ../x')).toBe('pvc-ünïcödé ../x'));
@@ -36,8 +45,9 @@ describe('ids, names and paths', () => {
 
 describe('capabilities', () => {
   it('parses mount with fs type and flags', () => {
-    expect(parseCapability({ access_type: 'mount', mount: { fs_type: 'xfs', mount_flags: ['noatime'] }, access_mode: { mode: 'SINGLE_NODE_WRITER' } }, 'c'))
-      .toMatchObject({ block: false, fsType: 'xfs', mountFlags: ['noatime'], readOnlyMode: false });
+    expect(
+      parseCapability({ access_type: 'mount', mount: { fs_type: 'xfs', mount_flags: ['noatime'] }, access_mode: { mode: 'SINGLE_NODE_WRITER' } }, 'c'),
+    ).toMatchObject({ block: false, fsType: 'xfs', mountFlags: ['noatime'], readOnlyMode: false });
   });
   it.each(['SINGLE_NODE_WRITER', 'SINGLE_NODE_READER_ONLY', 'SINGLE_NODE_SINGLE_WRITER', 'SINGLE_NODE_MULTI_WRITER'] as const)('supports %s', (mode) => {
     expect(unsupportedReason(parseCapability({ access_type: 'block', block: {}, access_mode: { mode } }, 'c'))).toBeUndefined();
@@ -46,7 +56,9 @@ describe('capabilities', () => {
     expect(unsupportedReason(parseCapability({ access_type: 'block', block: {}, access_mode: { mode } }, 'c'))).toMatch(/not supported/);
   });
   it('refuses a mount flag that could smuggle options', () => {
-    expect(codeOf(() => parseCapability({ access_type: 'mount', mount: { mount_flags: ['ro x'] }, access_mode: { mode: 'SINGLE_NODE_WRITER' } }, 'c'))).toBe('INVALID_ARGUMENT');
+    expect(codeOf(() => parseCapability({ access_type: 'mount', mount: { mount_flags: ['ro x'] }, access_mode: { mode: 'SINGLE_NODE_WRITER' } }, 'c'))).toBe(
+      'INVALID_ARGUMENT',
+    );
   });
 });
 
@@ -76,7 +88,11 @@ describe('pagination', () => {
   });
   it('a token stays valid when the entries before it are deleted', () => {
     const first = page(items, 2, '');
-    const p = page(items.filter((i) => i.id > 'b'), 2, first.next);
+    const p = page(
+      items.filter((i) => i.id > 'b'),
+      2,
+      first.next,
+    );
     expect(p.items.map((i) => i.id)).toEqual(['c', 'd']);
   });
   it.each(['invalid-token', 'after:', 'after:../../x', '2'])('token %j → ABORTED', (t) => expect(codeOf(() => page(items, 0, t))).toBe('ABORTED'));
@@ -85,9 +101,16 @@ describe('pagination', () => {
 
 describe('inline ephemeral volume attributes', () => {
   it.each([
-    ['1073741824', 1073741824], ['64Mi', 64 * MiB], ['1Gi', 1024 * MiB], ['500M', 500e6], ['1.5Gi', 1.5 * 1024 * MiB], ['2k', 2000],
+    ['1073741824', 1073741824],
+    ['64Mi', 64 * MiB],
+    ['1Gi', 1024 * MiB],
+    ['500M', 500e6],
+    ['1.5Gi', 1.5 * 1024 * MiB],
+    ['2k', 2000],
   ])('size %j → %d bytes', (q, n) => expect(parseQuantity(q, 'size')).toBe(n));
-  it.each(['', 'lots', '-1Gi', '1GB', '1e9', '0', '1 Gi'])('size %j → INVALID_ARGUMENT', (q) => expect(codeOf(() => parseQuantity(q, 'size'))).toBe('INVALID_ARGUMENT'));
+  it.each(['', 'lots', '-1Gi', '1GB', '1e9', '0', '1 Gi'])('size %j → INVALID_ARGUMENT', (q) =>
+    expect(codeOf(() => parseQuantity(q, 'size'))).toBe('INVALID_ARGUMENT'),
+  );
   it('size and fsType are read, kubelet keys pass, anything else is refused by name', () => {
     expect(checkEphemeralAttributes({ size: '16Mi', fsType: 'xfs', 'csi.storage.k8s.io/pod.name': 'p' })).toEqual({ sizeBytes: 16 * MiB, fsType: 'xfs' });
     expect(checkEphemeralAttributes(undefined)).toEqual({});

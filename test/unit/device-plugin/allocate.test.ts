@@ -7,15 +7,17 @@ import { GrpcError } from '../../../lib/grpc/status-error.ts';
 
 function setup(extra: Record<string, unknown> = {}) {
   const res = validateConfig({
-    resources: [{
-      name: 'nvidia.com/gpu',
-      devices: [{ path: '/dev/nvidia[0-9]*' }],
-      deviceNodes: ['/dev/nvidiactl', { path: '/dev/nvidia-uvm', permissions: 'rw' }],
-      mounts: [{ hostPath: '/usr/lib/nvidia', containerPath: '/usr/local/nvidia', readOnly: true }],
-      env: { NVIDIA_DRIVER_CAPABILITIES: 'compute' },
-      annotations: { 'hostplane.dev/gpu': 'yes' },
-      ...extra,
-    }],
+    resources: [
+      {
+        name: 'nvidia.com/gpu',
+        devices: [{ path: '/dev/nvidia[0-9]*' }],
+        deviceNodes: ['/dev/nvidiactl', { path: '/dev/nvidia-uvm', permissions: 'rw' }],
+        mounts: [{ hostPath: '/usr/lib/nvidia', containerPath: '/usr/local/nvidia', readOnly: true }],
+        env: { NVIDIA_DRIVER_CAPABILITIES: 'compute' },
+        annotations: { 'hostplane.dev/gpu': 'yes' },
+        ...extra,
+      },
+    ],
   }).resources[0]!;
   const state = new DeviceState(res.replicas);
   state.reset([
@@ -26,7 +28,11 @@ function setup(extra: Record<string, unknown> = {}) {
 }
 
 function codeOf(fn: () => unknown): number | undefined {
-  try { fn(); } catch (e) { return e instanceof GrpcError ? e.code : -1; }
+  try {
+    fn();
+  } catch (e) {
+    return e instanceof GrpcError ? e.code : -1;
+  }
   return undefined;
 }
 

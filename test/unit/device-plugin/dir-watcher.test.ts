@@ -7,13 +7,21 @@ import { DirWatcher } from '../../../device-plugin/dir-watcher.ts';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 let dir = '';
 let w: DirWatcher | undefined;
-afterEach(() => { w?.close(); rmSync(dir, { recursive: true, force: true }); });
+afterEach(() => {
+  w?.close();
+  rmSync(dir, { recursive: true, force: true });
+});
 
 describe('DirWatcher', () => {
   it('folds a burst of events into one callback', async () => {
     dir = mkdtempSync(join(tmpdir(), 'hp-dw-'));
     let calls = 0;
-    w = new DirWatcher({ onChange: () => { calls++; }, debounceMs: 20 });
+    w = new DirWatcher({
+      onChange: () => {
+        calls++;
+      },
+      debounceMs: 20,
+    });
     w.setDirs([dir]);
     for (let i = 0; i < 10; i++) writeFileSync(join(dir, `f${i}`), '');
     await sleep(100);
@@ -24,9 +32,18 @@ describe('DirWatcher', () => {
     dir = mkdtempSync(join(tmpdir(), 'hp-dw-'));
     writeFileSync(join(dir, 'node'), '');
     let calls = 0;
-    w = new DirWatcher({ onChange: () => { calls++; }, debounceMs: 5, renamesOnly: true });
+    w = new DirWatcher({
+      onChange: () => {
+        calls++;
+      },
+      debounceMs: 5,
+      renamesOnly: true,
+    });
     w.setDirs([dir]);
-    for (let i = 0; i < 5; i++) { appendFileSync(join(dir, 'node'), 'x'); await sleep(10); }
+    for (let i = 0; i < 5; i++) {
+      appendFileSync(join(dir, 'node'), 'x');
+      await sleep(10);
+    }
     expect(calls).toBe(0);
     rmSync(join(dir, 'node'));
     await sleep(50);
@@ -47,7 +64,12 @@ describe('DirWatcher on a dir that is deleted and recreated', () => {
     const sub = join(dir, 'sub');
     mkdirSync(sub);
     const seen: string[] = [];
-    w = new DirWatcher({ onChange: (c) => { for (const x of c) if (x.name) seen.push(x.name); }, debounceMs: 5 });
+    w = new DirWatcher({
+      onChange: (c) => {
+        for (const x of c) if (x.name) seen.push(x.name);
+      },
+      debounceMs: 5,
+    });
     w.setDirs([sub]);
     rmSync(sub, { recursive: true });
     mkdirSync(sub);

@@ -14,8 +14,14 @@ const resource = (r: Record<string, unknown>) => validateConfig({ resources: [{ 
 
 let sys = '';
 let tmp = '';
-beforeEach(() => { sys = copySysfs(); tmp = mkdtempSync(join(tmpdir(), 'hp-dp-')); });
-afterEach(() => { rmSync(sys, { recursive: true, force: true }); rmSync(tmp, { recursive: true, force: true }); });
+beforeEach(() => {
+  sys = copySysfs();
+  tmp = mkdtempSync(join(tmpdir(), 'hp-dp-'));
+});
+afterEach(() => {
+  rmSync(sys, { recursive: true, force: true });
+  rmSync(tmp, { recursive: true, force: true });
+});
 
 describe('PCI discovery', () => {
   it('reads vendor, class and NUMA node (-1 → none)', () => {
@@ -25,7 +31,13 @@ describe('PCI discovery', () => {
     expect(all.find((d) => d.address === '0000:00:1f.6')?.numa).toBeUndefined();
   });
 
-  it.each([[0x030200, '03', true], [0x030200, '0302', true], [0x030200, '0300', false], [0x030200, '030200', true], [0x030000, '0302', false]])('class %s vs %s → %s', (c, w, want) => {
+  it.each([
+    [0x030200, '03', true],
+    [0x030200, '0302', true],
+    [0x030200, '0300', false],
+    [0x030200, '030200', true],
+    [0x030000, '0302', false],
+  ])('class %s vs %s → %s', (c, w, want) => {
     expect(classMatches(c, w)).toBe(want);
   });
 
@@ -61,7 +73,9 @@ describe('PCI discovery', () => {
 describe('USB discovery', () => {
   it('reads vendor/product and maps bus/dev to /dev/bus/usb/BBB/DDD, skipping interfaces', () => {
     expect(listUsb(sys).map((d) => [d.name, d.node])).toEqual([
-      ['1-1', '/dev/bus/usb/001/003'], ['1-2', '/dev/bus/usb/001/001'], ['2-1.4', '/dev/bus/usb/002/007'],
+      ['1-1', '/dev/bus/usb/001/003'],
+      ['1-2', '/dev/bus/usb/001/001'],
+      ['2-1.4', '/dev/bus/usb/002/007'],
     ]);
   });
 

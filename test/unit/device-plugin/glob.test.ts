@@ -40,7 +40,9 @@ describe('matchPath', () => {
 
 describe('expandGlob', () => {
   let dir = '';
-  afterEach(() => { if (dir) rmSync(dir, { recursive: true, force: true }); });
+  afterEach(() => {
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
 
   it('lists matches in natural order and the dirs that decide them', () => {
     dir = mkdtempSync(join(tmpdir(), 'hp-glob-'));
@@ -64,7 +66,10 @@ describe('expandGlob', () => {
 
   it('expands wildcards in middle segments', () => {
     dir = mkdtempSync(join(tmpdir(), 'hp-glob-'));
-    for (const b of ['001', '002']) { mkdirSync(join(dir, b)); writeFileSync(join(dir, b, '003'), ''); }
+    for (const b of ['001', '002']) {
+      mkdirSync(join(dir, b));
+      writeFileSync(join(dir, b, '003'), '');
+    }
     const r = expandGlob(`${dir}/*/00?`);
     expect(r.matches).toEqual([`${dir}/001/003`, `${dir}/002/003`]);
     expect(r.dirs).toEqual([dir, join(dir, '001'), join(dir, '002')]);

@@ -6,7 +6,9 @@ import { writeFileAtomic, writeFileAtomicSync } from '../../../lib/atomic-file.t
 
 describe('atomic file writes', () => {
   let dir: string;
-  beforeEach(() => { dir = mkdtempSync(join(tmpdir(), 'hp-atomic-')); });
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'hp-atomic-'));
+  });
   afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
   it('replaces the whole content and leaves no temp file behind', async () => {

@@ -15,7 +15,12 @@ const Client = grpc.makeGenericClientConstructor(registrationService(), 'Registr
 type Cb = (e: grpc.ServiceError | null, r?: Record<string, unknown>) => void;
 function call(addr: string, method: string, req: object): Promise<Record<string, unknown>> {
   const c = new Client(`unix://${addr}`, grpc.credentials.createInsecure()) as unknown as Record<string, (r: object, cb: Cb) => void> & grpc.Client;
-  return new Promise((resolve, reject) => c[method]!(req, (e, r) => { c.close(); e ? reject(e) : resolve(r!); }));
+  return new Promise((resolve, reject) =>
+    c[method]!(req, (e, r) => {
+      c.close();
+      e ? reject(e) : resolve(r!);
+    }),
+  );
 }
 
 describe('wrapUnary', () => {
@@ -32,15 +37,21 @@ describe('wrapUnary', () => {
     const sock = join(dir, 's.sock');
     const seen: string[] = [];
     const opts = { log: silentLogger(), observe: (m: string, code: string) => seen.push(`${m}:${code}`) };
-    servers.push(await serveUnix(sock, (s) => s.addService(registrationService(), {
-      GetInfo: wrapUnary('GetInfo', impl as never, opts),
-      NotifyRegistrationStatus: wrapUnary('Notify', impl as never, opts),
-    })));
+    servers.push(
+      await serveUnix(sock, (s) =>
+        s.addService(registrationService(), {
+          GetInfo: wrapUnary('GetInfo', impl as never, opts),
+          NotifyRegistrationStatus: wrapUnary('Notify', impl as never, opts),
+        }),
+      ),
+    );
     return { sock, seen };
   }
 
   it('answers a typed error with its status code', async () => {
-    const { sock, seen } = await serve(() => { throw new GrpcError(status.NOT_FOUND, 'volume x not found'); });
+    const { sock, seen } = await serve(() => {
+      throw new GrpcError(status.NOT_FOUND, 'volume x not found');
+    });
     await expect(call(sock, 'GetInfo', {})).rejects.toMatchObject({ code: status.NOT_FOUND, details: 'volume x not found' });
     expect(seen).toEqual(['GetInfo:NOT_FOUND']);
   });
@@ -73,7 +84,11 @@ describe('serveUnix', () => {
       child.kill('SIGKILL');
       await new Promise((r) => child.once('exit', r));
       expect(existsSync(sock)).toBe(true);
-      const b = await servePluginRegistration({ socketPath: sock, info: { type: 'DevicePlugin', name: 'a/b', endpoint: 'x.sock', supported_versions: ['v1beta1'] }, log: silentLogger() });
+      const b = await servePluginRegistration({
+        socketPath: sock,
+        info: { type: 'DevicePlugin', name: 'a/b', endpoint: 'x.sock', supported_versions: ['v1beta1'] },
+        log: silentLogger(),
+      });
       expect(await call(sock, 'GetInfo', {})).toMatchObject({ type: 'DevicePlugin', name: 'a/b', supported_versions: ['v1beta1'] });
       await b.close(100);
       expect(existsSync(sock)).toBe(false);
@@ -89,8 +104,9 @@ describe('serveUnix', () => {
       const sock = join(dir, 'live.sock');
       const first = await servePluginRegistration({ socketPath: sock, info: info('first/one'), log: silentLogger() });
       try {
-        await expect(servePluginRegistration({ socketPath: sock, info: info('second/one'), log: silentLogger() }))
-          .rejects.toThrow(/live\.sock is served by another live process/);
+        await expect(servePluginRegistration({ socketPath: sock, info: info('second/one'), log: silentLogger() })).rejects.toThrow(
+          /live\.sock is served by another live process/,
+        );
         expect(await call(sock, 'GetInfo', {})).toMatchObject({ name: 'first/one' });
       } finally {
         await first.close(100);

@@ -9,7 +9,7 @@ const root = join(import.meta.dirname, '..', '..', '..');
 const read = (p: string) => readFileSync(join(root, p), 'utf8');
 
 describe('the version', () => {
-  it('is package.json\'s', () => {
+  it("is package.json's", () => {
     expect(VERSION).toBe((JSON.parse(read('package.json')) as { version: string }).version);
   });
   it('tags the image the manifests name', () => {
