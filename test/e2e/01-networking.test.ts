@@ -71,6 +71,18 @@ spec:
     expect(vethsOnBridge().length).toBeGreaterThanOrEqual(10);
   });
 
+  it("the pods' ADDs were served by the agent's CNI server (the executable on the host is a thin client)", () => {
+    const log = kubectl(['-n', 'hostplane', 'logs', 'daemonset/hostplane', '-c', 'agent', '--tail=-1']);
+    const lines = log
+      .split('\n')
+      .filter((l) => l.startsWith('{'))
+      .map((l) => JSON.parse(l) as { msg?: string; cmd?: string; result?: string; netns?: string });
+    const adds = lines.filter((l) => l.msg === 'cni request' && l.cmd === 'ADD');
+    // Every pod of the Deployment (other flows' pods may add more).
+    expect(adds.length).toBeGreaterThanOrEqual(10);
+    expect(lines.filter((l) => l.msg === 'cni request declined')).toEqual([]);
+  });
+
   it('pods ping each other, the node pings them, and pods ping the node address', () => {
     for (let i = 0; i < pods.length; i++) {
       const me = pods[i]!;

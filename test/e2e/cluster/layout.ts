@@ -65,7 +65,8 @@ export const DIR = {
   refCniConf: join(ROOT, 'cni', 'ref.d'),
   cdi: join(ROOT, 'cdi'),
   state: join(ROOT, 'state'),
-  netns: join(ROOT, 'netns'),
+  // Where containerd (netns_mounts_under_state_dir) makes pod netns: its CRI state dir.
+  netns: join(ROOT, 'containerd', 'state', 'io.containerd.grpc.v1.cri', 'netns'),
   images: join(CACHE, 'images'),
 } as const;
 
