@@ -1,15 +1,15 @@
 // Flow 1, pod networking through the kubelet: a 10-replica Deployment gets
 // 10 distinct addresses from the Node's spec.podCIDR, pods reach each other
 // and the node, never the outside; deleting them releases every lease and veth.
-import { describe, it, expect, beforeAll, afterAll } from 'vitest';
+import { describe, it, expect } from 'vitest';
 import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DIR, NODE, NODE_IP, POD_BRIDGE, IMAGES } from './cluster/layout.ts';
-import { ensureInstalled } from './cluster/install.ts';
-import { apply, exec, getJson, namespace, deleteNamespace, waitFor, kubectl } from './cluster/kube.ts';
+import { apply, exec, getJson, waitFor, kubectl } from './cluster/kube.ts';
 import { logTail } from './cluster/daemon.ts';
 import { record } from './cluster/timings.ts';
+import { flowLifecycle } from './cluster/flow.ts';
 
 const NS = `net-${process.pid}`;
 const LEASES = join(DIR.state, 'ipam', 'hostplane');
@@ -23,17 +23,8 @@ const inCidr = (ip: string, cidr: string) => {
 };
 
 let pods: Array<{ name: string; ip: string }> = [];
-let t0 = 0;
 
-beforeAll(async () => {
-  await ensureInstalled();
-  await namespace(NS);
-  t0 = Date.now();
-}, 600_000);
-afterAll(() => {
-  record('flow 1 (networking)', Date.now() - t0);
-  deleteNamespace(NS);
-});
+flowLifecycle(NS, 'flow 1 (networking)');
 
 describe('flow 1: pod networking through the kubelet', () => {
   it("a Deployment of 10 pods gets 10 distinct addresses in the Node's spec.podCIDR", async () => {

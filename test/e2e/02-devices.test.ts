@@ -3,18 +3,17 @@
 // more than exists stays Pending with the scheduler's reason; a kubelet
 // restart re-advertises the resources within seconds and running pods keep
 // their devices.
-import { describe, it, expect, beforeAll, afterAll } from 'vitest';
+import { describe, it, expect } from 'vitest';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DIR, NODE, IMAGES } from './cluster/layout.ts';
-import { ensureInstalled } from './cluster/install.ts';
-import { apply, exec, getJson, namespace, deleteNamespace, waitFor, waitRunning } from './cluster/kube.ts';
+import { apply, exec, getJson, waitFor, waitRunning } from './cluster/kube.ts';
 import { stopDaemon } from './cluster/daemon.ts';
 import { startKubelet, waitKubeletHealthy } from './cluster/cluster.ts';
 import { record } from './cluster/timings.ts';
+import { flowLifecycle } from './cluster/flow.ts';
 
 const NS = `dev-${process.pid}`;
-let t0 = 0;
 
 const pod = (name: string, fuse: number) => `apiVersion: v1
 kind: Pod
@@ -28,15 +27,7 @@ spec:
       resources: { limits: { hostplane.dev/fuse: "${fuse}" } }
 `;
 
-beforeAll(async () => {
-  await ensureInstalled();
-  await namespace(NS);
-  t0 = Date.now();
-}, 600_000);
-afterAll(() => {
-  record('flow 3 (extended resources)', Date.now() - t0);
-  deleteNamespace(NS);
-});
+flowLifecycle(NS, 'flow 3 (extended resources)');
 
 describe('flow 3: extended resources through the kubelet', () => {
   it("the node's capacity and allocatable show our resources", () => {

@@ -5,18 +5,17 @@
 // through volumeDevices, a VolumeSnapshot and a clone carry the data,
 // CSIStorageCapacity is published, deleting claims deletes PVs and images,
 // and an inline ephemeral volume works.
-import { describe, it, expect, beforeAll, afterAll } from 'vitest';
+import { describe, it, expect } from 'vitest';
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { DIR, NODE, IMAGES } from './cluster/layout.ts';
-import { ensureInstalled } from './cluster/install.ts';
-import { apply, exec, getJson, kubectl, namespace, deleteNamespace, waitFor, waitRunning, tryKubectl } from './cluster/kube.ts';
+import { apply, exec, getJson, kubectl, waitFor, waitRunning, tryKubectl } from './cluster/kube.ts';
 import { record } from './cluster/timings.ts';
+import { flowLifecycle } from './cluster/flow.ts';
 
 const NS = `pvc-${process.pid}`;
 const IMAGES_DIR = join(DIR.state, 'csi', 'images');
 const images = () => (existsSync(IMAGES_DIR) ? readdirSync(IMAGES_DIR).filter((f) => f.endsWith('.img')) : []);
-let t0 = 0;
 
 const pvc = (name: string, size: string, extra = '') => `apiVersion: v1
 kind: PersistentVolumeClaim
@@ -47,15 +46,7 @@ async function deletePod(name: string): Promise<void> {
   kubectl(['-n', NS, 'delete', 'pod', name, '--wait=true', '--timeout=120s'], { timeoutMs: 150_000 });
 }
 
-beforeAll(async () => {
-  await ensureInstalled();
-  await namespace(NS);
-  t0 = Date.now();
-}, 600_000);
-afterAll(() => {
-  record('flow 2 (storage)', Date.now() - t0);
-  deleteNamespace(NS);
-});
+flowLifecycle(NS, 'flow 2 (storage)');
 
 describe('flow 2: PersistentVolumeClaims through the kubelet', () => {
   it('a WaitForFirstConsumer claim binds when its pod is scheduled, to a PV with node affinity', async () => {

@@ -3,21 +3,21 @@
 // still expands, re-stages, unstages and deletes afterwards leaving no mount
 // or loop device, pod ADDs keep working while the agent restarts, and
 // daemonset/uninstall.sh leaves the node clean.
-import { describe, it, expect, beforeAll, afterAll } from 'vitest';
+import { describe, it, expect } from 'vitest';
 import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, writeFileSync, chmodSync } from 'node:fs';
 import { join } from 'node:path';
 import { BIN, DIR, KUBECONFIG, NODE, IMAGES, REPO, ROOT, HARDCODED_DIRS } from './cluster/layout.ts';
-import { ensureInstalled, hostplanePod, daemonSetReady } from './cluster/install.ts';
-import { apply, exec, getJson, kubectl, namespace, deleteNamespace, waitFor, waitRunning, tryKubectl } from './cluster/kube.ts';
+import { hostplanePod, daemonSetReady } from './cluster/install.ts';
+import { apply, exec, getJson, kubectl, deleteNamespace, waitFor, waitRunning, tryKubectl } from './cluster/kube.ts';
 import { loopDevicesUnderRoot, mountsUnder, pidsInCgroups } from './cluster/host.ts';
 import { record } from './cluster/timings.ts';
+import { flowLifecycle } from './cluster/flow.ts';
 
 const NS = `upg-${process.pid}`;
 const IMAGES_DIR = join(DIR.state, 'csi', 'images');
 const images = () => (existsSync(IMAGES_DIR) ? readdirSync(IMAGES_DIR).filter((f) => f.endsWith('.img')) : []);
 const csiMounts = () => mountsUnder(DIR.kubelet).filter((m) => m.includes('/kubernetes.io/csi/') || m.includes('/volumes/kubernetes.io~csi/'));
-let t0 = 0;
 
 /** Processes of the node's pods that run the agent or a CSI sidecar. */
 const hostplaneProcesses = () =>
@@ -31,15 +31,7 @@ const hostplaneProcesses = () =>
 
 const lines = (pod: string) => Number(exec(NS, pod, ['sh', '-c', 'wc -l < /data/log']).out.trim());
 
-beforeAll(async () => {
-  await ensureInstalled();
-  await namespace(NS);
-  t0 = Date.now();
-}, 600_000);
-afterAll(() => {
-  record('flow 4 (upgrades, restarts, uninstall)', Date.now() - t0);
-  deleteNamespace(NS);
-});
+flowLifecycle(NS, 'flow 4 (upgrades, restarts, uninstall)');
 
 describe('flow 4: upgrades and restarts', () => {
   it('a rolling update of the hostplane pod while a volume pod writes: no write fails, the mount survives, ADDs keep working', async () => {
