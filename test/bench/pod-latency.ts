@@ -123,7 +123,12 @@ async function main(): Promise<void> {
   }
 }
 
-main().catch((e: unknown) => {
-  process.stderr.write(`pod-latency bench failed: ${(e as Error).stack}\n`);
-  process.exitCode = 1;
-});
+// Exit once the figures are out: the API server's keep-alive sockets would
+// otherwise hold the process (and npm run bench) open after the cluster is gone.
+main().then(
+  () => process.exit(0),
+  (e: unknown) => {
+    process.stderr.write(`pod-latency bench failed: ${(e as Error).stack}\n`);
+    process.exit(1);
+  },
+);
