@@ -40,15 +40,19 @@ export function cniEnv(cmd: string, c: Call): Record<string, string> {
   return { ...env, ...c.env };
 }
 
-/** Run the plugin with only CNI_* in its environment: no PATH, no node. */
-export function runPlugin(cmd: string, conf: string | object, c: Call = {}): Promise<PluginRun> {
-  return new Promise((resolve, reject) => {
-    const p = spawn(PLUGIN, [], { env: cniEnv(cmd, c), stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '',
-      stderr = '';
+/**
+ * Run an executable the way a runtime runs a CNI plugin: the env given, the
+ * config on stdin, stdout parsed as the reply. A spawn failure (ETXTBSY,
+ * ENOEXEC) is a result (code -1), not a test crash.
+ */
+export function runExecutable(file: string, args: string[], env: NodeJS.ProcessEnv, conf: string | object): Promise<PluginRun> {
+  return new Promise((resolve) => {
+    const p = spawn(file, args, { env, stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
     p.stdout.on('data', (d) => (stdout += d));
     p.stderr.on('data', (d) => (stderr += d));
-    p.on('error', reject);
+    p.on('error', (e) => resolve({ code: -1, out: undefined, stdout, stderr: `${stderr}spawn: ${e.message}` }));
     p.on('close', (code) => {
       let out: Record<string, unknown> | undefined;
       try {
@@ -58,8 +62,14 @@ export function runPlugin(cmd: string, conf: string | object, c: Call = {}): Pro
       }
       resolve({ code, out, stdout, stderr });
     });
+    p.stdin.on('error', () => {});
     p.stdin.end(typeof conf === 'string' ? conf : JSON.stringify(conf));
   });
+}
+
+/** Run the plugin with only CNI_* in its environment: no PATH, no node. */
+export function runPlugin(cmd: string, conf: string | object, c: Call = {}): Promise<PluginRun> {
+  return runExecutable(PLUGIN, [], cniEnv(cmd, c), conf);
 }
 
 export function sh(cmd: string, args: string[]): { code: number | null; stdout: string; stderr: string } {

@@ -11,7 +11,7 @@ import { validateConfig } from '../../../agent/config.ts';
 import { buildConflist } from '../../../agent/cni/conflist.ts';
 import { hostVethName } from '../../../cni/net/veth.ts';
 import { ids, TABLE } from '../../../cni/net/masq.ts';
-import { ensureBuilt, cniEnv, PLUGIN, Sandbox, sh, inNs, type PluginRun } from './helpers.ts';
+import { ensureBuilt, cniEnv, PLUGIN, Sandbox, sh, inNs, runExecutable, type PluginRun } from './helpers.ts';
 
 const sb = new Sandbox('hp6');
 const NODE = `${sb.tag}-node`;
@@ -44,24 +44,7 @@ afterAll(() => sb.cleanup()); // the node netns takes its bridge, veths and nft 
 
 /** The built plugin, run inside the node netns with only CNI_* in its environment. */
 function runInNode(cmd: string, conf: object, containerId: string, netns: string): Promise<PluginRun> {
-  return new Promise((resolve, reject) => {
-    const p = spawn('/usr/sbin/ip', ['netns', 'exec', NODE, PLUGIN], { env: cniEnv(cmd, { containerId, netns }), stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '',
-      stderr = '';
-    p.stdout.on('data', (d) => (stdout += d));
-    p.stderr.on('data', (d) => (stderr += d));
-    p.on('error', reject);
-    p.on('close', (code) => {
-      let out: Record<string, unknown> | undefined;
-      try {
-        out = stdout.trim() ? JSON.parse(stdout) : undefined;
-      } catch {
-        out = undefined;
-      }
-      resolve({ code, out, stdout, stderr });
-    });
-    p.stdin.end(JSON.stringify(conf));
-  });
+  return runExecutable('/usr/sbin/ip', ['netns', 'exec', NODE, PLUGIN], cniEnv(cmd, { containerId, netns }), conf);
 }
 
 /**

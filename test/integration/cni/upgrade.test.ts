@@ -3,11 +3,10 @@
 // after a replacement either succeeds or fails cleanly with CNI error JSON —
 // never "text file busy", never a half-written executable — and nothing leaks.
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
-import { spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
-import { ensureBuilt, cniEnv, PLUGIN, REF_DIR, Sandbox, type PluginRun } from './helpers.ts';
+import { ensureBuilt, cniEnv, PLUGIN, REF_DIR, Sandbox, runExecutable, type PluginRun } from './helpers.ts';
 import { installBinary } from '../../../agent/cni/install.ts';
 
 const sb = new Sandbox('hpu');
@@ -33,26 +32,7 @@ const leases = () => (existsSync(join(sb.dataDir, conf.name)) ? readdirSync(join
 
 /** Run the INSTALLED binary, as a runtime execs whatever is in its bin dir now. */
 function runInstalled(cmd: string, containerId: string, netns: string): Promise<PluginRun> {
-  return new Promise((resolve) => {
-    const p = spawn(INSTALLED, [], { env: { ...cniEnv(cmd, { containerId, netns }), CNI_PATH: `${binDir}:${REF_DIR}` }, stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '',
-      stderr = '';
-    p.stdout.on('data', (d) => (stdout += d));
-    p.stderr.on('data', (d) => (stderr += d));
-    // A spawn failure (ETXTBSY, ENOEXEC) is a result here, not a test crash.
-    p.on('error', (e) => resolve({ code: -1, out: undefined, stdout, stderr: `${stderr}spawn: ${e.message}` }));
-    p.on('close', (code) => {
-      let out: Record<string, unknown> | undefined;
-      try {
-        out = stdout.trim() ? JSON.parse(stdout) : undefined;
-      } catch {
-        out = undefined;
-      }
-      resolve({ code, out, stdout, stderr });
-    });
-    p.stdin.on('error', () => {});
-    p.stdin.end(JSON.stringify(conf));
-  });
+  return runExecutable(INSTALLED, [], { ...cniEnv(cmd, { containerId, netns }), CNI_PATH: `${binDir}:${REF_DIR}` }, conf);
 }
 
 describe('CNI binary upgrade under load', () => {
