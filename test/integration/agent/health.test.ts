@@ -13,6 +13,7 @@ import { AgentMetrics } from '../../../agent/metrics.ts';
 import { realComponents } from '../../../agent/real-components.ts';
 import { socketName } from '../../../device-plugin/resource-runner.ts';
 import { silentLogger } from '../../../lib/logging.ts';
+import { agentTestConfig } from '../../support/agent-config.ts';
 
 const RES = 'hostplane.dev/hnull';
 let dir: string;
@@ -23,25 +24,12 @@ beforeEach(async () => {
   dir = mkdtempSync(join(tmpdir(), 'hp-agent-health-'));
   writeFileSync(join(dir, 'cni-src'), '#!/bin/sh\nexit 0\n');
   const cfg = validateConfig(
-    {
+    agentTestConfig(dir, {
       nodeName: 'health-node',
-      http: { address: '127.0.0.1', port: 0 },
-      cni: {
-        binarySource: join(dir, 'cni-src'),
-        binDir: join(dir, 'cni-bin'),
-        confDir: join(dir, 'net.d'),
-        ipamDataDir: join(dir, 'ipam'),
-        podCIDRs: ['10.79.0.0/24'],
-        server: { socket: join(dir, 'run', 'cni.sock') },
-      },
-      csi: { endpoint: `unix://${dir}/csi/csi.sock`, dataDir: join(dir, 'csi-data'), pluginsRegistry: join(dir, 'registry') },
-      devicePlugin: {
-        kubeletDir: join(dir, 'device-plugins'),
-        pluginsRegistry: join(dir, 'registry'),
-        cdiDir: join(dir, 'cdi'),
-        config: { rescanIntervalSeconds: 0, resources: [{ name: RES, devices: [{ path: '/dev/null' }] }] },
-      },
-    },
+      cni: { podCIDRs: ['10.79.0.0/24'], binarySource: join(dir, 'cni-src') },
+      resource: RES,
+      rescanIntervalSeconds: 0,
+    }),
     'test',
     {},
     dir,

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { stringify } from 'yaml';
 import { csiClient } from '../csi/client.ts';
+import { agentTestConfig } from '../../support/agent-config.ts';
 
 const ROOT = join(import.meta.dirname, '..', '..', '..');
 const BIN = join(ROOT, 'dist', 'hostplane');
@@ -65,24 +66,7 @@ describe('hostplane agent (process)', () => {
   });
 
   it('serves CSI, device plugins, /healthz and /metrics, and exits 0 on SIGTERM leaving the CNI files', async () => {
-    const file = writeConfig({
-      nodeName: 'proc-node',
-      http: { address: '127.0.0.1', port: 0 },
-      cni: {
-        binDir: join(dir, 'cni-bin'),
-        confDir: join(dir, 'net.d'),
-        ipamDataDir: join(dir, 'ipam'),
-        podCIDRs: ['10.77.0.0/24'],
-        server: { socket: join(dir, 'run', 'cni.sock') },
-      },
-      csi: { endpoint: `unix://${dir}/csi/csi.sock`, dataDir: join(dir, 'csi-data'), pluginsRegistry: join(dir, 'registry') },
-      devicePlugin: {
-        kubeletDir: join(dir, 'device-plugins'),
-        pluginsRegistry: join(dir, 'registry'),
-        cdiDir: join(dir, 'cdi'),
-        config: { resources: [{ name: 'hostplane.dev/null', devices: [{ path: '/dev/null' }] }] },
-      },
-    });
+    const file = writeConfig(agentTestConfig(dir, { nodeName: 'proc-node', cni: { podCIDRs: ['10.77.0.0/24'] }, resource: 'hostplane.dev/null' }));
     const { port } = await start(file);
     expect(await (await fetch(`http://127.0.0.1:${port}/healthz`)).text()).toBe('ok\n');
     expect((await fetch(`http://127.0.0.1:${port}/readyz`)).status).toBe(200);

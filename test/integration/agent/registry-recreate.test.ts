@@ -14,6 +14,7 @@ import { probeUnary } from '../../../agent/health/grpc-probe.ts';
 import { socketName } from '../../../device-plugin/resource-runner.ts';
 import { KEEPER_INTERVAL_MS } from '../../../lib/grpc/socket-keeper.ts';
 import { silentLogger } from '../../../lib/logging.ts';
+import { agentTestConfig } from '../../support/agent-config.ts';
 
 const RES = 'hostplane.dev/rnull';
 let dir: string;
@@ -22,23 +23,7 @@ let agent: RunningAgent | undefined;
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'hp-agent-reg-'));
   writeFileSync(join(dir, 'cni-src'), '#!/bin/sh\nexit 0\n');
-  const cfg = validateConfig(
-    {
-      nodeName: 'reg-node',
-      http: { address: '127.0.0.1', port: 0 },
-      cni: { enabled: false },
-      csi: { endpoint: `unix://${dir}/csi/csi.sock`, dataDir: join(dir, 'csi-data'), pluginsRegistry: join(dir, 'registry') },
-      devicePlugin: {
-        kubeletDir: join(dir, 'device-plugins'),
-        pluginsRegistry: join(dir, 'registry'),
-        cdiDir: join(dir, 'cdi'),
-        config: { rescanIntervalSeconds: 0, resources: [{ name: RES, devices: [{ path: '/dev/null' }] }] },
-      },
-    },
-    'test',
-    {},
-    dir,
-  );
+  const cfg = validateConfig(agentTestConfig(dir, { nodeName: 'reg-node', cni: false, resource: RES, rescanIntervalSeconds: 0 }), 'test', {}, dir);
   agent = await startAgent(cfg, { log: silentLogger(), components: realComponents, metrics: new AgentMetrics({ defaultMetrics: false }) });
 });
 afterAll(async () => {
