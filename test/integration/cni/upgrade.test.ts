@@ -2,6 +2,7 @@
 // plugin through agent/cni/install.ts): every ADD started before, during or
 // after a replacement either succeeds or fails cleanly with CNI error JSON —
 // never "text file busy", never a half-written executable — and nothing leaks.
+import { execFileSync } from 'node:child_process';
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { mkdtempSync, readdirSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -37,9 +38,12 @@ function runInstalled(cmd: string, containerId: string, netns: string): Promise<
 
 describe('CNI binary upgrade under load', () => {
   it('ADDs racing repeated installs of a new binary all succeed or fail cleanly; DEL leaves nothing', async () => {
-    // Two versions with different bytes: the build, and a tiny wrapper that execs it.
+    // Two versions with different bytes: the build, and a tiny ELF that execs
+    // it. (Not a shell script: the kernel execs a script's interpreter, which
+    // then re-opens the file by name and could read the other version.)
     const v2 = join(work, 'hostplane-v2');
-    writeFileSync(v2, `#!/bin/sh\nexec ${JSON.stringify(PLUGIN)} "$@"\n`, { mode: 0o755 });
+    writeFileSync(`${v2}.c`, `#include <unistd.h>\nint main(int c, char **v) { (void)c; execv(${JSON.stringify(PLUGIN)}, v); return 127; }\n`);
+    execFileSync('gcc', ['-static', '-O1', '-o', v2, `${v2}.c`]);
     expect(await installBinary(PLUGIN, binDir, 'hostplane')).toBe('installed');
 
     const N = 16;
