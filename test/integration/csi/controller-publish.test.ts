@@ -6,7 +6,7 @@ import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { startHarness, MiB, type Harness } from './harness.ts';
-import { codeOf, mountCap, blockCap } from './client.ts';
+import { codeOf, mountCap, blockCap, deleteVolumeRetrying } from './client.ts';
 import { mountsUnder } from './host.ts';
 import { liveLoopsUnder } from './live-loops.ts';
 
@@ -42,7 +42,7 @@ describe('ControllerPublishVolume / ControllerUnpublishVolume', () => {
     expect(await codeOf(h.client.controller.DeleteVolume({ volume_id: id }))).toBe('FAILED_PRECONDITION');
     await h.client.controller.ControllerUnpublishVolume({ volume_id: id, node_id });
     expect(await published(id)).toEqual([]);
-    await h.client.controller.DeleteVolume({ volume_id: id });
+    await deleteVolumeRetrying(h.client.controller, id);
     expect(liveLoopsUnder(h.dir)).toEqual([]);
     expect(mountsUnder(h.dir)).toEqual([]);
   });
@@ -65,6 +65,6 @@ describe('ControllerPublishVolume / ControllerUnpublishVolume', () => {
     );
     await h.client.controller.ControllerUnpublishVolume({ volume_id: id, node_id: 'test-node' });
     expect(await codeOf(h.client.controller.ControllerUnpublishVolume({ volume_id: id, node_id: 'test-node' }))).toBeUndefined();
-    await h.client.controller.DeleteVolume({ volume_id: id });
+    await deleteVolumeRetrying(h.client.controller, id);
   });
 });

@@ -22,7 +22,7 @@ import { mkdtempSync, mkdirSync, writeFileSync, readFileSync, readdirSync, exist
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { spawnDriver, waitForSocket, killHard, MiB } from './harness.ts';
-import { csiClient, mountCap, blockCap, codeOf, type CsiClient } from './client.ts';
+import { csiClient, mountCap, blockCap, codeOf, type CsiClient, deleteVolumeRetrying } from './client.ts';
 import { cleanupHost, loopsUnder, mountsUnder } from './host.ts';
 import { liveLoopsUnder, loopDiagnostics } from './live-loops.ts';
 import { parseMountinfo } from '../../../csi/volumes/mounts.ts';
@@ -261,7 +261,7 @@ describe('SIGKILL during NodeStageVolume', () => {
     expect(parseMountinfo(readFileSync('/proc/self/mountinfo', 'utf8')).filter((m) => m.target === staging)).toHaveLength(1);
     await expectCoherent();
     await client.node.NodeUnstageVolume(req);
-    await client.controller.DeleteVolume({ volume_id: volume.volume_id });
+    await deleteVolumeRetrying(client.controller, volume.volume_id);
     await expectCoherent();
     await waitFor('no loop device left', () => ourLoops().length === 0, 5_000);
   });
@@ -283,7 +283,7 @@ describe('SIGKILL during CreateSnapshot', () => {
     await expectCoherent();
     await client.controller.DeleteSnapshot({ snapshot_id: snapshot.snapshot_id });
     await client.node.NodeUnstageVolume({ volume_id: volume.volume_id, staging_target_path: staging });
-    await client.controller.DeleteVolume({ volume_id: volume.volume_id });
+    await deleteVolumeRetrying(client.controller, volume.volume_id);
     await expectCoherent();
   });
 });
@@ -301,7 +301,7 @@ async function stagedVolume(name: string, cap: object = mountCap(), bytes = 32 *
 async function teardown(id: string, staging: string, target: string): Promise<void> {
   await client.node.NodeUnpublishVolume({ volume_id: id, target_path: target });
   await client.node.NodeUnstageVolume({ volume_id: id, staging_target_path: staging });
-  await client.controller.DeleteVolume({ volume_id: id });
+  await deleteVolumeRetrying(client.controller, id);
 }
 
 describe('driver restart while a pod writes to its volume', () => {
@@ -392,7 +392,7 @@ describe('SIGKILL during NodePublishVolume', () => {
     expect(isMounted(v.target)).toBe(false);
     expect(existsSync(v.target)).toBe(false);
     await client.node.NodeUnstageVolume({ volume_id: v.id, staging_target_path: v.staging });
-    await client.controller.DeleteVolume({ volume_id: v.id });
+    await deleteVolumeRetrying(client.controller, v.id);
     await expectEmpty();
   });
 
@@ -407,7 +407,7 @@ describe('SIGKILL during NodePublishVolume', () => {
     await client.node.NodeUnpublishVolume({ volume_id: v.id, target_path: v.target });
     expect(isMounted(v.target)).toBe(false);
     await client.node.NodeUnstageVolume({ volume_id: v.id, staging_target_path: v.staging });
-    await client.controller.DeleteVolume({ volume_id: v.id });
+    await deleteVolumeRetrying(client.controller, v.id);
     await expectEmpty();
   });
 });
@@ -434,7 +434,7 @@ describe('SIGKILL during NodeUnstageVolume', () => {
     await client.node.NodeStageVolume({ ...req, volume_capability: mountCap() });
     expect(readFileSync(join(v.staging, 'data'), 'utf8')).toBe('kept');
     await client.node.NodeUnstageVolume(req);
-    await client.controller.DeleteVolume({ volume_id: v.id });
+    await deleteVolumeRetrying(client.controller, v.id);
     await expectEmpty();
   });
 });
@@ -491,10 +491,10 @@ describe('SIGKILL during DeleteVolume', () => {
       // The restart already finished it: no record, no image.
       expect(recordOf(id)).toBeUndefined();
       expect(existsSync(img)).toBe(false);
-      expect(await codeOf(client.controller.DeleteVolume({ volume_id: id }))).toBeUndefined();
+      expect(await codeOf(deleteVolumeRetrying(client.controller, id))).toBeUndefined();
       expect(state('volumes').map((v) => v.id)).toEqual([keep.volume.volume_id]); // the other volume untouched
       await expectCoherent();
-      await client.controller.DeleteVolume({ volume_id: keep.volume.volume_id });
+      await deleteVolumeRetrying(client.controller, keep.volume.volume_id);
       await expectEmpty();
     },
   );

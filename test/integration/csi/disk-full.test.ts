@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { startCsiDriver, type CsiDriver } from '../../../csi/driver.ts';
 import { silentLogger } from '../../../lib/logging.ts';
-import { csiClient, codeOf, blockCap, type CsiClient } from './client.ts';
+import { csiClient, codeOf, blockCap, type CsiClient, deleteVolumeRetrying } from './client.ts';
 import { cleanupHost } from './host.ts';
 import { liveLoopsUnder } from './live-loops.ts';
 import { MiB } from './harness.ts';
@@ -90,7 +90,7 @@ describe('disk policy: promised capacity counts', () => {
     expect(codes.filter((x) => x === undefined)).toHaveLength(fit);
     expect(codes.filter((x) => x !== undefined)).toEqual(Array(2).fill('RESOURCE_EXHAUSTED'));
     const ids = (await c.controller.ListVolumes({})).entries.map((e: { volume: { volume_id: string } }) => e.volume.volume_id);
-    for (const v of ids) if (v !== volA) await c.controller.DeleteVolume({ volume_id: v });
+    for (const v of ids) if (v !== volA) await deleteVolumeRetrying(c.controller, v);
     expect(Math.abs((await available()) - c1)).toBeLessThan(64 * 1024);
   });
 
@@ -171,13 +171,13 @@ describe('disk policy: the disk fills from outside', () => {
   });
 
   it('DeleteVolume still works on a full disk, and frees the space; the refused call then succeeds', async () => {
-    expect(await codeOf(c.controller.DeleteVolume({ volume_id: volB }))).toBeUndefined();
+    expect(await codeOf(deleteVolumeRetrying(c.controller, volB))).toBeUndefined();
     expect(readdirSync(join(dataDir, 'images'))).toEqual([`${volA}.img`]);
     expect(readdirSync(join(dataDir, 'state', 'volumes'))).toEqual([`${volA}.json`]);
     expect(free()).toBeGreaterThan(8 * MiB);
     await c.controller.ControllerModifyVolume({ volume_id: volA, mutable_parameters: { readAheadKB: '256' } });
     rmSync(filler);
-    await c.controller.DeleteVolume({ volume_id: volA });
+    await deleteVolumeRetrying(c.controller, volA);
     expect(Object.keys(hashes(dataDir))).toEqual([]);
   });
 });
@@ -202,6 +202,6 @@ describe('disk policy: overprovisioning, when the operator asks for it', () => {
     const { volume } = await create('thin', big);
     expect(Math.abs((await available()) - (2 * (free() - MiB) - big))).toBeLessThan(64 * 1024);
     expect(await codeOf(create('thinner', (Math.floor((await available()) / MiB) + 1) * MiB))).toBe('RESOURCE_EXHAUSTED');
-    await c.controller.DeleteVolume({ volume_id: volume.volume_id });
+    await deleteVolumeRetrying(c.controller, volume.volume_id);
   });
 });

@@ -12,7 +12,7 @@ import { execFileSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawnDriver, waitForSocket, killHard, MiB } from './harness.ts';
-import { csiClient, codeOf, mountCap, type CsiClient } from './client.ts';
+import { csiClient, codeOf, mountCap, type CsiClient, deleteVolumeRetrying } from './client.ts';
 import { cleanupHost, mountsUnder } from './host.ts';
 import { liveLoopsUnder } from './live-loops.ts';
 
@@ -64,7 +64,7 @@ async function publishedAndExpanded(c: CsiClient, name: string) {
 async function teardown(c: CsiClient, id: string, staging: string, target: string) {
   await c.node.NodeUnpublishVolume({ volume_id: id, target_path: target });
   await c.node.NodeUnstageVolume({ volume_id: id, staging_target_path: staging });
-  await c.controller.DeleteVolume({ volume_id: id });
+  await deleteVolumeRetrying(c.controller, id);
   for (let i = 0; i < 100 && liveLoopsUnder(dir).length; i++) await new Promise((r) => setTimeout(r, 50));
   expect(liveLoopsUnder(dir)).toEqual([]);
   expect(mountsUnder(dir)).toEqual([]);
