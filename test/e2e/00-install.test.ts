@@ -65,8 +65,14 @@ spec:
     expect(conf.plugins[0].ipMasq).toBe(false);
     expect(torn).toEqual([]);
     // Written in place, a file shows 'change' events under its own name; renamed into place, only 'rename'.
+    // The watch callback may still be queued behind install()'s last poll: wait for it (bounded).
+    const renamed = await waitFor(
+      'the conflist renamed into place',
+      () => events.some(([ev, name]) => name === '10-hostplane.conflist' && ev === 'rename') || undefined,
+      5_000,
+    ).catch(() => false);
     expect(events.filter(([ev, name]) => name === '10-hostplane.conflist' && ev === 'change')).toEqual([]);
-    expect(events.some(([ev, name]) => name === '10-hostplane.conflist' && ev === 'rename')).toBe(true);
+    expect(renamed).toBe(true);
     const early = await waitRunning('default', 'early');
     const sandboxAt = Date.parse(early.status.startTime);
     const ds = getJson(['-n', 'hostplane', 'daemonset', 'hostplane']);
