@@ -87,6 +87,17 @@ export class Sandbox {
   constructor(tag: string) {
     this.tag = `${tag}${process.pid % 1000}`;
     this.dataDir = mkdtempSync(join(tmpdir(), `hp-${tag}-`));
+    // Network safety: pods on this sandbox's bridges may get a default route
+    // (isDefaultGateway is a feature under test), so nothing they send is ever
+    // forwarded off those bridges, out of the machine's own interface.
+    const guard = spawnSync('nft', ['-f', '-'], {
+      input: `table inet ${this.guardTable} {\n  chain forward {\n    type filter hook forward priority filter; policy accept;\n    iifname "${this.tag}*" oifname != "${this.tag}*" drop\n  }\n}\n`,
+      encoding: 'utf8',
+    });
+    if (guard.status !== 0) throw new Error(`nft guard for ${this.tag}: ${guard.stderr}`);
+  }
+  private get guardTable(): string {
+    return `hpguard_${this.tag}`;
   }
   netns(i: number | string): string {
     const name = `${this.tag}-${i}`;
@@ -112,6 +123,7 @@ export class Sandbox {
       sh('nft', ['delete', 'set', 'inet', 'hostplane', `${id}_4`]);
       sh('nft', ['delete', 'set', 'inet', 'hostplane', `${id}_6`]);
     }
+    sh('nft', ['delete', 'table', 'inet', this.guardTable]);
     rmSync(this.dataDir, { recursive: true, force: true });
   }
 }
