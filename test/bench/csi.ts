@@ -1,27 +1,33 @@
-// CSI benchmark (npm run bench; not a test). Measures, for hostplane's driver
-// (the BUILT dist/hostplane csi) and, in the same run, the reference
-// csi-driver-host-path (`hostpathplugin`, if installed at
-// /usr/local/bin/hostpathplugin), doing the same work over the same gRPC client:
+// CSI benchmark (npm run bench; not a test). hostplane's driver (the BUILT
+// dist/hostplane csi) and, in the same run, the reference csi-driver-host-path
+// (`hostpathplugin`: $HOSTPATHPLUGIN, else /usr/local/bin/hostpathplugin; the
+// module proxy refuses that module, so a developer builds it from a checkout
+// beside the project), doing the same work over the same gRPC client:
 //   - the lifecycle Create → Stage → Publish → Unpublish → Unstage → Delete of
-//     a 1 GiB mount volume (ext4) and of a 1 GiB block volume (median, p99);
+//     a 1 GiB mount volume (ext4) and of a 1 GiB block volume;
 //   - 20 concurrent CreateVolume calls (wall time of the batch);
-//   - the driver's resident memory (VmRSS now, VmHWM peak).
+//   - each driver's resident memory, idle after start and after the run
+//     (VmRSS of the driver and of any helper process it started).
+// The two drivers run side by side and take turns sample by sample (the
+// order flips every round), so a burst of load on a shared machine hits both
+// alike; the p99 comes from ITER (default 100) samples per kind.
 // Run: node_modules/.bin/node test/bench/csi.ts [iterations]
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, mkdirSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { csiClient, mountCap, blockCap, type CsiClient } from '../integration/csi/client.ts';
 import { cleanupHost } from '../integration/csi/host.ts';
-import { summary, median, percentile, nowMs, fmtMs } from './stats.ts';
+import { summary, median, percentile, nowMs } from './stats.ts';
 
 const root = join(import.meta.dirname, '..', '..');
 const OURS = join(root, 'dist', 'hostplane');
-// HOSTPATHPLUGIN points at another build of the reference (e.g. a private GOBIN).
 const REFERENCE = process.env.HOSTPATHPLUGIN ?? '/usr/local/bin/hostpathplugin';
 const GiB = 1024 ** 3;
-const ITER = Number(process.argv[2] ?? 15);
-const WARMUP = 2;
+const ITER = Number(process.argv[2] ?? 100);
+const WARMUP = 3;
 const CONCURRENT = 20;
+const CC_ROUNDS = Math.max(20, Math.round(ITER / 2));
+const TARGET = { mount: 1.3, block: 1.0, creates: 1.0, rssIdleMiB: 60 };
 
 interface Driver {
   name: string;
@@ -29,13 +35,18 @@ interface Driver {
   client: CsiClient;
   stage: boolean;
   dir: string;
+  mount: number[];
+  block: number[];
+  cc: number[];
+  idle?: Memory;
+  after?: Memory;
 }
 
 async function waitForSocket(path: string, proc: ChildProcess): Promise<void> {
-  for (let i = 0; i < 300; i++) {
+  for (let i = 0; i < 600; i++) {
     if (existsSync(path)) return;
     if (proc.exitCode !== null) throw new Error(`driver exited ${proc.exitCode}`);
-    await new Promise((r) => setTimeout(r, 50));
+    await new Promise((r) => setTimeout(r, 25));
   }
   throw new Error(`socket ${path} never appeared`);
 }
@@ -47,13 +58,52 @@ async function start(name: string, dir: string, cmd: string, args: string[]): Pr
   const client = csiClient(sock);
   const caps = await client.node.NodeGetCapabilities({});
   const stage = caps.capabilities.some((c: { rpc?: { type: string } }) => c.rpc?.type === 'STAGE_UNSTAGE_VOLUME');
-  return { name, proc, client, stage, dir };
+  return { name, proc, client, stage, dir, mount: [], block: [], cc: [] };
 }
 
-function memory(pid: number): { rss: number; hwm: number } {
-  const s = readFileSync(`/proc/${pid}/status`, 'utf8');
-  const kb = (k: string) => Number(new RegExp(`${k}:\\s+(\\d+)`).exec(s)?.[1] ?? NaN);
-  return { rss: kb('VmRSS') / 1024, hwm: kb('VmHWM') / 1024 };
+interface Memory {
+  /** The driver process itself. */
+  rss: number;
+  /** The driver and every process it started (a helper counts against the driver's footprint). */
+  tree: number;
+  processes: number;
+}
+
+function rssMiB(pid: number): number {
+  try {
+    const kb = /VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
+    return kb ? Number(kb) / 1024 : 0;
+  } catch {
+    return 0;
+  }
+}
+
+function descendants(pid: number): number[] {
+  const parent = new Map<number, number>();
+  for (const e of readdirSync('/proc')) {
+    if (!/^\d+$/.test(e)) continue;
+    try {
+      // comm may hold spaces and parentheses: the ppid is the 2nd field after the last ')'.
+      const stat = readFileSync(`/proc/${e}/stat`, 'utf8');
+      parent.set(Number(e), Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]));
+    } catch {
+      /* exited */
+    }
+  }
+  const out: number[] = [];
+  const walk = (p: number) => {
+    for (const [c, pp] of parent) if (pp === p) out.push(c), walk(c);
+  };
+  walk(pid);
+  return out;
+}
+
+/** The driver's own pid: the launcher script execs node, so the spawned pid is the driver. */
+function memory(d: Driver): Memory {
+  const pid = d.proc.pid!;
+  const kids = descendants(pid);
+  const rss = rssMiB(pid);
+  return { rss, tree: rss + kids.reduce((s, k) => s + rssMiB(k), 0), processes: 1 + kids.length };
 }
 
 let seq = 0;
@@ -63,7 +113,8 @@ async function lifecycle(d: Driver, block: boolean): Promise<number> {
   const staging = join(d.dir, 'staging', n);
   const target = join(d.dir, 'pods', n, 'vol');
   mkdirSync(staging, { recursive: true });
-  // As kubelet does: the target's parent exists, the target itself is the driver's to make.
+  // As kubelet does: the target's parent exists (the reference fails without
+  // it), the target itself is the driver's to make.
   mkdirSync(dirname(target), { recursive: true });
   const t0 = nowMs();
   const { volume } = await d.client.controller.CreateVolume({ name: n, capacity_range: { required_bytes: GiB }, volume_capabilities: [cap] });
@@ -82,6 +133,7 @@ async function lifecycle(d: Driver, block: boolean): Promise<number> {
   await d.client.controller.DeleteVolume({ volume_id: id });
   const ms = nowMs() - t0;
   rmSync(staging, { recursive: true, force: true });
+  rmSync(dirname(target), { recursive: true, force: true });
   return ms;
 }
 
@@ -97,29 +149,6 @@ async function concurrentCreates(d: Driver): Promise<number> {
   return ms;
 }
 
-interface Result {
-  mount: number[];
-  block: number[];
-  cc: number[];
-  mem: { rss: number; hwm: number };
-}
-
-async function measure(d: Driver): Promise<Result> {
-  for (let i = 0; i < WARMUP; i++) {
-    await lifecycle(d, false);
-    await lifecycle(d, true);
-  }
-  const r: Result = { mount: [], block: [], cc: [], mem: { rss: 0, hwm: 0 } };
-  // Interleaved so that background noise on a shared machine hits both kinds alike.
-  for (let i = 0; i < ITER; i++) {
-    r.mount.push(await lifecycle(d, false));
-    r.block.push(await lifecycle(d, true));
-  }
-  for (let i = 0; i < 5; i++) r.cc.push(await concurrentCreates(d));
-  r.mem = memory(d.proc.pid!);
-  return r;
-}
-
 async function stop(d: Driver): Promise<void> {
   d.client.close();
   const exited = new Promise((r) => d.proc.once('exit', r));
@@ -128,10 +157,18 @@ async function stop(d: Driver): Promise<void> {
   if (d.proc.exitCode === null) d.proc.kill('SIGKILL');
 }
 
+/** Every driver does `step` once per round; who goes first alternates. */
+async function interleaved(drivers: Driver[], rounds: number, step: (d: Driver) => Promise<void>): Promise<void> {
+  for (let i = 0; i < rounds; i++) {
+    const order = i % 2 ? [...drivers].reverse() : drivers;
+    for (const d of order) await step(d);
+  }
+}
+
 async function main(): Promise<void> {
   if (!existsSync(OURS)) execFileSync('npm', ['run', 'build'], { cwd: root, stdio: 'inherit' });
   const base = mkdtempSync('/tmp/hp-csi-bench-');
-  const results: Record<string, Result> = {};
+  const drivers: Driver[] = [];
   try {
     const oursDir = join(base, 'ours');
     mkdirSync(oursDir);
@@ -146,53 +183,74 @@ async function main(): Promise<void> {
       '--log-level',
       'warn',
     ]);
-    results.hostplane = await measure(ours);
-    await stop(ours);
-
+    drivers.push(ours);
     if (existsSync(REFERENCE)) {
       const refDir = join(base, 'ref');
       mkdirSync(refDir);
-      const ref = await start('hostpathplugin', refDir, REFERENCE, [
-        '--endpoint',
-        `unix://${refDir}/csi.sock`,
-        '--nodeid',
-        'bench',
-        '--drivername',
-        'hostpath.csi.k8s.io',
-        '--statedir',
-        join(refDir, 'state'),
-        '--v',
-        '0',
-      ]);
-      results.hostpathplugin = await measure(ref);
-      await stop(ref);
+      drivers.push(
+        await start('hostpathplugin', refDir, REFERENCE, [
+          '--endpoint',
+          `unix://${refDir}/csi.sock`,
+          '--nodeid',
+          'bench',
+          '--drivername',
+          'hostpath.csi.k8s.io',
+          '--statedir',
+          join(refDir, 'state'),
+          '--v',
+          '0',
+        ]),
+      );
     } else {
-      process.stdout.write(`reference ${REFERENCE} not installed: printing hostplane's numbers only\n`);
+      process.stdout.write(`reference ${REFERENCE} not found (set HOSTPATHPLUGIN): hostplane's numbers only, no ratios\n`);
     }
+    // Idle: started, answered one call, nothing done yet.
+    await new Promise((r) => setTimeout(r, 1000));
+    for (const d of drivers) d.idle = memory(d);
+
+    await interleaved(drivers, WARMUP, async (d) => {
+      await lifecycle(d, false);
+      await lifecycle(d, true);
+    });
+    await interleaved(drivers, ITER, async (d) => {
+      d.mount.push(await lifecycle(d, false));
+      d.block.push(await lifecycle(d, true));
+    });
+    await interleaved(drivers, CC_ROUNDS, async (d) => {
+      d.cc.push(await concurrentCreates(d));
+    });
+    for (const d of drivers) d.after = memory(d);
+    for (const d of drivers) await stop(d);
   } finally {
+    for (const d of drivers) if (d.proc.exitCode === null) d.proc.kill('SIGKILL');
     cleanupHost(base);
   }
 
-  process.stdout.write(`CSI lifecycle, 1 GiB volumes, ${ITER} iterations after ${WARMUP} warm-up (Create→Stage→Publish→Unpublish→Unstage→Delete)\n`);
-  for (const [name, r] of Object.entries(results)) {
-    process.stdout.write(`${summary(`${name} mount (ext4)`, r.mount)}\n`);
-    process.stdout.write(`${summary(`${name} block`, r.block)}\n`);
-    process.stdout.write(`${summary(`${name} ${CONCURRENT} concurrent Creates`, r.cc)}\n`);
-    process.stdout.write(`${`${name} memory`.padEnd(34)} rss ${r.mem.rss.toFixed(1)} MiB  peak ${r.mem.hwm.toFixed(1)} MiB\n`);
+  const out = (s: string) => process.stdout.write(`${s}\n`);
+  out(
+    `CSI lifecycle, 1 GiB volumes (Create→Stage→Publish→Unpublish→Unstage→Delete), ${ITER} samples per kind after ${WARMUP} warm-up, drivers interleaved`,
+  );
+  const mem = (m: Memory | undefined) => `rss ${m!.rss.toFixed(1)} MiB (with helpers: ${m!.tree.toFixed(1)} MiB, ${m!.processes} process${m!.processes > 1 ? 'es' : ''})`;
+  for (const d of drivers) {
+    out(summary(`${d.name} mount`, d.mount));
+    out(summary(`${d.name} block`, d.block));
+    out(summary(`${d.name} ${CONCURRENT} concurrent Creates`, d.cc));
+    out(`${`${d.name} memory idle`.padEnd(34)} ${mem(d.idle)}`);
+    out(`${`${d.name} memory after the run`.padEnd(34)} ${mem(d.after)}`);
   }
-  const ours = results.hostplane!;
-  const ref = results.hostpathplugin;
+  const [ours, ref] = drivers as [Driver, Driver | undefined];
+  const verdict = (v: number, t: number) => `${v.toFixed(2)}x (target ≤ ${t}x: ${v <= t ? 'met' : 'NOT met'})`;
   if (ref) {
     const ratio = (a: number[], b: number[]) => median(a) / median(b);
-    process.stdout.write(
-      `ratio hostplane/reference (median): mount ${ratio(ours.mount, ref.mount).toFixed(2)}x (target ≤ 2x), block ${ratio(ours.block, ref.block).toFixed(2)}x (target ≤ 1x), ${CONCURRENT} creates ${ratio(ours.cc, ref.cc).toFixed(2)}x\n`,
+    out(
+      `ratio hostplane/reference (medians): mount ${verdict(ratio(ours.mount, ref.mount), TARGET.mount)}, block ${verdict(ratio(ours.block, ref.block), TARGET.block)}, ${CONCURRENT} creates ${verdict(ratio(ours.cc, ref.cc), TARGET.creates)}`,
     );
-    process.stdout.write(
-      `p99 hostplane/reference: mount ${(percentile(ours.mount, 99) / percentile(ref.mount, 99)).toFixed(2)}x, block ${(percentile(ours.block, 99) / percentile(ref.block, 99)).toFixed(2)}x\n`,
-    );
-  } else {
-    process.stdout.write(`(no reference) hostplane medians: mount ${fmtMs(median(ours.mount))}, block ${fmtMs(median(ours.block))}\n`);
+    const p99 = (a: number[], b: number[]) => (percentile(a, 99) / percentile(b, 99)).toFixed(2);
+    out(`ratio hostplane/reference (p99):     mount ${p99(ours.mount, ref.mount)}x, block ${p99(ours.block, ref.block)}x`);
+    out(`memory hostplane/reference (idle, with helpers): ${(ours.idle!.tree / ref.idle!.tree).toFixed(1)}x`);
   }
+  const idle = ours.idle!.tree;
+  out(`hostplane CSI driver idle, with helpers: ${idle.toFixed(1)} MiB (target ≤ ${TARGET.rssIdleMiB} MiB: ${idle <= TARGET.rssIdleMiB ? 'met' : 'NOT met'})`);
 }
 
 main().catch((e: unknown) => {

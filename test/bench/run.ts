@@ -8,7 +8,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, release } from 'node:os';
 import { join } from 'node:path';
 
-const benches = ['cni', 'csi', 'device-plugin', 'routing', 'pod-latency'];
+const benches = ['cni', 'csi', 'footprint', 'device-plugin', 'routing', 'pod-latency'];
 const only = process.argv.slice(2);
 const readme = join(import.meta.dirname, 'README.md');
 
