@@ -13,10 +13,11 @@
 // alike; the p99 comes from ITER (default 100) samples per kind.
 // Run: node_modules/.bin/node test/bench/csi.ts [iterations]
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, mkdirSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, mkdirSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { csiClient, mountCap, blockCap, type CsiClient } from '../integration/csi/client.ts';
 import { cleanupHost } from '../integration/csi/host.ts';
+import { descendants, memoryOf } from '../support/procs.ts';
 import { summary, median, percentile, nowMs } from './stats.ts';
 
 const root = join(import.meta.dirname, '..', '..');
@@ -69,41 +70,12 @@ interface Memory {
   processes: number;
 }
 
-function rssMiB(pid: number): number {
-  try {
-    const kb = /VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
-    return kb ? Number(kb) / 1024 : 0;
-  } catch {
-    return 0;
-  }
-}
-
-function descendants(pid: number): number[] {
-  const parent = new Map<number, number>();
-  for (const e of readdirSync('/proc')) {
-    if (!/^\d+$/.test(e)) continue;
-    try {
-      // comm may hold spaces and parentheses: the ppid is the 2nd field after the last ')'.
-      const stat = readFileSync(`/proc/${e}/stat`, 'utf8');
-      parent.set(Number(e), Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]));
-    } catch {
-      /* exited */
-    }
-  }
-  const out: number[] = [];
-  const walk = (p: number) => {
-    for (const [c, pp] of parent) if (pp === p) out.push(c), walk(c);
-  };
-  walk(pid);
-  return out;
-}
-
 /** The driver's own pid: the launcher script execs node, so the spawned pid is the driver. */
 function memory(d: Driver): Memory {
   const pid = d.proc.pid!;
   const kids = descendants(pid);
-  const rss = rssMiB(pid);
-  return { rss, tree: rss + kids.reduce((s, k) => s + rssMiB(k), 0), processes: 1 + kids.length };
+  const rss = memoryOf(pid).VmRSS ?? 0;
+  return { rss, tree: rss + kids.reduce((s, k) => s + (memoryOf(k).VmRSS ?? 0), 0), processes: 1 + kids.length };
 }
 
 let seq = 0;
@@ -227,10 +199,9 @@ async function main(): Promise<void> {
   }
 
   const out = (s: string) => process.stdout.write(`${s}\n`);
-  out(
-    `CSI lifecycle, 1 GiB volumes (Create→Stage→Publish→Unpublish→Unstage→Delete), ${ITER} samples per kind after ${WARMUP} warm-up, drivers interleaved`,
-  );
-  const mem = (m: Memory | undefined) => `rss ${m!.rss.toFixed(1)} MiB (with helpers: ${m!.tree.toFixed(1)} MiB, ${m!.processes} process${m!.processes > 1 ? 'es' : ''})`;
+  out(`CSI lifecycle, 1 GiB volumes (Create→Stage→Publish→Unpublish→Unstage→Delete), ${ITER} samples per kind after ${WARMUP} warm-up, drivers interleaved`);
+  const mem = (m: Memory | undefined) =>
+    `rss ${m!.rss.toFixed(1)} MiB (with helpers: ${m!.tree.toFixed(1)} MiB, ${m!.processes} process${m!.processes > 1 ? 'es' : ''})`;
   for (const d of drivers) {
     out(summary(`${d.name} mount`, d.mount));
     out(summary(`${d.name} block`, d.block));

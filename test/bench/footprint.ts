@@ -14,12 +14,13 @@
 // own network namespace (tested, and benched, in namespaces of its own).
 // Run: node_modules/.bin/node test/bench/footprint.ts [lifecycles]
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, mkdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { csiClient, mountCap, blockCap, type CsiClient } from '../integration/csi/client.ts';
 import { cleanupHost } from '../integration/csi/host.ts';
 import { startFakeApiServer, nodeObject } from '../support/fake-apiserver.ts';
 import { agentTestConfig } from '../support/agent-config.ts';
+import { commandOf, descendants, memoryOf } from '../support/procs.ts';
 import { median, percentile, nowMs, fmtMs } from './stats.ts';
 
 const root = join(import.meta.dirname, '..', '..');
@@ -31,43 +32,6 @@ const STARTS = 10;
 const TARGET = { agentMiB: 80, readyMs: 1000, imageMiB: 128 };
 const GiB = 1024 ** 3;
 const out = (s: string) => process.stdout.write(`${s}\n`);
-
-function status(pid: number): Record<string, number> {
-  const r: Record<string, number> = {};
-  try {
-    for (const m of readFileSync(`/proc/${pid}/status`, 'utf8').matchAll(/^(VmRSS|RssAnon|RssFile|VmHWM):\s+(\d+)/gm)) r[m[1]!] = Number(m[2]) / 1024;
-  } catch {
-    /* exited */
-  }
-  return r;
-}
-
-function descendants(pid: number): number[] {
-  const parent = new Map<number, number>();
-  for (const e of readdirSync('/proc')) {
-    if (!/^\d+$/.test(e)) continue;
-    try {
-      const stat = readFileSync(`/proc/${e}/stat`, 'utf8');
-      parent.set(Number(e), Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]));
-    } catch {
-      /* exited */
-    }
-  }
-  const found: number[] = [];
-  const walk = (p: number) => {
-    for (const [c, pp] of parent) if (pp === p) found.push(c), walk(c);
-  };
-  walk(pid);
-  return found;
-}
-
-function comm(pid: number): string {
-  try {
-    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').slice(0, 2).join(' ').replace(/^.*\//, '');
-  } catch {
-    return '?';
-  }
-}
 
 interface Agent {
   proc: ChildProcess;
@@ -146,7 +110,13 @@ async function lifecycle(c: CsiClient, dir: string, block: boolean): Promise<voi
   const { volume } = await c.controller.CreateVolume({ name: n, capacity_range: { required_bytes: GiB }, volume_capabilities: [cap] });
   const id = volume.volume_id;
   await c.node.NodeStageVolume({ volume_id: id, staging_target_path: staging, volume_capability: cap, volume_context: volume.volume_context });
-  await c.node.NodePublishVolume({ volume_id: id, staging_target_path: staging, target_path: target, volume_capability: cap, volume_context: volume.volume_context });
+  await c.node.NodePublishVolume({
+    volume_id: id,
+    staging_target_path: staging,
+    target_path: target,
+    volume_capability: cap,
+    volume_context: volume.volume_context,
+  });
   await c.node.NodeUnpublishVolume({ volume_id: id, target_path: target });
   await c.node.NodeUnstageVolume({ volume_id: id, staging_target_path: staging });
   await c.controller.DeleteVolume({ volume_id: id });
@@ -155,13 +125,13 @@ async function lifecycle(c: CsiClient, dir: string, block: boolean): Promise<voi
 }
 
 function memoryLine(label: string, pid: number): { rss: number; tree: number } {
-  const s = status(pid);
+  const s = memoryOf(pid);
   const kids = descendants(pid);
-  const kidRss = kids.map((k) => ({ k, rss: status(k).VmRSS ?? 0 }));
+  const kidRss = kids.map((k) => ({ k, rss: memoryOf(k).VmRSS ?? 0 }));
   const tree = (s.VmRSS ?? 0) + kidRss.reduce((a, b) => a + b.rss, 0);
   out(
     `${label.padEnd(34)} rss ${s.VmRSS?.toFixed(1)} MiB (anon ${s.RssAnon?.toFixed(1)}, file ${s.RssFile?.toFixed(1)}); with the ${kids.length} process(es) it started: ${tree.toFixed(1)} MiB${
-      kidRss.length ? ` [${kidRss.map((x) => `${comm(x.k)} ${x.rss.toFixed(1)}`).join(', ')}]` : ''
+      kidRss.length ? ` [${kidRss.map((x) => `${commandOf(x.k)} ${x.rss.toFixed(1)}`).join(', ')}]` : ''
     }`,
   );
   return { rss: s.VmRSS ?? NaN, tree };
@@ -220,7 +190,7 @@ async function main(): Promise<void> {
         const warm = 50;
         for (let j = 0; j < warm; j++) await lifecycle(c, vols, kind(j));
         await new Promise((r) => setTimeout(r, 2000));
-        const rss0 = status(agent.proc.pid!).VmRSS ?? NaN;
+        const rss0 = memoryOf(agent.proc.pid!).VmRSS ?? NaN;
         const heap0 = await heapUsedMiB(agent.port);
         const t0 = nowMs();
         const per: number[] = [];
@@ -231,13 +201,15 @@ async function main(): Promise<void> {
         }
         const took = (nowMs() - t0) / 1000;
         await new Promise((r) => setTimeout(r, 2000));
-        const rss1 = status(agent.proc.pid!).VmRSS ?? NaN;
+        const rss1 = memoryOf(agent.proc.pid!).VmRSS ?? NaN;
         const heap1 = await heapUsedMiB(agent.port);
         out(
           `  ${LIFECYCLES} lifecycles (3 block : 1 ext4) after ${warm} warm-up, ${took.toFixed(0)} s, per lifecycle median ${fmtMs(median(per))} p99 ${fmtMs(percentile(per, 99))}:`,
         );
         out(`    agent rss  before ${rss0.toFixed(1)} MiB  after ${rss1.toFixed(1)} MiB  (${(rss1 - rss0 >= 0 ? '+' : '') + (rss1 - rss0).toFixed(1)} MiB)`);
-        out(`    V8 heap used before ${heap0.toFixed(1)} MiB  after ${heap1.toFixed(1)} MiB  (${(heap1 - heap0 >= 0 ? '+' : '') + (heap1 - heap0).toFixed(1)} MiB)`);
+        out(
+          `    V8 heap used before ${heap0.toFixed(1)} MiB  after ${heap1.toFixed(1)} MiB  (${(heap1 - heap0 >= 0 ? '+' : '') + (heap1 - heap0).toFixed(1)} MiB)`,
+        );
         c.close();
         await stopAgent(agent);
         cleanupHost(vols);

@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { stringify } from 'yaml';
 import { csiClient } from '../csi/client.ts';
 import { lockDir, DirLockedError } from '../../../lib/flock.ts';
+import { childrenOf } from '../../support/procs.ts';
 
 const ROOT = join(import.meta.dirname, '..', '..', '..');
 const BIN = join(ROOT, 'dist', 'hostplane');
@@ -113,9 +114,11 @@ describe('one agent per node', () => {
     );
     expect(refused).toBeInstanceOf(DirLockedError);
     expect((refused as DirLockedError).holderPid).toBe(holder.pid);
+    // The lock costs no process: nothing runs on the holder's behalf to keep it.
+    expect(childrenOf(holder.pid!)).toEqual([]);
     holder.kill('SIGKILL');
     await new Promise((r) => holder.once('exit', r));
-    // The kernel closes the dead holder's pipe; flock(1)'s cat sees EOF and exits, dropping the lock.
+    // The kernel closes the dead holder's descriptor, and with its last one the lock goes.
     let lock: Awaited<ReturnType<typeof lockDir>> | undefined;
     for (let i = 0; i < 100 && !lock; i++) {
       lock = await lockDir(locked).catch(() => undefined);
