@@ -200,7 +200,7 @@ describe('bounded work', () => {
       while (sampling) {
         const kids = readFileSync(`/proc/${agent.pid}/task/${agent.pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean);
         // Host tools the agent runs per request: not its persistent `ip -batch`, not its netns helper,
-        // not the flock(1) holding its data-dir lock (lib/flock.ts) for the process's life.
+        // not the flock(1) that takes its data-dir lock at start (lib/flock.ts).
         const tools = kids
           .map((k) => {
             try {
