@@ -15,6 +15,7 @@ import { dataDirs, stateDir } from './state/layout.ts';
 import { KeyedMutex } from './state/keyed-mutex.ts';
 import { RealLoopDevices } from './volumes/loop.ts';
 import { RealFilesystems } from './volumes/filesystem.ts';
+import { CsiHelper, defaultHelperBinary } from './volumes/helper-client.ts';
 import { ProcMountTable } from './volumes/mounts.ts';
 import { ReflinkCopier } from './volumes/snapshot.ts';
 import { allocatedBytes } from './volumes/image.ts';
@@ -30,6 +31,13 @@ export type CsiDriverOptions = Pick<CsiOptions, 'endpoint' | 'nodeId' | 'dataDir
     observe?: CallObserver;
     /** Seam for tests; the real host otherwise. */
     exec?: HostExec;
+    /**
+     * The bun-compiled executable to run as `csi-helper` (mount and loop
+     * syscalls instead of util-linux execs: volumes/helper-client.ts);
+     * default: dist/cni/hostplane beside the running bundle, if there. false:
+     * none (every mount and loop change runs the tools).
+     */
+    helperBinary?: string | false;
   };
 
 export interface CsiDriver {
@@ -43,6 +51,8 @@ export async function startCsiDriver(opts: CsiDriverOptions): Promise<CsiDriver>
   for (const d of dataDirs(dataDir)) await mkdir(d, { recursive: true, mode: 0o700 });
   const exec = opts.exec ?? new RealExec();
   const log = opts.log;
+  const helperBinary = opts.helperBinary === false ? undefined : (opts.helperBinary ?? defaultHelperBinary());
+  const helper = helperBinary && !opts.exec ? new CsiHelper({ binary: helperBinary, log }) : undefined;
   const ctx: CsiContext = {
     driverName: opts.driverName ?? CSI_DEFAULTS.driverName,
     nodeId: opts.nodeId,
@@ -51,8 +61,8 @@ export async function startCsiDriver(opts: CsiDriverOptions): Promise<CsiDriver>
     log,
     store: await FileStore.open(stateDir(dataDir), log),
     lock: new KeyedMutex(),
-    loops: new RealLoopDevices(exec),
-    fs: new RealFilesystems(exec),
+    loops: new RealLoopDevices(exec, helper),
+    fs: new RealFilesystems(exec, helper),
     mounts: new ProcMountTable(),
     copier: new ReflinkCopier(exec),
     exec,
@@ -93,6 +103,7 @@ export async function startCsiDriver(opts: CsiDriverOptions): Promise<CsiDriver>
       ready = false;
       await registration?.close();
       await server.close();
+      helper?.close();
     },
     async stats() {
       const vols = ctx.store.volumes().filter((v) => v.status === 'ready');

@@ -8,6 +8,7 @@ import { alreadyExists, invalidArgument, notFound, outOfRange, resourceExhausted
 import { checkName, checkSupported, parseCapabilities, sizeFor, checkId } from '../validate.ts';
 import { checkMutableParameters, checkParameters } from '../parameters.ts';
 import { createImage, growImage, removeImage } from '../volumes/image.ts';
+import { errnoCode } from '../../lib/errors.ts';
 import type { VolumeRecord } from '../state/records.ts';
 import type { CapacityRange, CsiVolume, Topology, VolumeCapability, VolumeContentSource } from '../types.ts';
 import { withQuiescedVolume } from './quiesce.ts';
@@ -112,21 +113,39 @@ export async function createVolume(ctx: CsiContext, req: CreateVolumeRequest): P
       publish: {},
       ...(source ? { source } : { blank: true }),
     };
+    const img = imagePath(ctx, id);
     // RESOURCE_EXHAUSTED, not OUT_OF_RANGE: this node is full, another may not
     // be (external-provisioner reschedules a WaitForFirstConsumer claim on it).
-    await withRoomFor(ctx, { id, more: size, total: size }, resourceExhausted, () => ctx.store.putVolume(rec));
-    const img = imagePath(ctx, id);
+    const refuse = resourceExhausted;
+    if (!source) {
+      // A blank volume needs one record write, not two: the image comes first
+      // (fsync'd), then the record that makes it a volume. A crash before the
+      // record leaves an image no record owns, which start-up reconcile
+      // removes like any other orphan; after it, both are on disk.
+      rec.status = 'ready';
+      try {
+        await withRoomFor(ctx, { id, more: size, total: size }, refuse, async () => {
+          await createFreshImage(img, size);
+          await ctx.store.putVolume(rec);
+        });
+      } catch (e) {
+        if (ctx.store.volume(id)?.status !== 'ready') await removeImage(img).catch(() => {});
+        throw diskFullAsStatus(e, `CreateVolume ${name}`);
+      }
+      ctx.log.debug({ volume_id: id, bytes: size }, 'volume created');
+      return { volume: toCsiVolume(ctx, rec) };
+    }
+    // A copy takes long and writes much: its intent is on disk first.
+    await withRoomFor(ctx, { id, more: size, total: size }, refuse, () => ctx.store.putVolume(rec));
     try {
-      if (source?.snapshotId) {
+      if (source.snapshotId) {
         await ctx.copier.copy(snapshotPath(ctx, source.snapshotId), img);
         await growImage(img, size);
-      } else if (source?.volumeId) {
+      } else if (source.volumeId) {
         const srcVol = source.volumeId;
         // The source's lock: no Stage, expand or delete of it mid-copy.
         await ctx.lock.run(srcVol, () => withQuiescedVolume(ctx, srcVol, () => ctx.copier.copy(imagePath(ctx, srcVol), img)));
         await growImage(img, size);
-      } else {
-        await createImage(img, size);
       }
       rec.status = 'ready';
       await ctx.store.putVolume(rec);
@@ -139,4 +158,15 @@ export async function createVolume(ctx: CsiContext, req: CreateVolumeRequest): P
     ctx.log.debug({ volume_id: id, bytes: size }, 'volume created');
     return { volume: toCsiVolume(ctx, rec) };
   });
+}
+
+/** The image of a volume with no record: anything already at its path is an orphan of a crash (no record owns it) and goes. */
+async function createFreshImage(img: string, size: number): Promise<void> {
+  try {
+    await createImage(img, size);
+  } catch (e) {
+    if (errnoCode(e) !== 'EEXIST') throw e;
+    await removeImage(img);
+    await createImage(img, size);
+  }
 }

@@ -484,7 +484,8 @@ describe('SIGKILL during DeleteVolume', () => {
         when,
         () => client.controller.DeleteVolume({ volume_id: id }),
         () => {
-          expect(recordOf(id)?.status, 'Delete had recorded its intent').toBe('deleting');
+          // The record goes (durably) before the image: an image left behind is an orphan the restart removes.
+          expect(recordOf(id), 'Delete had removed the record first').toBeUndefined();
           expect(existsSync(img)).toBe(when === 'before');
         },
       );
