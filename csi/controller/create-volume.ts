@@ -118,10 +118,13 @@ export async function createVolume(ctx: CsiContext, req: CreateVolumeRequest): P
     // be (external-provisioner reschedules a WaitForFirstConsumer claim on it).
     const refuse = resourceExhausted;
     if (!source) {
-      // A blank volume needs one record write, not two: the image comes first
-      // (fsync'd), then the record that makes it a volume. A crash before the
-      // record leaves an image no record owns, which start-up reconcile
-      // removes like any other orphan; after it, both are on disk.
+      // A blank volume needs one record write, not two, and no fsync of its
+      // image: the image comes first, then the record that makes it a
+      // volume. A crash before the record leaves an image no record owns,
+      // which start-up reconcile removes like any other orphan; one after it
+      // may lose the image, which reconcile makes again (a blank image is
+      // all zeros: nothing is lost), and Stage fsyncs it before the first
+      // byte is written into it.
       rec.status = 'ready';
       try {
         await withRoomFor(ctx, { id, more: size, total: size }, refuse, async () => {
@@ -163,10 +166,10 @@ export async function createVolume(ctx: CsiContext, req: CreateVolumeRequest): P
 /** The image of a volume with no record: anything already at its path is an orphan of a crash (no record owns it) and goes. */
 async function createFreshImage(img: string, size: number): Promise<void> {
   try {
-    await createImage(img, size);
+    await createImage(img, size, { durable: false });
   } catch (e) {
     if (errnoCode(e) !== 'EEXIST') throw e;
     await removeImage(img);
-    await createImage(img, size);
+    await createImage(img, size, { durable: false });
   }
 }

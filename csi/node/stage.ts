@@ -12,7 +12,7 @@ import type { VolumeCapability } from '../types.ts';
 import { mountAt } from '../volumes/mounts.ts';
 import { mkdir } from 'node:fs/promises';
 import type { FsType } from '../volumes/filesystem.ts';
-import { imageExists } from '../volumes/image.ts';
+import { imageExists, syncImage } from '../volumes/image.ts';
 import { applyMutable, releaseImage } from '../volumes/loop.ts';
 import { releaseAfterUnmount } from './release.ts';
 
@@ -43,6 +43,8 @@ export async function nodeStageVolume(ctx: CsiContext, req: StageRequest): Promi
     if (!(await imageExists(img))) throw failedPrecondition(`image of volume ${id} is missing from the data dir`);
 
     const stage = { path, block: cap.block, complete: false, ...(fsType ? { fsType } : {}), mountFlags: cap.mountFlags };
+    // Create left a blank image unsynced (it can be made again); from here on it holds data.
+    if (v.blank) await syncImage(img);
     await ctx.store.putVolume({ ...v, stage });
     let mounted = false;
     try {

@@ -2,7 +2,7 @@
 // namespace: inode and device (see loop.ts for why never the path). Kept
 // apart from loop.ts so the bun-side helper (kernel-ffi.ts) can use it
 // without the exec seam.
-import { stat } from 'node:fs/promises';
+import { statSync } from 'node:fs';
 import { isNotFound } from '../../lib/errors.ts';
 
 /** What survives a mount namespace: the backing file's inode and its filesystem's device as "major:minor". */
@@ -21,7 +21,7 @@ export function devString(dev: bigint): string {
 /** The identity of the file at `path`, or undefined when there is none. */
 export async function fileIdentity(path: string): Promise<FileIdentity | undefined> {
   try {
-    const st = await stat(path, { bigint: true });
+    const st = statSync(path, { bigint: true });
     return { ino: String(st.ino), dev: devString(st.dev) };
   } catch (e) {
     if (isNotFound(e)) return undefined;

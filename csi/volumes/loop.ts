@@ -10,7 +10,7 @@
 // path match misses a device that still holds our image. Inode and device
 // survive any namespace; the file's own name (the last path component) does
 // too, which keeps the hot path spawn-free when nothing is attached.
-import { readdir, readFile } from 'node:fs/promises';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { writeFile } from 'node:fs/promises';
 import { ExecError, type HostExec } from '../../lib/exec.ts';
@@ -112,7 +112,7 @@ export class RealLoopDevices implements LoopDevices {
 
   private async diskseq(device: string): Promise<string | undefined> {
     try {
-      return (await readFile(`/sys/block/${basename(device)}/diskseq`, 'utf8')).trim() || undefined;
+      return readFileSync(`/sys/block/${basename(device)}/diskseq`, 'utf8').trim() || undefined;
     } catch {
       return undefined; // unbound, or a kernel without diskseq (< 5.15)
     }
@@ -129,7 +129,7 @@ export class RealLoopDevices implements LoopDevices {
         if (l.diskseq) this.known.set(l.device, { seq: l.diskseq, backing });
         let backingFile = '';
         try {
-          backingFile = stripDeleted((await readFile(`/sys/block/${basename(l.device)}/loop/backing_file`, 'utf8')).replace(/\n$/, ''));
+          backingFile = stripDeleted(readFileSync(`/sys/block/${basename(l.device)}/loop/backing_file`, 'utf8').replace(/\n$/, ''));
         } catch {
           /* detached since: informative only */
         }
@@ -160,15 +160,18 @@ export class RealLoopDevices implements LoopDevices {
   private async bound(wantSeq: (name: string) => boolean): Promise<{ device: string; name: string; seq?: string }[] | undefined> {
     let names: string[];
     try {
-      names = (await readdir('/sys/block')).filter((n) => n.startsWith('loop'));
+      // sysfs is kernel memory: read in place (no thread-pool round trip).
+      names = readdirSync('/sys/block').filter((n) => n.startsWith('loop'));
     } catch {
       return undefined;
     }
     const out: { device: string; name: string; seq?: string }[] = [];
     for (const n of names) {
+      // Only a bound device has a loop/ directory: asking first spares an exception per free device.
+      if (!existsSync(`/sys/block/${n}/loop`)) continue;
       let back: string;
       try {
-        back = (await readFile(`/sys/block/${n}/loop/backing_file`, 'utf8')).replace(/\n$/, '');
+        back = readFileSync(`/sys/block/${n}/loop/backing_file`, 'utf8').replace(/\n$/, '');
       } catch {
         continue; // not bound
       }
