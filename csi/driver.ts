@@ -2,7 +2,7 @@
 // (csi/main.ts) and embedded by the agent. Order matters: load state,
 // reconcile the host against it, then serve; kubelet registration last, so
 // kubelet never calls a driver that is not ready.
-import { mkdir } from 'node:fs/promises';
+import { mkdir, rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { Logger } from '../lib/logging.ts';
 import type { CallObserver } from '../lib/grpc/handler.ts';
@@ -11,7 +11,9 @@ import { serveUnix, socketPathFromEndpoint, type UnixServer } from '../lib/grpc/
 import { servePluginRegistration } from '../lib/grpc/plugin-registration.ts';
 import { keepServing, type KeptSocket } from '../lib/grpc/socket-keeper.ts';
 import { FileStore } from './state/store.ts';
-import { dataDirs, stateDir } from './state/layout.ts';
+import { dataDirs, sparesDir, stateDir } from './state/layout.ts';
+import { DEFAULT_SPARES, SparePool } from './volumes/spares.ts';
+import { roomForSpare } from './volumes/capacity.ts';
 import { KeyedMutex } from './state/keyed-mutex.ts';
 import { RealLoopDevices } from './volumes/loop.ts';
 import { RealFilesystems } from './volumes/filesystem.ts';
@@ -26,7 +28,7 @@ import { registerCsi } from './services.ts';
 
 /** The validated options (csi/options.ts; defaults filled in for any left out) plus the process's seams. */
 export type CsiDriverOptions = Pick<CsiOptions, 'endpoint' | 'nodeId' | 'dataDir'> &
-  Partial<Pick<CsiOptions, 'driverName' | 'maxVolumes' | 'pluginsRegistry' | 'capacityReserveBytes' | 'overprovisionRatio'>> & {
+  Partial<Pick<CsiOptions, 'driverName' | 'maxVolumes' | 'pluginsRegistry' | 'capacityReserveBytes' | 'overprovisionRatio' | 'spareImages'>> & {
     log: Logger;
     observe?: CallObserver;
     /** Seam for tests; the real host otherwise. */
@@ -72,6 +74,22 @@ export async function startCsiDriver(opts: CsiDriverOptions): Promise<CsiDriver>
     },
   };
   const report = await reconcile(ctx);
+  const spareImages = opts.spareImages ?? CSI_DEFAULTS.spareImages;
+  if (spareImages > 0) {
+    ctx.spares = new SparePool({
+      dir: sparesDir(dataDir),
+      fs: ctx.fs,
+      log,
+      policy: { max: spareImages, perKey: Math.min(spareImages, DEFAULT_SPARES.perKey) },
+      roomFor: (bytes) => roomForSpare(ctx, bytes),
+      idle: () => ctx.lock.busy === 0,
+    });
+    const { removed } = await ctx.spares.load();
+    if (removed.length) log.info({ removed }, 'half-made or surplus spare images removed');
+  } else {
+    // None wanted: any left by an earlier configuration go.
+    await rm(sparesDir(dataDir), { recursive: true, force: true });
+  }
   log.info({ ...report, volumes: ctx.store.volumes().length, snapshots: ctx.store.snapshots().length }, 'state reconciled');
 
   let ready = false;
@@ -103,6 +121,7 @@ export async function startCsiDriver(opts: CsiDriverOptions): Promise<CsiDriver>
       ready = false;
       await registration?.close();
       await server.close();
+      await ctx.spares?.close();
       helper?.close();
     },
     async stats() {

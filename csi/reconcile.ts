@@ -74,9 +74,15 @@ export async function reconcile(ctx: CsiContext): Promise<ReconcileReport> {
       report.rolledBackVolumes.push(v.id);
       continue;
     }
-    if (v.blank && !v.stage && !(await imageExists(img))) {
-      // CreateVolume does not fsync a blank image (create-volume.ts): a crash may have taken it.
+    if ((v.blank || v.formatted) && !v.stage && !(await imageExists(img))) {
+      // CreateVolume does not fsync a blank image, nor the rename of a spare
+      // (create-volume.ts): a crash may have taken it. Nothing was ever
+      // written into it; a blank one made again loses nothing.
       await createImage(img, v.capacityBytes);
+      if (v.formatted) {
+        const { formatted: _gone, ...rest } = v;
+        await ctx.store.putVolume({ ...rest, blank: true });
+      }
       report.recreatedImages.push(v.id);
     }
     if (v.stage && !v.stage.complete) {

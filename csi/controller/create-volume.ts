@@ -4,7 +4,8 @@
 // any point leaves something reconcile (driver start-up) can roll back.
 import type { CsiContext } from '../context.ts';
 import { getSnapshot, getVolume, imagePath, snapshotPath, toCsiVolume, volumeIdFor, TOPOLOGY_KEY } from '../context.ts';
-import { alreadyExists, invalidArgument, notFound, outOfRange, resourceExhausted } from '../../lib/grpc/status-error.ts';
+import { alreadyExists, GrpcError, invalidArgument, notFound, outOfRange, resourceExhausted, status } from '../../lib/grpc/status-error.ts';
+import { SUPPORTED_FS, type FsType } from '../volumes/filesystem.ts';
 import { checkName, checkSupported, parseCapabilities, sizeFor, checkId } from '../validate.ts';
 import { checkMutableParameters, checkParameters } from '../parameters.ts';
 import { createImage, growImage, removeImage } from '../volumes/image.ts';
@@ -128,11 +129,20 @@ export async function createVolume(ctx: CsiContext, req: CreateVolumeRequest): P
       rec.status = 'ready';
       try {
         await withRoomFor(ctx, { id, more: size, total: size }, refuse, async () => {
-          await createFreshImage(img, size);
+          // A filesystem volume takes a pre-formatted spare when there is one: Stage then skips mkfs.
+          const fsWanted = (parameters.fsType ?? 'ext4') as FsType;
+          if (SUPPORTED_FS.includes(fsWanted) && caps.every((c) => !c.block) && (await ctx.spares?.take(fsWanted, size, img))) {
+            delete rec.blank;
+            rec.formatted = fsWanted;
+          } else {
+            await createFreshImage(img, size);
+          }
           await ctx.store.putVolume(rec);
         });
       } catch (e) {
         if (ctx.store.volume(id)?.status !== 'ready') await removeImage(img).catch(() => {});
+        // Short of room: spares give their space back for the CO's retry.
+        if (e instanceof GrpcError && e.code === status.RESOURCE_EXHAUSTED) await ctx.spares?.drain();
         throw diskFullAsStatus(e, `CreateVolume ${name}`);
       }
       ctx.log.debug({ volume_id: id, bytes: size }, 'volume created');

@@ -8,6 +8,7 @@
 // never advertises space that CreateVolume would then refuse.
 //
 //   pool      = free space of the data dir's filesystem + bytes our volume images already hold − reserve
+//               (spare pre-formatted images, spares.ts, are used space: outside free, never in the pool)
 //   promised  = Σ over volumes of max(capacity, allocated)  (+ what snapshots being copied will still take)
 //   available = ratio × pool − promised                     (ratio = overprovision ratio, 1 = no overcommit)
 //
@@ -43,6 +44,8 @@ export interface CapacityView {
   allocatedBytes: number;
   /** Σ max(capacity, allocated) of the volumes, plus pending snapshot copies. */
   promisedBytes: number;
+  /** What spare images (spares.ts) hold: used space (outside `free`), never promised. */
+  spareBytes: number;
   ratio: number;
   /** What one more promise may take; never negative. */
   availableBytes: number;
@@ -70,10 +73,11 @@ export async function capacityView(ctx: CsiContext): Promise<CapacityView> {
   const snaps = ctx.store.snapshots().filter((s) => s.status === 'creating');
   // One stat per image, all in flight at once: run one after another they
   // made a burst of concurrent Creates queue behind the capacity lock.
-  const [st, volBytes, snapBytes] = await Promise.all([
+  const [st, volBytes, snapBytes, spareBytes] = await Promise.all([
     statfs(ctx.dataDir),
     Promise.all(vols.map((v) => allocatedBytes(imagePath(ctx, v.id)))),
     Promise.all(snaps.map(async (s) => (await allocatedBytes(imagePath(ctx, s.sourceVolumeId))) - (await allocatedBytes(snapshotPath(ctx, s.id))))),
+    ctx.spares?.heldBytes() ?? 0,
   ]);
   const fsBytes = st.blocks * st.bsize;
   const freeBytes = st.bavail * st.bsize;
@@ -95,7 +99,7 @@ export async function capacityView(ctx: CsiContext): Promise<CapacityView> {
   for (const g of granted.values()) promised += g;
   const pool = freeBytes + allocated - reserveBytes;
   const availableBytes = Math.max(0, Math.floor(ratio * pool) - promised);
-  return { fsBytes, freeBytes, reserveBytes, allocatedBytes: allocated, promisedBytes: promised, ratio, availableBytes };
+  return { fsBytes, freeBytes, reserveBytes, allocatedBytes: allocated, promisedBytes: promised, spareBytes, ratio, availableBytes };
 }
 
 export interface PromiseOf {
@@ -174,6 +178,15 @@ export async function withRoomFor<T>(ctx: CsiContext, p: PromiseOf, refuse: (msg
   } finally {
     grantsOf(ctx).delete(p.id);
   }
+}
+
+// A spare image (spares.ts) is made only while a volume of its size would
+// still fit beside it: spares never take the room CreateVolume promises.
+// What they hold counts as used space (it is not in `free`), never as promised.
+const SPARE_FOOTPRINT = 64 * 1024 ** 2; // xfs's log; an ext4 spare holds ~0.7 MiB
+
+export async function roomForSpare(ctx: CsiContext, bytes: number): Promise<boolean> {
+  return (await capacityView(ctx)).availableBytes >= bytes + SPARE_FOOTPRINT;
 }
 
 /** ENOSPC / EDQUOT from a syscall or a host tool (cp): the data dir's disk is full. */
