@@ -100,7 +100,7 @@ export async function createVolume(ctx: CsiContext, req: CreateVolumeRequest): P
       await ctx.store.removeVolume(id);
     }
 
-    const live = ctx.store.volumes().filter((v) => v.status === 'ready').length;
+    const live = ctx.store.countVolumes('ready');
     if (live >= ctx.maxVolumes) throw resourceExhausted(`node ${ctx.nodeId} already holds its maximum of ${ctx.maxVolumes} volumes`);
 
     const rec: VolumeRecord = {

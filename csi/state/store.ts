@@ -13,6 +13,8 @@ import type { SnapshotRecord, VolumeRecord } from './records.ts';
 export interface StateStore {
   volumes(): VolumeRecord[];
   volume(id: string): VolumeRecord | undefined;
+  /** How many volumes have `status` (no copies made: CreateVolume asks on every call). */
+  countVolumes(status: VolumeRecord['status']): number;
   putVolume(v: VolumeRecord): Promise<void>;
   removeVolume(id: string): Promise<void>;
   snapshots(): SnapshotRecord[];
@@ -50,6 +52,11 @@ export class FileStore implements StateStore {
   volume(id: string) {
     const v = this.vols.get(id);
     return v && clone(v);
+  }
+  countVolumes(status: VolumeRecord['status']) {
+    let n = 0;
+    for (const v of this.vols.values()) if (v.status === status) n++;
+    return n;
   }
   snapshots() {
     return [...this.snaps.values()].map(clone);
