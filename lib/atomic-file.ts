@@ -1,7 +1,7 @@
 // Every piece of state hostplane keeps on disk is replaced, never edited in
 // place: a crash at any instant leaves either the old file or the new one.
 import { open, rename, unlink, mkdir, copyFile, chmod } from 'node:fs/promises';
-import { openSync, open as fsOpen, writeSync, fsyncSync, fdatasync, closeSync, renameSync, unlinkSync, mkdirSync } from 'node:fs';
+import { openSync, open as fsOpen, fsync as fsyncCb, writeSync, fsyncSync, fdatasync, closeSync, renameSync, unlinkSync, mkdirSync } from 'node:fs';
 import { dirname, basename, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 
@@ -98,6 +98,16 @@ export function writeFileAtomicSync(path: string, data: string | Uint8Array, mod
   }
 }
 
+/** fsyncDir with a raw fd: two thread-pool round trips instead of three, no FileHandle. */
+async function fsyncDirFd(dir: string): Promise<void> {
+  const fd = await new Promise<number>((resolve, reject) => fsOpen(dir, 'r', (e, f) => (e ? reject(e) : resolve(f))));
+  try {
+    await new Promise<void>((resolve, reject) => fsyncCb(fd, (e) => (e ? reject(e) : resolve())));
+  } finally {
+    closeSync(fd);
+  }
+}
+
 /**
  * Atomic writes and removals of many small files in one directory that
  * exists (a state store's): the same temp-fsync-rename as writeFileAtomic,
@@ -165,7 +175,7 @@ export class AtomicDir {
   /** Resolves once a directory fsync that started after this call has finished. */
   syncDir(): Promise<void> {
     if (!this.running) {
-      this.running = fsyncDir(this.dir).finally(() => {
+      this.running = fsyncDirFd(this.dir).finally(() => {
         this.running = undefined;
       });
       return this.running;

@@ -157,7 +157,7 @@ export class SparePool {
   private startFill(): void {
     this.filling = this.fillLoop()
       .catch((e: unknown) => {
-        this.d.log.warn({ err: errorMessage(e) }, 'making a spare image failed; Stage formats until the next try');
+        if (!this.closed) this.d.log.warn({ err: errorMessage(e) }, 'making a spare image failed; Stage formats until the next try');
         return false;
       })
       .then((again) => {
