@@ -8,7 +8,7 @@ import { basename, join } from 'node:path';
 import type { CsiContext } from './context.ts';
 import { imagePath, snapshotPath } from './context.ts';
 import { imagesDir as imagesDirOf, snapshotsDir } from './state/layout.ts';
-import { createImage, imageExists, removeImage } from './volumes/image.ts';
+import { imageExists, removeImage } from './volumes/image.ts';
 import { mountAt } from './volumes/mounts.ts';
 import { fileIdentity, sameFile, type LoopInfo } from './volumes/loop.ts';
 import { teardownEphemeral } from './node/ephemeral.ts';
@@ -28,7 +28,7 @@ export interface ReconcileReport {
   rolledBackSnapshots: string[];
   detachedLoops: string[];
   removedOrphans: string[];
-  /** Blank volumes whose unsynced image a crash took: made again (all zeros, nothing lost). */
+  /** Volumes made from a spare whose rename a crash undid: blank again (nothing was ever written). */
   recreatedImages: string[];
 }
 
@@ -74,15 +74,12 @@ export async function reconcile(ctx: CsiContext): Promise<ReconcileReport> {
       report.rolledBackVolumes.push(v.id);
       continue;
     }
-    if ((v.blank || v.formatted) && !v.stage && !(await imageExists(img))) {
-      // CreateVolume does not fsync a blank image, nor the rename of a spare
-      // (create-volume.ts): a crash may have taken it. Nothing was ever
-      // written into it; a blank one made again loses nothing.
-      await createImage(img, v.capacityBytes);
-      if (v.formatted) {
-        const { formatted: _gone, ...rest } = v;
-        await ctx.store.putVolume({ ...rest, blank: true });
-      }
+    if (v.formatted && !v.stage && !(await imageExists(img))) {
+      // CreateVolume does not sync the rename of a spare (create-volume.ts): a
+      // crash may have undone it. Nothing was ever written into it: the volume
+      // is blank, its image made at first use like any blank volume's.
+      const { formatted: _gone, ...rest } = v;
+      await ctx.store.putVolume({ ...rest, blank: true });
       report.recreatedImages.push(v.id);
     }
     if (v.stage && !v.stage.complete) {

@@ -8,8 +8,7 @@ import { alreadyExists, GrpcError, invalidArgument, notFound, outOfRange, resour
 import { SUPPORTED_FS, type FsType } from '../volumes/filesystem.ts';
 import { checkName, checkSupported, parseCapabilities, sizeFor, checkId } from '../validate.ts';
 import { checkMutableParameters, checkParameters } from '../parameters.ts';
-import { createImage, growImage, removeImage } from '../volumes/image.ts';
-import { errnoCode } from '../../lib/errors.ts';
+import { growImage, materializeImage, removeImage } from '../volumes/image.ts';
 import type { VolumeRecord } from '../state/records.ts';
 import type { CapacityRange, CsiVolume, Topology, VolumeCapability, VolumeContentSource } from '../types.ts';
 import { withQuiescedVolume } from './quiesce.ts';
@@ -119,13 +118,12 @@ export async function createVolume(ctx: CsiContext, req: CreateVolumeRequest): P
     // be (external-provisioner reschedules a WaitForFirstConsumer claim on it).
     const refuse = resourceExhausted;
     if (!source) {
-      // A blank volume needs one record write, not two, and no fsync of its
-      // image: the image comes first, then the record that makes it a
-      // volume. A crash before the record leaves an image no record owns,
-      // which start-up reconcile removes like any other orphan; one after it
-      // may lose the image, which reconcile makes again (a blank image is
-      // all zeros: nothing is lost), and Stage fsyncs it before the first
-      // byte is written into it.
+      // A blank volume is one record write: its image is made at first use
+      // (image.ts materializeImage: Stage, expansion, a snapshot or clone of
+      // it), all zeros, exactly what it would hold now. A spare, when taken,
+      // comes first, then the record that makes it a volume: a crash before
+      // the record leaves an image no record owns, which start-up reconcile
+      // removes like any other orphan.
       rec.status = 'ready';
       try {
         await withRoomFor(ctx, { id, more: size, total: size }, refuse, async () => {
@@ -134,8 +132,6 @@ export async function createVolume(ctx: CsiContext, req: CreateVolumeRequest): P
           if (SUPPORTED_FS.includes(fsWanted) && caps.every((c) => !c.block) && (await ctx.spares?.take(fsWanted, size, img))) {
             delete rec.blank;
             rec.formatted = fsWanted;
-          } else {
-            await createFreshImage(img, size);
           }
           await ctx.store.putVolume(rec);
         });
@@ -157,7 +153,11 @@ export async function createVolume(ctx: CsiContext, req: CreateVolumeRequest): P
       } else if (source.volumeId) {
         const srcVol = source.volumeId;
         // The source's lock: no Stage, expand or delete of it mid-copy.
-        await ctx.lock.run(srcVol, () => withQuiescedVolume(ctx, srcVol, () => ctx.copier.copy(imagePath(ctx, srcVol), img)));
+        await ctx.lock.run(srcVol, async () => {
+          const sv = ctx.store.volume(srcVol);
+          if (sv) await materializeImage(imagePath(ctx, srcVol), sv);
+          await withQuiescedVolume(ctx, srcVol, () => ctx.copier.copy(imagePath(ctx, srcVol), img));
+        });
         await growImage(img, size);
       }
       rec.status = 'ready';
@@ -171,15 +171,4 @@ export async function createVolume(ctx: CsiContext, req: CreateVolumeRequest): P
     ctx.log.debug({ volume_id: id, bytes: size }, 'volume created');
     return { volume: toCsiVolume(ctx, rec) };
   });
-}
-
-/** The image of a volume with no record: anything already at its path is an orphan of a crash (no record owns it) and goes. */
-async function createFreshImage(img: string, size: number): Promise<void> {
-  try {
-    await createImage(img, size, { durable: false });
-  } catch (e) {
-    if (errnoCode(e) !== 'EEXIST') throw e;
-    await removeImage(img);
-    await createImage(img, size, { durable: false });
-  }
 }

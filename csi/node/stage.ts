@@ -12,7 +12,7 @@ import type { VolumeCapability } from '../types.ts';
 import { mountAt } from '../volumes/mounts.ts';
 import { mkdir } from 'node:fs/promises';
 import type { FsType } from '../volumes/filesystem.ts';
-import { imageExists, syncImage } from '../volumes/image.ts';
+import { imageExists, materializeImage, syncImage } from '../volumes/image.ts';
 import { applyMutable, releaseImage } from '../volumes/loop.ts';
 import { releaseAfterUnmount } from './release.ts';
 
@@ -40,12 +40,13 @@ export async function nodeStageVolume(ctx: CsiContext, req: StageRequest): Promi
       if (v.stage.block ? await attachedDevice(ctx, id) : await mountedFromVolume(ctx, id, path)) return {};
     }
     const img = imagePath(ctx, id);
+    // A blank volume's image is made now, durably (CreateVolume wrote only its
+    // record); a spare's rename was not synced: from here on it holds data.
+    await materializeImage(img, v);
+    if (v.formatted) await syncImage(img);
     if (!(await imageExists(img))) throw failedPrecondition(`image of volume ${id} is missing from the data dir`);
 
     const stage = { path, block: cap.block, complete: false, ...(fsType ? { fsType } : {}), mountFlags: cap.mountFlags };
-    // Create left a blank image unsynced (it can be made again), or renamed a
-    // spare into place without syncing the directory: from here on it holds data.
-    if (v.blank || v.formatted) await syncImage(img);
     await ctx.store.putVolume({ ...v, stage });
     let mounted = false;
     try {

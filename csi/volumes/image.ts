@@ -28,6 +28,21 @@ export async function createImage(path: string, bytes: number, opts: { durable?:
   }
 }
 
+/**
+ * A blank volume's image is made at its first use (CreateVolume writes only
+ * the record: no file to create in a directory that a burst of Creates would
+ * queue on): make it now, durably, if it is not there. Nothing else: a
+ * volume that is not blank has its image.
+ */
+export async function materializeImage(path: string, v: { blank?: boolean; capacityBytes: number }): Promise<void> {
+  if (!v.blank) return;
+  try {
+    await createImage(path, v.capacityBytes);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+  }
+}
+
 /** fsync an image (its size and existence on disk). */
 export async function syncImage(path: string): Promise<void> {
   const fd = openSync(path, 'r');

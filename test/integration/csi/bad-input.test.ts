@@ -252,7 +252,8 @@ describe('bad input', () => {
       capacity_range: { required_bytes: MiB },
     });
     expect(volume.volume_id).toMatch(/^v-[0-9a-f]{32}$/);
-    expect(readdirSync(join(h.dataDir, 'images'))).toContain(`${volume.volume_id}.img`);
+    // Its record (its image comes at first use) is in the data dir's own state dir.
+    expect(readdirSync(join(h.dataDir, 'state', 'volumes'))).toContain(`${volume.volume_id}.json`);
     // maxVolumes is 2 and two exist now: the node is full.
     expect(await codeOf(h.client.controller.CreateVolume({ name: 'third', volume_capabilities: caps, capacity_range: { required_bytes: MiB } }))).toBe(
       'RESOURCE_EXHAUSTED',

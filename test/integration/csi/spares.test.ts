@@ -71,9 +71,10 @@ describe('spare images', () => {
     expect(existsSync(tmp)).toBe(false);
     const id = await create('sp-h');
     expect(record(id).blank).toBe(true); // nothing usable was there
+    expect(existsSync(join(h.dataDir, 'images', `${id}.img`))).toBe(false); // made at first use
   });
 
-  it("a spare's image lost to a crash after CreateVolume (the rename was not yet on disk) is made again blank, and formatted at Stage", async () => {
+  it("a spare's image lost to a crash after CreateVolume (the rename was not yet on disk): the volume is blank again, its image made and formatted at Stage", async () => {
     await create('sp-x');
     await waitFor('a spare was made', () => spares().some((n) => n.endsWith('.img')));
     const id = await create('sp-y');
@@ -81,10 +82,10 @@ describe('spare images', () => {
     await h.driver.close();
     rmSync(join(h.dataDir, 'images', `${id}.img`));
     await h.restart();
-    expect(existsSync(join(h.dataDir, 'images', `${id}.img`))).toBe(true);
     expect(record(id).formatted).toBeUndefined();
     expect(record(id).blank).toBe(true);
     const staging = await stage(id, 'sp-y');
+    expect(existsSync(join(h.dataDir, 'images', `${id}.img`))).toBe(true);
     expect(execFileSync('findmnt', ['-n', '-o', 'FSTYPE', staging], { encoding: 'utf8' }).trim()).toBe('ext4');
     await h.client.node.NodeUnstageVolume({ volume_id: id, staging_target_path: staging });
   });
