@@ -130,10 +130,10 @@ export class AtomicDir {
     const path = join(this.dir, name);
     // Unique within the process by a counter: no random bytes per write.
     const tmp = join(this.dir, `.${name}.${process.pid}.${++this.seq}.tmp`);
-    // Creating a file waits for the filesystem's journal, which the fsyncs
-    // keep busy: it goes to the thread pool (as raw fds, cheaper than
-    // FileHandles). Writing a small file into the page cache, close and
-    // rename take microseconds and run in place, saving round trips.
+    // Creating and renaming a file wait for the filesystem's journal, which
+    // the fsyncs keep busy: they go to the thread pool (the file as a raw fd,
+    // cheaper than a FileHandle). Writing a small file into the page cache
+    // and closing it take microseconds and run in place.
     const fd = await new Promise<number>((resolve, reject) => fsOpen(tmp, 'wx', mode, (e, f) => (e ? reject(e) : resolve(f))));
     try {
       writeSync(fd, typeof data === 'string' ? Buffer.from(data) : data);
@@ -149,13 +149,10 @@ export class AtomicDir {
     }
     closeSync(fd);
     try {
-      renameSync(tmp, path);
+      // A rename waits for the journal too: thread pool.
+      await rename(tmp, path);
     } catch (e) {
-      try {
-        unlinkSync(tmp);
-      } catch {
-        /* already gone */
-      }
+      await unlink(tmp).catch(() => {});
       throw e;
     }
     await this.syncDir();
