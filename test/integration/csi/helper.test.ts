@@ -5,6 +5,7 @@
 // the util-linux tools when the helper declines, cannot start, or dies with
 // a request in flight. A recording exec proves which path did the work.
 import { describe, it, expect, beforeEach, afterEach } from 'vitest';
+import { execFileSync } from 'node:child_process';
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { RealLoopDevices, fileIdentity } from '../../../csi/volumes/loop.ts';
@@ -13,7 +14,8 @@ import { CsiHelper } from '../../../csi/volumes/helper-client.ts';
 import { mountAt, ProcMountTable } from '../../../csi/volumes/mounts.ts';
 import { RealExec, type ExecOptions, type ExecResult, type HostExec } from '../../../lib/exec.ts';
 import { cleanupHost, loopsHolding } from './host.ts';
-import { MiB } from './harness.ts';
+import { MiB, startHarness } from './harness.ts';
+import { blockCap, deleteVolumeRetrying, mountCap } from './client.ts';
 
 const root = join(import.meta.dirname, '..', '..', '..');
 const BIN = join(root, 'dist', 'cni', 'hostplane');
@@ -235,4 +237,55 @@ describe('fallbacks', () => {
     expect(exec.calls).toEqual([]);
     expect(statSync(b).isBlockDevice()).toBe(true);
   });
+});
+
+describe('the driver with its helper', () => {
+  it.each([
+    ['ext4', mountCap('ext4')],
+    ['xfs', mountCap('xfs')],
+    ['block', blockCap()],
+  ] as const)(
+    '%s: Create → Stage → Publish (read-only, with flags) → Unpublish → Unstage → Delete; the data and the read-only view hold, nothing is left',
+    async (kind, c) => {
+      const h = await startHarness('helper-drv', { helperBinary: BIN });
+      try {
+        const block = kind === 'block';
+        const cap = block ? c : { ...c, mount: { ...(c as { mount: object }).mount, mount_flags: ['noatime', 'nodev'] } };
+        const { volume } = await h.client.controller.CreateVolume({
+          name: `hd-${kind}`,
+          capacity_range: { required_bytes: 320 * MiB },
+          volume_capabilities: [cap],
+        });
+        const id = volume.volume_id as string;
+        const staging = join(h.dir, 'staging');
+        const target = join(h.dir, 'pods', 'p', block ? 'dev' : 'vol');
+        mkdirSync(staging, { recursive: true });
+        mkdirSync(join(h.dir, 'pods', 'p'), { recursive: true });
+        await h.client.node.NodeStageVolume({ volume_id: id, staging_target_path: staging, volume_capability: cap });
+        // The driver (in this process) runs its helper as a child.
+        expect(execFileSync('pgrep', ['-P', String(process.pid), '-f', 'csi-helper'], { encoding: 'utf8' }).trim()).toMatch(/^\d+$/);
+        if (!block) {
+          const m = await mountAt(mounts, staging);
+          expect(m?.fsType).toBe(kind);
+          expect(m?.options).toEqual(expect.arrayContaining(['nodev', 'noatime']));
+          writeFileSync(join(staging, 'f'), 'kept');
+        }
+        await h.client.node.NodePublishVolume({ volume_id: id, staging_target_path: staging, target_path: target, volume_capability: cap, readonly: true });
+        const pub = await mountAt(mounts, target);
+        expect(pub?.options).toContain('ro');
+        if (block) expect(statSync(target).isBlockDevice()).toBe(true);
+        else {
+          expect(readFileSync(join(target, 'f'), 'utf8')).toBe('kept');
+          expect(() => writeFileSync(join(target, 'g'), 'x')).toThrow(/EROFS|read-only/i);
+        }
+        await h.client.node.NodeUnpublishVolume({ volume_id: id, target_path: target });
+        await h.client.node.NodeUnstageVolume({ volume_id: id, staging_target_path: staging });
+        expect(await mountAt(mounts, staging)).toBeUndefined();
+        expect(loopsHolding(join(h.dataDir, 'images', `${id}.img`))).toEqual([]);
+        await deleteVolumeRetrying(h.client.controller, id);
+      } finally {
+        await h.close();
+      }
+    },
+  );
 });
