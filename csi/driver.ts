@@ -73,54 +73,64 @@ export async function startCsiDriver(opts: CsiDriverOptions): Promise<CsiDriver>
       ...(opts.overprovisionRatio !== undefined ? { overprovisionRatio: opts.overprovisionRatio } : {}),
     },
   };
-  const report = await reconcile(ctx);
-  const spareImages = opts.spareImages ?? CSI_DEFAULTS.spareImages;
-  if (spareImages > 0) {
-    ctx.spares = new SparePool({
-      dir: sparesDir(dataDir),
-      fs: ctx.fs,
-      log,
-      policy: { max: spareImages, perKey: Math.min(spareImages, DEFAULT_SPARES.perKey) },
-      roomFor: (bytes) => roomForSpare(ctx, bytes),
-      idle: () => ctx.lock.busy === 0,
-    });
-    const { removed } = await ctx.spares.load();
-    if (removed.length) log.info({ removed }, 'half-made or surplus spare images removed');
-  } else {
-    // None wanted: any left by an earlier configuration go.
-    await rm(sparesDir(dataDir), { recursive: true, force: true });
-  }
-  log.info({ ...report, volumes: ctx.store.volumes().length, snapshots: ctx.store.snapshots().length }, 'state reconciled');
-
   let ready = false;
-  const server: UnixServer = await serveUnix(socketPath, (s) =>
-    registerCsi(s, ctx, { ready: () => ready, ...(opts.observe ? { observe: opts.observe } : {}) }),
-  );
-  ready = true;
-  log.info({ endpoint: socketPath, node: ctx.nodeId, driver: ctx.driverName }, 'CSI driver serving');
-
+  let server: UnixServer | undefined;
   let registration: KeptSocket | undefined;
-  if (opts.pluginsRegistry) {
-    // Kept: served again if kubelet's plugins_registry is deleted and recreated.
-    const regPath = join(opts.pluginsRegistry, `${ctx.driverName}-reg.sock`);
-    registration = await keepServing(
-      regPath,
-      () =>
-        servePluginRegistration({
-          socketPath: regPath,
-          info: { type: 'CSIPlugin', name: ctx.driverName, endpoint: socketPath, supported_versions: ['1.0.0'] },
-          log,
-          ...(opts.observe ? { observe: opts.observe } : {}),
-        }),
-      log,
-    );
+  try {
+    const report = await reconcile(ctx);
+    const spareImages = opts.spareImages ?? CSI_DEFAULTS.spareImages;
+    if (spareImages > 0) {
+      ctx.spares = new SparePool({
+        dir: sparesDir(dataDir),
+        fs: ctx.fs,
+        log,
+        policy: { max: spareImages, perKey: Math.min(spareImages, DEFAULT_SPARES.perKey) },
+        roomFor: (bytes) => roomForSpare(ctx, bytes),
+        idle: () => ctx.lock.busy === 0,
+      });
+      const { removed } = await ctx.spares.load();
+      if (removed.length) log.info({ removed }, 'half-made or surplus spare images removed');
+    } else {
+      // None wanted: any left by an earlier configuration go.
+      await rm(sparesDir(dataDir), { recursive: true, force: true });
+    }
+    log.info({ ...report, volumes: ctx.store.volumes().length, snapshots: ctx.store.snapshots().length }, 'state reconciled');
+
+    server = await serveUnix(socketPath, (s) => registerCsi(s, ctx, { ready: () => ready, ...(opts.observe ? { observe: opts.observe } : {}) }));
+    ready = true;
+    log.info({ endpoint: socketPath, node: ctx.nodeId, driver: ctx.driverName }, 'CSI driver serving');
+
+    if (opts.pluginsRegistry) {
+      // Kept: served again if kubelet's plugins_registry is deleted and recreated.
+      const regPath = join(opts.pluginsRegistry, `${ctx.driverName}-reg.sock`);
+      registration = await keepServing(
+        regPath,
+        () =>
+          servePluginRegistration({
+            socketPath: regPath,
+            info: { type: 'CSIPlugin', name: ctx.driverName, endpoint: socketPath, supported_versions: ['1.0.0'] },
+            log,
+            ...(opts.observe ? { observe: opts.observe } : {}),
+          }),
+        log,
+      );
+    }
+  } catch (e) {
+    // A start cut short (a live socket, a failed reconcile) leaves no helper
+    // process, timer or socket behind: the caller may go on, or exit.
+    await registration?.close().catch(() => {});
+    await server?.close().catch(() => {});
+    await ctx.spares?.close();
+    helper?.close();
+    throw e;
   }
+  const served = server;
 
   return {
     async close() {
       ready = false;
       await registration?.close();
-      await server.close();
+      await served.close();
       await ctx.spares?.close();
       helper?.close();
     },
