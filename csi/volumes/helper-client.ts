@@ -96,10 +96,6 @@ export class CsiHelper {
         return;
       }
       this.proc = p;
-      // Never what keeps the driver's process alive (a start cut short, a
-      // shutdown): a call in flight is answered while anything else runs.
-      p.unref();
-      for (const s of [p.stdin, p.stdout, p.stderr]) (s as unknown as { unref?: () => void } | null)?.unref?.();
       let err = '';
       let isReady = false;
       p.stderr!.on('data', (d: Buffer) => {
