@@ -15,7 +15,7 @@
 // Snapshot copies are immutable: they count through the free space they
 // already took. The checks and the record writes that make a promise happen
 // under one lock, so two concurrent Creates cannot both take the last bytes.
-import { statfs } from 'node:fs/promises';
+import { statfsSync } from 'node:fs';
 import type { CsiContext } from '../context.ts';
 import { imagePath, snapshotPath } from '../context.ts';
 import { allocatedBytes } from './image.ts';
@@ -74,7 +74,8 @@ export async function capacityView(ctx: CsiContext): Promise<CapacityView> {
   // One stat per image, all in flight at once: run one after another they
   // made a burst of concurrent Creates queue behind the capacity lock.
   const [st, volBytes, snapBytes, spareBytes] = await Promise.all([
-    statfs(ctx.dataDir),
+    // statfs reads the superblock's counters: in place, no thread-pool round trip.
+    statfsSync(ctx.dataDir),
     Promise.all(vols.map((v) => allocatedBytes(imagePath(ctx, v.id)))),
     Promise.all(snaps.map(async (s) => (await allocatedBytes(imagePath(ctx, s.sourceVolumeId))) - (await allocatedBytes(snapshotPath(ctx, s.id))))),
     ctx.spares?.heldBytes() ?? 0,
