@@ -2,11 +2,14 @@
 // that queue behind one check are checked together against one view of the
 // disk, granted in arrival order, each taking its bytes from what is left.
 import { describe, it, expect, afterEach } from 'vitest';
-import { mkdtempSync, rmSync, statfsSync } from 'node:fs';
+import { mkdtempSync, rmSync, statfsSync, writeFileSync } from 'node:fs';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { fakeContext } from '../../support/csi-fakes.ts';
-import { capacityView, withRoomFor } from '../../../csi/volumes/capacity.ts';
+import { capacityView, roomForSpare, withRoomFor } from '../../../csi/volumes/capacity.ts';
+import { SparePool } from '../../../csi/volumes/spares.ts';
+import type { Filesystems } from '../../../csi/volumes/filesystem.ts';
+import { silentLogger } from '../../../lib/logging.ts';
 
 const GiB = 1024 ** 3;
 let dir: string;
@@ -63,5 +66,34 @@ describe('withRoomFor under a burst', () => {
       ),
     );
     expect(r.every((x) => x.status === 'rejected' && /ENOENT/.test(String(x.reason)))).toBe(true);
+  });
+});
+
+describe('spare images in the capacity view', () => {
+  it('a spare is made only while a volume of its size still fits beside it; what spares hold is shown, never promised', async () => {
+    dir = mkdtempSync('/tmp/hp-csi-cap-');
+    mkdirSync(join(dir, 'images'));
+    mkdirSync(join(dir, 'spares'));
+    const { ctx } = fakeContext(dir);
+    const st = statfsSync(dir);
+    ctx.capacity = { reserveBytes: st.bavail * st.bsize - 1 * GiB };
+    expect(await roomForSpare(ctx, 512 * 1024 ** 2)).toBe(true);
+    expect(await roomForSpare(ctx, GiB)).toBe(false); // the volume it is for would not fit beside it
+    const fs = { make: async (p: string) => writeFileSync(p, Buffer.alloc(256 * 1024), { flag: 'r+' }) } as unknown as Filesystems;
+    ctx.spares = new SparePool({
+      dir: join(dir, 'spares'),
+      fs,
+      log: silentLogger(),
+      policy: { max: 1, perKey: 1 },
+      roomFor: async () => true,
+      idle: () => true,
+      idleCheckMs: 1,
+    });
+    await ctx.spares.take('ext4', 8 * 1024 ** 2, join(dir, 'images', 'x.img'));
+    await ctx.spares.settled();
+    const v = await capacityView(ctx);
+    expect(v.spareBytes).toBeGreaterThanOrEqual(256 * 1024);
+    expect(v.promisedBytes).toBe(0);
+    await ctx.spares.close();
   });
 });
