@@ -146,6 +146,17 @@ const INFO_FILE_NAME = 56;
  * Returns the device and its diskseq (the attachment's identity).
  */
 export function loopAttach(image: string, opts: { readOnly?: boolean; directIo?: boolean }): { device: string; diskseq?: string } {
+  try {
+    return attachOnce(image, opts);
+  } catch (e) {
+    // Direct I/O the backing filesystem cannot do (tmpfs; a block size it does
+    // not allow): attached buffered instead, as `losetup --direct-io=on` does.
+    if (!opts.directIo || !(e instanceof KernelError) || e.code !== 'EINVAL') throw e;
+    return attachOnce(image, { ...opts, directIo: false });
+  }
+}
+
+function attachOnce(image: string, opts: { readOnly?: boolean; directIo?: boolean }): { device: string; diskseq?: string } {
   const file = openOrThrow(image, (opts.readOnly ? O_RDONLY : O_RDWR) | (opts.directIo ? O_DIRECT : 0));
   try {
     const ctl = openOrThrow('/dev/loop-control', O_RDWR);
