@@ -70,6 +70,9 @@ function standalone(stdin: Buffer, why: string | undefined): void {
 if (process.argv[2] === 'netns-helper') {
   // The agent's long-lived helper for in-netns work (cni/net/netns-helper.ts), not a CNI call.
   void import('./net/netns-helper.ts').then((m) => m.serve());
+} else if (process.argv[2] === 'csi-helper') {
+  // The CSI driver's long-lived helper for mount and loop-device syscalls (csi/volumes/helper-serve.ts).
+  void import('../csi/volumes/helper-serve.ts').then((m) => m.serve());
 } else {
   main();
 }

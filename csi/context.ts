@@ -14,6 +14,7 @@ import type { Filesystems } from './volumes/filesystem.ts';
 import type { MountTable } from './volumes/mounts.ts';
 import type { ImageCopier } from './volumes/snapshot.ts';
 import type { CapacityPolicy } from './volumes/capacity.ts';
+import type { SparePool } from './volumes/spares.ts';
 import type { CsiSnapshot, CsiVolume, Topology } from './types.ts';
 
 export const TOPOLOGY_KEY = 'topology.hostplane.io/node';
@@ -33,6 +34,8 @@ export interface CsiContext {
   exec: HostExec;
   /** Disk policy (volumes/capacity.ts); defaults when absent. */
   capacity?: CapacityPolicy;
+  /** Pre-formatted images for new filesystem volumes (volumes/spares.ts); none when absent. */
+  spares?: SparePool;
 }
 
 export const imagePath = (ctx: CsiContext, id: string) => imageFile(ctx.dataDir, id);

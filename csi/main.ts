@@ -19,6 +19,7 @@ const USAGE = `usage: hostplane csi --endpoint unix:///abs/path.sock --node-id N
   --capacity-reserve SIZE  bytes of the data dir's filesystem never promised to volumes
                            (bytes, or with Ki/Mi/Gi/Ti; default 5% of the filesystem, at most 1Gi)
   --overprovision-ratio R  promised bytes allowed per byte of disk (default ${CSI_DEFAULTS.overprovisionRatio}: no overcommit)
+  --spare-images N         pre-formatted images kept so Stage skips mkfs (default ${CSI_DEFAULTS.spareImages}; 0: none)
   --log-level LEVEL        pino level (default info)
 `;
 
@@ -48,6 +49,7 @@ export async function main(argv: string[]): Promise<number> {
         'log-level': { type: 'string' },
         'capacity-reserve': { type: 'string' },
         'overprovision-ratio': { type: 'string' },
+        'spare-images': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     }));
@@ -64,6 +66,7 @@ export async function main(argv: string[]): Promise<number> {
   // Flags become the same mapping the agent's `csi:` section is, read by the
   // same validator; problems name the flag.
   const maxVolumes = values['max-volumes'];
+  const spareImages = values['spare-images'];
   const doc = {
     endpoint: values.endpoint,
     nodeId: values['node-id'],
@@ -73,6 +76,7 @@ export async function main(argv: string[]): Promise<number> {
     maxVolumes: typeof maxVolumes === 'string' && /^-?\d+$/.test(maxVolumes) ? Number(maxVolumes) : maxVolumes,
     capacityReserveBytes: values['capacity-reserve'],
     overprovisionRatio: values['overprovision-ratio'],
+    spareImages: typeof spareImages === 'string' && /^-?\d+$/.test(spareImages) ? Number(spareImages) : spareImages,
     logLevel: values['log-level'],
   };
   const f = new Fields(doc, '', [], flagOf);

@@ -13,6 +13,7 @@ export const CSI_DEFAULTS = {
   dataDir: '/var/lib/hostplane/csi',
   maxVolumes: 256,
   overprovisionRatio: 1,
+  spareImages: 2,
 } as const;
 
 export interface CsiOptions {
@@ -32,6 +33,8 @@ export interface CsiOptions {
   capacityReserveBytes?: number;
   /** Disk policy: promised bytes allowed per byte of pool (volumes/capacity.ts). @default 1 (no overcommit) */
   overprovisionRatio: number;
+  /** Pre-formatted images kept for new filesystem volumes, so Stage skips mkfs (volumes/spares.ts); 0: none. @default 2 */
+  spareImages: number;
 }
 
 // The CSI spec's rule for a driver name: at most 63 characters, alphanumerics
@@ -51,6 +54,7 @@ export const CSI_OPTION_KEYS = [
   'pluginsRegistry',
   'capacityReserveBytes',
   'overprovisionRatio',
+  'spareImages',
 ] as const;
 
 /** Read and validate the options; problems are collected in `f` (nothing is thrown). */
@@ -62,6 +66,7 @@ export function readCsiOptions(f: Fields, defaults: { nodeId: string; pluginsReg
     driverName: f.string('driverName', CSI_DEFAULTS.driverName, DRIVER_NAME),
     maxVolumes: f.int('maxVolumes', CSI_DEFAULTS.maxVolumes, 1, 1_000_000),
     overprovisionRatio: f.number('overprovisionRatio', CSI_DEFAULTS.overprovisionRatio, 1, 100),
+    spareImages: f.int('spareImages', CSI_DEFAULTS.spareImages, 0, 16),
   };
   const reserve = f.optionalBytes('capacityReserveBytes');
   if (reserve !== undefined) opts.capacityReserveBytes = reserve;

@@ -8,7 +8,7 @@ import { basename, join } from 'node:path';
 import type { CsiContext } from './context.ts';
 import { imagePath, snapshotPath } from './context.ts';
 import { imagesDir as imagesDirOf, snapshotsDir } from './state/layout.ts';
-import { removeImage } from './volumes/image.ts';
+import { imageExists, removeImage } from './volumes/image.ts';
 import { mountAt } from './volumes/mounts.ts';
 import { fileIdentity, sameFile, type LoopInfo } from './volumes/loop.ts';
 import { teardownEphemeral } from './node/ephemeral.ts';
@@ -28,10 +28,12 @@ export interface ReconcileReport {
   rolledBackSnapshots: string[];
   detachedLoops: string[];
   removedOrphans: string[];
+  /** Volumes made from a spare whose rename a crash undid: blank again (nothing was ever written). */
+  recreatedImages: string[];
 }
 
 export async function reconcile(ctx: CsiContext): Promise<ReconcileReport> {
-  const report: ReconcileReport = { rolledBackVolumes: [], rolledBackSnapshots: [], detachedLoops: [], removedOrphans: [] };
+  const report: ReconcileReport = { rolledBackVolumes: [], rolledBackSnapshots: [], detachedLoops: [], removedOrphans: [], recreatedImages: [] };
   const imagesDir = imagesDirOf(ctx.dataDir);
   // Matched by backing inode and device: the path the kernel shows depends on
   // the mount namespace that attached the device (see volumes/loop.ts).
@@ -71,6 +73,14 @@ export async function reconcile(ctx: CsiContext): Promise<ReconcileReport> {
       await ctx.store.removeVolume(v.id);
       report.rolledBackVolumes.push(v.id);
       continue;
+    }
+    if (v.formatted && !v.stage && !(await imageExists(img))) {
+      // CreateVolume does not sync the rename of a spare (create-volume.ts): a
+      // crash may have undone it. Nothing was ever written into it: the volume
+      // is blank, its image made at first use like any blank volume's.
+      const { formatted: _gone, ...rest } = v;
+      await ctx.store.putVolume({ ...rest, blank: true });
+      report.recreatedImages.push(v.id);
     }
     if (v.stage && !v.stage.complete) {
       // Stage was cut short: undo what it did; the CO retries Stage.

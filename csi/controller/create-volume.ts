@@ -4,10 +4,11 @@
 // any point leaves something reconcile (driver start-up) can roll back.
 import type { CsiContext } from '../context.ts';
 import { getSnapshot, getVolume, imagePath, snapshotPath, toCsiVolume, volumeIdFor, TOPOLOGY_KEY } from '../context.ts';
-import { alreadyExists, invalidArgument, notFound, outOfRange, resourceExhausted } from '../../lib/grpc/status-error.ts';
+import { alreadyExists, GrpcError, invalidArgument, notFound, outOfRange, resourceExhausted, status } from '../../lib/grpc/status-error.ts';
+import { SUPPORTED_FS, type FsType } from '../volumes/filesystem.ts';
 import { checkName, checkSupported, parseCapabilities, sizeFor, checkId } from '../validate.ts';
 import { checkMutableParameters, checkParameters } from '../parameters.ts';
-import { createImage, growImage, removeImage } from '../volumes/image.ts';
+import { growImage, materializeImage, removeImage } from '../volumes/image.ts';
 import type { VolumeRecord } from '../state/records.ts';
 import type { CapacityRange, CsiVolume, Topology, VolumeCapability, VolumeContentSource } from '../types.ts';
 import { withQuiescedVolume } from './quiesce.ts';
@@ -98,7 +99,7 @@ export async function createVolume(ctx: CsiContext, req: CreateVolumeRequest): P
       await ctx.store.removeVolume(id);
     }
 
-    const live = ctx.store.volumes().filter((v) => v.status === 'ready').length;
+    const live = ctx.store.countVolumes('ready');
     if (live >= ctx.maxVolumes) throw resourceExhausted(`node ${ctx.nodeId} already holds its maximum of ${ctx.maxVolumes} volumes`);
 
     const rec: VolumeRecord = {
@@ -112,21 +113,52 @@ export async function createVolume(ctx: CsiContext, req: CreateVolumeRequest): P
       publish: {},
       ...(source ? { source } : { blank: true }),
     };
+    const img = imagePath(ctx, id);
     // RESOURCE_EXHAUSTED, not OUT_OF_RANGE: this node is full, another may not
     // be (external-provisioner reschedules a WaitForFirstConsumer claim on it).
-    await withRoomFor(ctx, { id, more: size, total: size }, resourceExhausted, () => ctx.store.putVolume(rec));
-    const img = imagePath(ctx, id);
+    const refuse = resourceExhausted;
+    if (!source) {
+      // A blank volume is one record write: its image is made at first use
+      // (image.ts materializeImage: Stage, expansion, a snapshot or clone of
+      // it), all zeros, exactly what it would hold now. A spare, when taken,
+      // comes first, then the record that makes it a volume: a crash before
+      // the record leaves an image no record owns, which start-up reconcile
+      // removes like any other orphan.
+      rec.status = 'ready';
+      try {
+        await withRoomFor(ctx, { id, more: size, total: size }, refuse, async () => {
+          // A filesystem volume takes a pre-formatted spare when there is one: Stage then skips mkfs.
+          const fsWanted = (parameters.fsType ?? 'ext4') as FsType;
+          if (SUPPORTED_FS.includes(fsWanted) && caps.every((c) => !c.block) && (await ctx.spares?.take(fsWanted, size, img))) {
+            delete rec.blank;
+            rec.formatted = fsWanted;
+          }
+          await ctx.store.putVolume(rec);
+        });
+      } catch (e) {
+        if (ctx.store.volume(id)?.status !== 'ready') await removeImage(img).catch(() => {});
+        // Short of room: spares give their space back for the CO's retry.
+        if (e instanceof GrpcError && e.code === status.RESOURCE_EXHAUSTED) await ctx.spares?.drain();
+        throw diskFullAsStatus(e, `CreateVolume ${name}`);
+      }
+      ctx.log.debug({ volume_id: id, bytes: size }, 'volume created');
+      return { volume: toCsiVolume(ctx, rec) };
+    }
+    // A copy takes long and writes much: its intent is on disk first.
+    await withRoomFor(ctx, { id, more: size, total: size }, refuse, () => ctx.store.putVolume(rec));
     try {
-      if (source?.snapshotId) {
+      if (source.snapshotId) {
         await ctx.copier.copy(snapshotPath(ctx, source.snapshotId), img);
         await growImage(img, size);
-      } else if (source?.volumeId) {
+      } else if (source.volumeId) {
         const srcVol = source.volumeId;
         // The source's lock: no Stage, expand or delete of it mid-copy.
-        await ctx.lock.run(srcVol, () => withQuiescedVolume(ctx, srcVol, () => ctx.copier.copy(imagePath(ctx, srcVol), img)));
+        await ctx.lock.run(srcVol, async () => {
+          const sv = ctx.store.volume(srcVol);
+          if (sv) await materializeImage(imagePath(ctx, srcVol), sv);
+          await withQuiescedVolume(ctx, srcVol, () => ctx.copier.copy(imagePath(ctx, srcVol), img));
+        });
         await growImage(img, size);
-      } else {
-        await createImage(img, size);
       }
       rec.status = 'ready';
       await ctx.store.putVolume(rec);

@@ -7,7 +7,6 @@ import { failedPrecondition } from '../../lib/grpc/status-error.ts';
 import { checkId } from '../validate.ts';
 import { removeImage } from '../volumes/image.ts';
 import { releaseImage } from '../volumes/loop.ts';
-import { StateDiskFullError } from '../state/store.ts';
 
 export async function deleteVolume(ctx: CsiContext, req: { volume_id?: string }): Promise<Record<string, never>> {
   const id = checkId(req.volume_id, 'volume_id');
@@ -26,21 +25,16 @@ export async function deleteVolume(ctx: CsiContext, req: { volume_id?: string })
     // here is refused before anything changes; any other is detached, and
     // one that stays (open elsewhere) refuses the delete.
     const devices = await ctx.loops.findAll(img);
-    const mounted = (await ctx.mounts.list()).find((m) => devices.includes(m.source));
+    const mounted = devices.length ? (await ctx.mounts.list()).find((m) => devices.includes(m.source)) : undefined;
     if (mounted) throw failedPrecondition(`volume ${id} is still mounted at ${mounted.target} (loop device ${mounted.source}); unstage it first`);
-    const busy = await releaseImage(ctx.loops, img);
+    const busy = devices.length ? await releaseImage(ctx.loops, img) : [];
     if (busy.length) throw failedPrecondition(`volume ${id} is still held by loop device ${busy.join(', ')} (open elsewhere); not deleted`);
-    try {
-      await ctx.store.putVolume({ ...v, status: 'deleting' });
-    } catch (e) {
-      // Deleting is how an operator frees a full disk: go on without the intent
-      // record. A crash before the record is removed leaves a 'ready' record
-      // without an image, which the CO's retried Delete removes.
-      if (!(e instanceof StateDiskFullError)) throw e;
-      ctx.log.warn({ volume_id: id, err: e.message }, 'data dir full: deleting without an intent record');
-    }
-    await removeImage(img);
+    // The record goes first (durably), then the image: a crash in between
+    // leaves an image no record owns, which start-up reconcile removes as an
+    // orphan; the CO's retried Delete finds no volume and answers OK. (One
+    // record removal instead of a 'deleting' record write and a removal.)
     await ctx.store.removeVolume(id);
+    await removeImage(img);
     return {};
   });
 }

@@ -12,7 +12,7 @@ import type { CsiContext } from '../context.ts';
 import { imagePath } from '../context.ts';
 import { invalidArgument, outOfRange } from '../../lib/grpc/status-error.ts';
 import { checkId, parseCapability, sizeFor, unsupportedReason } from '../validate.ts';
-import { growImage } from '../volumes/image.ts';
+import { growImage, materializeImage } from '../volumes/image.ts';
 import type { CapacityRange, VolumeCapability } from '../types.ts';
 import { withRoomFor } from '../volumes/capacity.ts';
 
@@ -35,6 +35,7 @@ export async function controllerExpandVolume(
     // The growth is a new promise: the disk policy (capacity.ts) must allow it.
     await withRoomFor(ctx, { id, more: want - v.capacityBytes, total: want }, outOfRange, async () => {
       const img = imagePath(ctx, id);
+      await materializeImage(img, v);
       await growImage(img, want);
       const dev = await ctx.loops.find(img);
       if (dev) await ctx.loops.refreshSize(dev);

@@ -13,7 +13,8 @@ import { imagePath } from '../context.ts';
 import { MAX_VOLUME_BYTES } from '../validate.ts';
 
 async function condition(ctx: CsiContext, v: VolumeRecord): Promise<VolumeCondition> {
-  if (!(await imageExists(imagePath(ctx, v.id)))) return { abnormal: true, message: `image file of ${v.id} is missing from the data dir` };
+  // A blank volume's image is made at its first use (create-volume.ts): none yet is normal.
+  if (!v.blank && !(await imageExists(imagePath(ctx, v.id)))) return { abnormal: true, message: `image file of ${v.id} is missing from the data dir` };
   return { abnormal: false, message: 'image present' };
 }
 

@@ -5,7 +5,7 @@ import type { CsiContext } from '../context.ts';
 import { getSnapshot as findSnapshot, getVolume, imagePath, snapshotIdFor, snapshotPath, toCsiSnapshot } from '../context.ts';
 import { alreadyExists, invalidArgument, resourceExhausted } from '../../lib/grpc/status-error.ts';
 import { checkId, checkName } from '../validate.ts';
-import { allocatedBytes, removeImage } from '../volumes/image.ts';
+import { allocatedBytes, materializeImage, removeImage } from '../volumes/image.ts';
 import type { SnapshotRecord } from '../state/records.ts';
 import { page } from './paging.ts';
 import { withQuiescedVolume } from './quiesce.ts';
@@ -37,7 +37,12 @@ export async function createSnapshot(ctx: CsiContext, req: { source_volume_id?: 
     await withRoomFor(ctx, { id, more: copyBytes, total: copyBytes }, resourceExhausted, () => ctx.store.putSnapshot(rec));
     try {
       // Hold the source volume's lock: no Stage, expand or delete mid-copy.
-      await ctx.lock.run(volId, () => withQuiescedVolume(ctx, volId, () => ctx.copier.copy(imagePath(ctx, volId), file)));
+      await ctx.lock.run(volId, async () => {
+        // A blank source has no image until its first use (create-volume.ts).
+        const sv = ctx.store.volume(volId);
+        if (sv) await materializeImage(imagePath(ctx, volId), sv);
+        await withQuiescedVolume(ctx, volId, () => ctx.copier.copy(imagePath(ctx, volId), file));
+      });
       rec.status = 'ready';
       await ctx.store.putSnapshot(rec);
     } catch (e) {

@@ -86,7 +86,7 @@ export async function publishEphemeral(ctx: CsiContext, req: EphemeralPublishReq
     const fresh = !v;
     const img = imagePath(ctx, id);
     if (fresh) {
-      const live = ctx.store.volumes().filter((x) => x.status === 'ready').length;
+      const live = ctx.store.countVolumes('ready');
       if (live >= ctx.maxVolumes) throw resourceExhausted(`node ${ctx.nodeId} already holds its maximum of ${ctx.maxVolumes} volumes`);
       v = {
         id,

@@ -10,7 +10,7 @@ import { checkId, parseCapability, required, sizeFor } from '../validate.ts';
 import { attachedDevice } from './stage.ts';
 import { existingPath, pathKind } from './paths.ts';
 import { mountAt } from '../volumes/mounts.ts';
-import { growImage } from '../volumes/image.ts';
+import { growImage, materializeImage } from '../volumes/image.ts';
 import { withRoomFor } from '../volumes/capacity.ts';
 import type { CapacityRange, VolumeCapability } from '../types.ts';
 
@@ -35,6 +35,7 @@ export async function nodeExpandVolume(
       // than recorded, which the retry's truncate makes right.
       const grown = { ...v, capacityBytes: want, ...(block ? {} : { fsGrowPending: true }) };
       await withRoomFor(ctx, { id, more: want - v.capacityBytes, total: want }, outOfRange, async () => {
+        await materializeImage(imagePath(ctx, id), v);
         await growImage(imagePath(ctx, id), want);
         await ctx.store.putVolume(grown);
       });

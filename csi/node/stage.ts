@@ -12,7 +12,7 @@ import type { VolumeCapability } from '../types.ts';
 import { mountAt } from '../volumes/mounts.ts';
 import { mkdir } from 'node:fs/promises';
 import type { FsType } from '../volumes/filesystem.ts';
-import { imageExists } from '../volumes/image.ts';
+import { imageExists, materializeImage, syncImage } from '../volumes/image.ts';
 import { applyMutable, releaseImage } from '../volumes/loop.ts';
 import { releaseAfterUnmount } from './release.ts';
 
@@ -40,6 +40,10 @@ export async function nodeStageVolume(ctx: CsiContext, req: StageRequest): Promi
       if (v.stage.block ? await attachedDevice(ctx, id) : await mountedFromVolume(ctx, id, path)) return {};
     }
     const img = imagePath(ctx, id);
+    // A blank volume's image is made now, durably (CreateVolume wrote only its
+    // record); a spare's rename was not synced: from here on it holds data.
+    await materializeImage(img, v);
+    if (v.formatted) await syncImage(img);
     if (!(await imageExists(img))) throw failedPrecondition(`image of volume ${id} is missing from the data dir`);
 
     const stage = { path, block: cap.block, complete: false, ...(fsType ? { fsType } : {}), mountFlags: cap.mountFlags };
@@ -49,8 +53,11 @@ export async function nodeStageVolume(ctx: CsiContext, req: StageRequest): Promi
       const device = await ctx.loops.attach(img, { directIo: v.mutableParameters.directIO === 'true' });
       await applyMutable(ctx.loops, device, v.mutableParameters);
       if (!cap.block && !(await mountAt(ctx.mounts, path))) {
-        // A fresh image is known to be empty: one process spawn (blkid) saved.
-        const existing = v.blank ? undefined : await ctx.fs.detect(device);
+        // A fresh image is known to be empty, a spare to hold a fresh filesystem
+        // (volumes/spares.ts): blkid, and for a spare of the type wanted mkfs, saved.
+        // A spare of another type holds nothing yet either: formatted over.
+        const fresh = v.blank || (v.formatted !== undefined && v.formatted !== fsType);
+        const existing = fresh ? undefined : v.formatted === fsType ? fsType : await ctx.fs.detect(device);
         if (!existing) await ctx.fs.make(device, fsType!);
         if (existing === 'ext4' && v.fsGrowPending) await ctx.fs.growOffline(device);
         await mkdir(path, { recursive: true });
@@ -58,8 +65,9 @@ export async function nodeStageVolume(ctx: CsiContext, req: StageRequest): Promi
         mounted = true;
         if (existing === 'xfs' && v.fsGrowPending && !cap.readOnlyMode) await ctx.fs.grow(device, path, 'xfs');
       }
-      const { fsGrowPending: _grown, blank: _used, ...base } = v;
-      await ctx.store.putVolume({ ...(cap.block ? { ...v, blank: false } : base), stage: { ...stage, complete: true } });
+      const { fsGrowPending: _grown, blank: _used, formatted: _spare, ...base } = v;
+      const { formatted: _used2, ...asBlock } = v;
+      await ctx.store.putVolume({ ...(cap.block ? { ...asBlock, blank: false } : base), stage: { ...stage, complete: true } });
     } catch (e) {
       if (mounted) await ctx.fs.unmount(path).catch(() => {});
       await releaseImage(ctx.loops, img).catch(() => {});

@@ -17,7 +17,7 @@ export async function nodeGetVolumeStats(ctx: CsiContext, req: { volume_id?: str
   const v = e?.status === 'ready' ? e : getVolume(ctx, id);
   const path = await existingPath(req.volume_path, 'volume_path');
   const problems: string[] = [];
-  if (!(await imageExists(imagePath(ctx, v.id)))) problems.push('image file is missing');
+  if (!v.blank && !(await imageExists(imagePath(ctx, v.id)))) problems.push('image file is missing');
   const mounted = await mountAt(ctx.mounts, path);
   if (!mounted) problems.push(`${path} is not mounted`);
   const volume_condition: VolumeCondition = problems.length

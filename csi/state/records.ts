@@ -50,6 +50,8 @@ export interface VolumeRecord {
   stage?: StageRecord;
   /** Never written since creation (no source, never used as a block device): skip filesystem detection. */
   blank?: boolean;
+  /** Made from a spare (volumes/spares.ts): holds a fresh, empty filesystem of this type, never mounted; Stage skips mkfs. */
+  formatted?: string;
   /** The image grew but the filesystem inside has not yet: grown at the next NodeExpand or Stage. */
   fsGrowPending?: boolean;
   publish: Record<string, PublishRecord>;

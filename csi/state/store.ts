@@ -2,9 +2,9 @@
 // <data-dir>/state, each replaced atomically (lib/atomic-file.ts), with an
 // in-memory index loaded at start-up. One file per record means a write never
 // rewrites (or risks) any other volume's state.
-import { readdir, readFile, rm } from 'node:fs/promises';
+import { mkdir, readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { writeFileAtomic } from '../../lib/atomic-file.ts';
+import { AtomicDir } from '../../lib/atomic-file.ts';
 import { errnoCode, isNotFound } from '../../lib/errors.ts';
 import { GrpcError, status } from '../../lib/grpc/status-error.ts';
 import type { Logger } from '../../lib/logging.ts';
@@ -13,6 +13,8 @@ import type { SnapshotRecord, VolumeRecord } from './records.ts';
 export interface StateStore {
   volumes(): VolumeRecord[];
   volume(id: string): VolumeRecord | undefined;
+  /** How many volumes have `status` (no copies made: CreateVolume asks on every call). */
+  countVolumes(status: VolumeRecord['status']): number;
   putVolume(v: VolumeRecord): Promise<void>;
   removeVolume(id: string): Promise<void>;
   snapshots(): SnapshotRecord[];
@@ -27,19 +29,20 @@ const clone = <T>(v: T): T => structuredClone(v);
 export class FileStore implements StateStore {
   private readonly vols = new Map<string, VolumeRecord>();
   private readonly snaps = new Map<string, SnapshotRecord>();
-  private readonly volDir: string;
-  private readonly snapDir: string;
+  private readonly volDir: AtomicDir;
+  private readonly snapDir: AtomicDir;
 
   private constructor(stateDir: string) {
-    this.volDir = join(stateDir, 'volumes');
-    this.snapDir = join(stateDir, 'snapshots');
+    this.volDir = new AtomicDir(join(stateDir, 'volumes'));
+    this.snapDir = new AtomicDir(join(stateDir, 'snapshots'));
   }
 
   /** Load every record; an unreadable file is logged and left for a human, never guessed at. */
   static async open(stateDir: string, log: Logger): Promise<FileStore> {
     const s = new FileStore(stateDir);
-    for (const r of await readRecords<VolumeRecord>(s.volDir, log)) s.vols.set(r.id, r);
-    for (const r of await readRecords<SnapshotRecord>(s.snapDir, log)) s.snaps.set(r.id, r);
+    for (const d of [s.volDir.dir, s.snapDir.dir]) await mkdir(d, { recursive: true, mode: 0o700 });
+    for (const r of await readRecords<VolumeRecord>(s.volDir.dir, log)) s.vols.set(r.id, r);
+    for (const r of await readRecords<SnapshotRecord>(s.snapDir.dir, log)) s.snaps.set(r.id, r);
     return s;
   }
 
@@ -50,6 +53,11 @@ export class FileStore implements StateStore {
     const v = this.vols.get(id);
     return v && clone(v);
   }
+  countVolumes(status: VolumeRecord['status']) {
+    let n = 0;
+    for (const v of this.vols.values()) if (v.status === status) n++;
+    return n;
+  }
   snapshots() {
     return [...this.snaps.values()].map(clone);
   }
@@ -59,25 +67,25 @@ export class FileStore implements StateStore {
   }
 
   async putVolume(v: VolumeRecord) {
-    await writeRecord(join(this.volDir, `${v.id}.json`), v);
+    await writeRecord(this.volDir, `${v.id}.json`, v);
     this.vols.set(v.id, clone(v));
   }
   async removeVolume(id: string) {
-    await rm(join(this.volDir, `${id}.json`), { force: true });
+    await this.volDir.remove(`${id}.json`);
     this.vols.delete(id);
   }
   async putSnapshot(s: SnapshotRecord) {
-    await writeRecord(join(this.snapDir, `${s.id}.json`), s);
+    await writeRecord(this.snapDir, `${s.id}.json`, s);
     this.snaps.set(s.id, clone(s));
   }
   async removeSnapshot(id: string) {
-    await rm(join(this.snapDir, `${id}.json`), { force: true });
+    await this.snapDir.remove(`${id}.json`);
     this.snaps.delete(id);
   }
 }
 
 /**
- * A record write that the disk refused (full, or over quota). writeFileAtomic
+ * A record write that the disk refused (full, or over quota). AtomicDir.write
  * has already removed its temp file and the old record is untouched; the
  * in-memory copy is only updated after a successful write, so memory and disk
  * still agree. RESOURCE_EXHAUSTED tells the CO to retry later.
@@ -89,9 +97,10 @@ export class StateDiskFullError extends GrpcError {
   }
 }
 
-async function writeRecord(file: string, record: object): Promise<void> {
+async function writeRecord(dir: AtomicDir, name: string, record: object): Promise<void> {
+  const file = join(dir.dir, name);
   try {
-    await writeFileAtomic(file, JSON.stringify(record, null, 1), 0o600);
+    await dir.write(name, JSON.stringify(record, null, 1), 0o600);
   } catch (e) {
     const code = errnoCode(e);
     if (code === 'ENOSPC' || code === 'EDQUOT') throw new StateDiskFullError(file, code);

@@ -2,6 +2,9 @@
 // goes through HostExec with argument arrays; mount flags from the CO travel
 // as one `-o` list, never through a shell.
 import { ExecError, type HostExec } from '../../lib/exec.ts';
+import { HelperDiedError, type CsiHelper } from './helper-client.ts';
+import type { HelperReply } from './helper-protocol.ts';
+import { mountAt, ProcMountTable, type MountTable } from './mounts.ts';
 
 export const SUPPORTED_FS = ['ext4', 'xfs'] as const;
 export type FsType = (typeof SUPPORTED_FS)[number];
@@ -23,10 +26,33 @@ export interface Filesystems {
   thaw(mountPath: string): Promise<void>;
 }
 
+/**
+ * mount and umount go to the CSI helper's syscalls when there is one
+ * (helper-client.ts); the tools do the rest, and the helper's share when it
+ * is missing, declines (an option only mount(8) knows) or dies mid-call.
+ */
 export class RealFilesystems implements Filesystems {
   private readonly exec: HostExec;
-  constructor(exec: HostExec) {
+  private readonly helper: CsiHelper | undefined;
+  private readonly mounts: MountTable;
+  constructor(exec: HostExec, helper?: CsiHelper, mounts: MountTable = new ProcMountTable()) {
     this.exec = exec;
+    this.helper = helper;
+    this.mounts = mounts;
+  }
+
+  /** 'done', a failure to throw, or 'tool' (no helper, declined, or it died: the caller redoes it with the tool). */
+  private async viaHelper(req: Parameters<CsiHelper['call']>[0]): Promise<'done' | 'tool' | 'died' | HelperReply> {
+    if (!this.helper) return 'tool';
+    let r: HelperReply | undefined;
+    try {
+      r = await this.helper.call(req);
+    } catch (e) {
+      if (e instanceof HelperDiedError) return 'died';
+      throw e;
+    }
+    if (!r || r.unsupported) return 'tool';
+    return r.ok ? 'done' : r;
   }
 
   async detect(device: string): Promise<string | undefined> {
@@ -50,18 +76,43 @@ export class RealFilesystems implements Filesystems {
     const args: string[] = [];
     if (opts.fsType) args.push('-t', opts.fsType);
     if (o.length) args.push('-o', o.join(','));
+    const shown = () => [
+      ...args.filter((a, i) => a !== '-o' && args[i - 1] !== '-o'),
+      ...(o.length ? ['-o', `<${o.length} option(s) withheld>`] : []),
+      '--',
+      source,
+      target,
+    ];
+    const h = await this.viaHelper({ op: 'mount', source, target, ...opts });
+    if (h === 'done') return;
+    if (typeof h === 'object') throw new ExecError('mount', shown(), 32, h.error ?? 'failed');
+    // Died mid-mount: whatever it left at the target (a bind not yet remounted
+    // read-only, say) goes, and the tool does it whole.
+    if (h === 'died' && (await mountAt(this.mounts, target))) await this.exec.run('umount', [target]);
     try {
       await this.exec.run('mount', [...args, '--', source, target]);
     } catch (e) {
       // Mount flags may carry credentials (cifs-style password=): the error
       // text reaches the log and the CO's events, so it names everything but them.
       if (!(e instanceof ExecError)) throw e;
-      const shown = args.filter((a, i) => a !== '-o' && args[i - 1] !== '-o');
-      throw new ExecError('mount', [...shown, ...(o.length ? ['-o', `<${o.length} option(s) withheld>`] : []), '--', source, target], e.exitCode, e.stderr);
+      throw new ExecError('mount', shown(), e.exitCode, e.stderr);
     }
   }
 
   async unmount(target: string, opts: { detachLoop?: boolean } = {}): Promise<void> {
+    if (this.helper) {
+      // umount -d frees the loop device the mount came from: look it up first.
+      const m = opts.detachLoop ? await mountAt(this.mounts, target) : undefined;
+      const loop = m && /^\/dev\/loop\d+$/.test(m.source) ? m.source : undefined;
+      const h = await this.viaHelper({ op: 'umount', target, ...(loop ? { detachLoop: loop } : {}) });
+      if (h === 'done') return;
+      if (typeof h === 'object') throw new ExecError('umount', [target], 32, h.error ?? 'failed');
+      if (h === 'died' && !(await mountAt(this.mounts, target))) {
+        // The umount happened; the loop device may still need freeing.
+        if (loop) await this.exec.run('losetup', ['-d', loop], { allowFail: true });
+        return;
+      }
+    }
     await this.exec.run('umount', opts.detachLoop ? ['-d', target] : [target]);
   }
 

@@ -10,16 +10,15 @@
 // path match misses a device that still holds our image. Inode and device
 // survive any namespace; the file's own name (the last path component) does
 // too, which keeps the hot path spawn-free when nothing is attached.
-import { readdir, readFile, stat } from 'node:fs/promises';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { basename } from 'node:path';
-import type { HostExec } from '../../lib/exec.ts';
-import { isNotFound } from '../../lib/errors.ts';
+import { writeFile } from 'node:fs/promises';
+import { ExecError, type HostExec } from '../../lib/exec.ts';
+import { HelperDiedError, type CsiHelper } from './helper-client.ts';
+import type { HelperReply } from './helper-protocol.ts';
+import { fileIdentity, sameFile, type FileIdentity } from './loop-identity.ts';
 
-/** What survives a mount namespace: the backing file's inode and its filesystem's device as "major:minor". */
-export interface FileIdentity {
-  ino: string;
-  dev: string;
-}
+export { devString, fileIdentity, sameFile, type FileIdentity } from './loop-identity.ts';
 
 export interface LoopInfo {
   device: string;
@@ -46,26 +45,6 @@ export interface LoopDevices {
   setReadAheadKB(device: string, kb: number): Promise<void>;
 }
 
-/** glibc's encoding of st_dev, split as the kernel prints it. */
-export function devString(dev: bigint): string {
-  const major = ((dev >> 8n) & 0xfffn) | ((dev >> 32n) & 0xfffff000n);
-  const minor = (dev & 0xffn) | ((dev >> 12n) & 0xffffff00n);
-  return `${major}:${minor}`;
-}
-
-/** The identity of the file at `path`, or undefined when there is none. */
-export async function fileIdentity(path: string): Promise<FileIdentity | undefined> {
-  try {
-    const st = await stat(path, { bigint: true });
-    return { ino: String(st.ino), dev: devString(st.dev) };
-  } catch (e) {
-    if (isNotFound(e)) return undefined;
-    throw e;
-  }
-}
-
-export const sameFile = (a: FileIdentity | undefined, b: FileIdentity | undefined): boolean => !!a && !!b && a.ino === b.ino && a.dev === b.dev;
-
 // The kernel appends " (deleted)" to a backing file that was unlinked.
 const DELETED = ' (deleted)';
 const stripDeleted = (p: string) => (p.endsWith(DELETED) ? p.slice(0, -DELETED.length) : p);
@@ -90,10 +69,38 @@ export function parseLosetup(stdout: string): LoopInfo[] {
     });
 }
 
+/** A failed helper answer, shaped like the tool's failure it replaces (callers match on neither). */
+function helperFailure(tool: string, args: string[], r: HelperReply): ExecError {
+  return new ExecError(tool, args, 1, r.error ?? 'failed');
+}
+
+/**
+ * Loop devices through the kernel: by syscalls in the CSI helper when there
+ * is one (helper-client.ts), else (and for anything it does not do) by
+ * losetup. The identity rules are the same either way: inode and device,
+ * diskseq for what we already know.
+ */
 export class RealLoopDevices implements LoopDevices {
   private readonly exec: HostExec;
-  constructor(exec: HostExec) {
+  private readonly helper: CsiHelper | undefined;
+  constructor(exec: HostExec, helper?: CsiHelper) {
     this.exec = exec;
+    this.helper = helper;
+  }
+
+  /** The helper's ok answer; undefined: do it with the tool (no helper, not its kind of work, or it died mid-way). */
+  private async viaHelper(req: Parameters<CsiHelper['call']>[0], tool: string, args: string[]): Promise<HelperReply | undefined> {
+    if (!this.helper) return undefined;
+    let r: HelperReply | undefined;
+    try {
+      r = await this.helper.call(req);
+    } catch (e) {
+      if (e instanceof HelperDiedError) return undefined;
+      throw e;
+    }
+    if (!r || r.unsupported) return undefined;
+    if (!r.ok) throw helperFailure(tool, args, r);
+    return r;
   }
 
   // What each device we have seen is attached to, keyed by the kernel's
@@ -105,13 +112,31 @@ export class RealLoopDevices implements LoopDevices {
 
   private async diskseq(device: string): Promise<string | undefined> {
     try {
-      return (await readFile(`/sys/block/${basename(device)}/diskseq`, 'utf8')).trim() || undefined;
+      return readFileSync(`/sys/block/${basename(device)}/diskseq`, 'utf8').trim() || undefined;
     } catch {
       return undefined; // unbound, or a kernel without diskseq (< 5.15)
     }
   }
 
   async list(): Promise<LoopInfo[]> {
+    const h = await this.viaHelper({ op: 'loop-list' }, 'losetup', ['--list']);
+    if (h?.loops) {
+      this.known.clear();
+      const out: LoopInfo[] = [];
+      for (const l of h.loops) {
+        const backing = { ino: l.ino, dev: l.dev };
+        // The helper read diskseq on both sides of its look: a seq means the attachment held still.
+        if (l.diskseq) this.known.set(l.device, { seq: l.diskseq, backing });
+        let backingFile = '';
+        try {
+          backingFile = stripDeleted(readFileSync(`/sys/block/${basename(l.device)}/loop/backing_file`, 'utf8').replace(/\n$/, ''));
+        } catch {
+          /* detached since: informative only */
+        }
+        out.push({ device: l.device, backingFile, backing });
+      }
+      return out;
+    }
     const before = await this.seqs();
     const r = await this.exec.run('losetup', ['-J', '-l', '-O', 'NAME,BACK-FILE,BACK-INO,BACK-MAJ:MIN']);
     const out = parseLosetup(r.stdout);
@@ -135,15 +160,18 @@ export class RealLoopDevices implements LoopDevices {
   private async bound(wantSeq: (name: string) => boolean): Promise<{ device: string; name: string; seq?: string }[] | undefined> {
     let names: string[];
     try {
-      names = (await readdir('/sys/block')).filter((n) => n.startsWith('loop'));
+      // sysfs is kernel memory: read in place (no thread-pool round trip).
+      names = readdirSync('/sys/block').filter((n) => n.startsWith('loop'));
     } catch {
       return undefined;
     }
     const out: { device: string; name: string; seq?: string }[] = [];
     for (const n of names) {
+      // Only a bound device has a loop/ directory: asking first spares an exception per free device.
+      if (!existsSync(`/sys/block/${n}/loop`)) continue;
       let back: string;
       try {
-        back = (await readFile(`/sys/block/${n}/loop/backing_file`, 'utf8')).replace(/\n$/, '');
+        back = readFileSync(`/sys/block/${n}/loop/backing_file`, 'utf8').replace(/\n$/, '');
       } catch {
         continue; // not bound
       }
@@ -181,6 +209,23 @@ export class RealLoopDevices implements LoopDevices {
     const existing = await this.find(image);
     if (existing) return existing;
     const id = await fileIdentity(image);
+    if (this.helper) {
+      let r: HelperReply | undefined;
+      try {
+        r = await this.helper.call({ op: 'loop-attach', image, ...(opts.directIo ? { directIo: true } : {}), ...(opts.readOnly ? { readOnly: true } : {}) });
+      } catch (e) {
+        if (!(e instanceof HelperDiedError)) throw e;
+        // It may have attached before it died: never a second device.
+        const got = await this.find(image);
+        if (got) return got;
+      }
+      if (r?.ok && r.device) {
+        // We attached it by path in our own namespace: its file is the one we stat'ed.
+        if (id && r.diskseq) this.known.set(r.device, { seq: r.diskseq, backing: id });
+        return r.device;
+      }
+      if (r && !r.ok && !r.unsupported) throw helperFailure('losetup', ['--find', '--show', image], r);
+    }
     const args = ['--find', '--show'];
     if (opts.directIo) args.push('--direct-io=on');
     if (opts.readOnly) args.push('--read-only');
@@ -194,6 +239,7 @@ export class RealLoopDevices implements LoopDevices {
 
   async detach(device: string): Promise<void> {
     this.known.delete(device);
+    if (await this.viaHelper({ op: 'loop-detach', device }, 'losetup', ['-d', device])) return;
     const r = await this.exec.run('losetup', ['-d', device], { allowFail: true });
     // Already detached (or the number reused by nobody) is the outcome we wanted.
     if (r.exitCode !== 0 && !/No such device|No such file|not configured/i.test(r.stderr)) {
@@ -202,14 +248,25 @@ export class RealLoopDevices implements LoopDevices {
   }
 
   async refreshSize(device: string): Promise<void> {
+    if (await this.viaHelper({ op: 'loop-capacity', device }, 'losetup', ['-c', device])) return;
     await this.exec.run('losetup', ['-c', device]);
   }
 
   async setDirectIo(device: string, on: boolean): Promise<void> {
+    if (await this.viaHelper({ op: 'loop-direct-io', device, on }, 'losetup', [`--direct-io=${on ? 'on' : 'off'}`, device])) return;
     await this.exec.run('losetup', [`--direct-io=${on ? 'on' : 'off'}`, device]);
   }
 
   async setReadAheadKB(device: string, kb: number): Promise<void> {
+    if (this.helper) {
+      // The block queue's own knob: no tool needed.
+      try {
+        await writeFile(`/sys/block/${basename(device)}/queue/read_ahead_kb`, String(kb));
+        return;
+      } catch {
+        /* no sysfs here: blockdev */
+      }
+    }
     await this.exec.run('blockdev', ['--setra', String(kb * 2), device]);
   }
 }

@@ -1,6 +1,6 @@
 // The mount table, read from /proc/self/mountinfo: the only reliable answer
 // to "is this path mounted, and by what" (a directory existing proves nothing).
-import { readFile } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
 
 export interface MountEntry {
   target: string;
@@ -39,7 +39,8 @@ export interface MountTable {
 
 export class ProcMountTable implements MountTable {
   async list(): Promise<MountEntry[]> {
-    return parseMountinfo(await readFile('/proc/self/mountinfo', 'utf8'));
+    // Kernel memory, read in place (no thread-pool round trip).
+    return parseMountinfo(readFileSync('/proc/self/mountinfo', 'utf8'));
   }
 }
 

@@ -14,6 +14,9 @@ export class MemoryStore implements StateStore {
     const v = this.vols.get(id);
     return v && clone(v);
   }
+  countVolumes(status: VolumeRecord['status']) {
+    return [...this.vols.values()].filter((v) => v.status === status).length;
+  }
   async putVolume(v: VolumeRecord) {
     this.vols.set(v.id, clone(v));
   }

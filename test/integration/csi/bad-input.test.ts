@@ -22,7 +22,9 @@ function tree(dir: string): string[] {
     const mode = (st.mode & 0o7777).toString(8);
     if (e.isFile()) out.push(`${p} file ${mode} ${st.size} ${createHash('sha256').update(readFileSync(p)).digest('hex')}`);
     else out.push(`${p} ${e.isDirectory() ? 'dir' : 'other'} ${mode}`);
-    if (e.isDirectory()) out.push(...tree(p));
+    // Not the spare pool's contents: it refills in the background after the
+    // setup's good CreateVolume (csi/volumes/spares.ts), whatever the bad call does.
+    if (e.isDirectory() && !(e.name === 'spares' && dir.endsWith('/data'))) out.push(...tree(p));
   }
   return out.sort();
 }
@@ -250,7 +252,8 @@ describe('bad input', () => {
       capacity_range: { required_bytes: MiB },
     });
     expect(volume.volume_id).toMatch(/^v-[0-9a-f]{32}$/);
-    expect(readdirSync(join(h.dataDir, 'images'))).toContain(`${volume.volume_id}.img`);
+    // Its record (its image comes at first use) is in the data dir's own state dir.
+    expect(readdirSync(join(h.dataDir, 'state', 'volumes'))).toContain(`${volume.volume_id}.json`);
     // maxVolumes is 2 and two exist now: the node is full.
     expect(await codeOf(h.client.controller.CreateVolume({ name: 'third', volume_capabilities: caps, capacity_range: { required_bytes: MiB } }))).toBe(
       'RESOURCE_EXHAUSTED',

@@ -22,7 +22,7 @@ export interface Harness {
   close(): Promise<void>;
 }
 
-export async function startHarness(prefix: string, opts: { maxVolumes?: number } = {}): Promise<Harness> {
+export async function startHarness(prefix: string, opts: { maxVolumes?: number; helperBinary?: string } = {}): Promise<Harness> {
   const dir = mkdtempSync(`/tmp/hp-csi-${prefix}-`);
   const dataDir = join(dir, 'data');
   const socket = join(dir, 'csi.sock');
@@ -33,6 +33,7 @@ export async function startHarness(prefix: string, opts: { maxVolumes?: number }
       dataDir,
       log: silentLogger(),
       ...(opts.maxVolumes ? { maxVolumes: opts.maxVolumes } : {}),
+      ...(opts.helperBinary ? { helperBinary: opts.helperBinary } : {}),
     });
   const h: Harness = {
     dir,

@@ -7,7 +7,7 @@
 // The driver must still know it as the volume's device everywhere.
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, truncateSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { startHarness, MiB, type Harness } from './harness.ts';
 import { codeOf, mountCap, blockCap, deleteVolumeRetrying } from './client.ts';
@@ -43,7 +43,18 @@ afterAll(async () => {
   }
 });
 
-const image = (id: string) => join(h.dataDir, 'images', `${id}.img`);
+// The image of a volume an earlier agent had staged: a blank volume's image is
+// made at its first use (csi/controller/create-volume.ts), so these tests,
+// standing in for that agent, make it as its Stage would have.
+const image = (id: string) => {
+  const p = join(h.dataDir, 'images', `${id}.img`);
+  if (!existsSync(p)) {
+    const v = JSON.parse(readFileSync(join(h.dataDir, 'state', 'volumes', `${id}.json`), 'utf8')) as { capacityBytes: number };
+    writeFileSync(p, '', { mode: 0o600 });
+    truncateSync(p, v.capacityBytes);
+  }
+  return p;
+};
 
 /** Attach `file` from a throwaway mount namespace that sees the data dir elsewhere; the namespace is gone on return. */
 function attachFromGoneNamespace(file: string): string {

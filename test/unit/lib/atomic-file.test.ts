@@ -2,7 +2,7 @@ import { describe, it, expect, beforeEach, afterEach } from 'vitest';
 import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { writeFileAtomic, writeFileAtomicSync } from '../../../lib/atomic-file.ts';
+import { AtomicDir, writeFileAtomic, writeFileAtomicSync } from '../../../lib/atomic-file.ts';
 
 describe('atomic file writes', () => {
   let dir: string;
@@ -39,5 +39,46 @@ describe('atomic file writes', () => {
     await Promise.all(bodies.map((b) => writeFileAtomic(p, b)));
     expect(bodies).toContain(readFileSync(p, 'utf8'));
     expect(readdirSync(dir)).toEqual(['race']);
+  });
+});
+
+describe("AtomicDir (a state store's directory)", () => {
+  let dir: string;
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'hp-atomic-dir-'));
+  });
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('writes whole files with their mode, concurrently, leaving no temp file; remove is durable and idempotent', async () => {
+    const d = new AtomicDir(dir);
+    await Promise.all(Array.from({ length: 20 }, (_, i) => d.write(`r${i}.json`, String(i).repeat(1000), 0o600)));
+    expect(readdirSync(dir).sort()).toEqual(Array.from({ length: 20 }, (_, i) => `r${i}.json`).sort());
+    expect(readFileSync(join(dir, 'r7.json'), 'utf8')).toBe('7'.repeat(1000));
+    expect(statSync(join(dir, 'r7.json')).mode & 0o777).toBe(0o600);
+    await d.remove('r7.json');
+    await d.remove('r7.json');
+    expect(readdirSync(dir)).not.toContain('r7.json');
+  });
+
+  it('group commit: syncs asked for while one runs share the next one, never the running one (it may predate their rename)', async () => {
+    const d = new AtomicDir(dir);
+    const first = d.syncDir();
+    const second = d.syncDir();
+    const third = d.syncDir();
+    expect(second).not.toBe(first);
+    expect(third).toBe(second);
+    await Promise.all([first, second, third]);
+    // Idle again: a new request starts a sync of its own.
+    const fourth = d.syncDir();
+    expect(fourth).not.toBe(second);
+    await fourth;
+  });
+
+  it('a write into a directory that is gone fails (ENOENT), and a later one works', async () => {
+    const d = new AtomicDir(join(dir, 'gone'));
+    await expect(d.write('x.json', '{}')).rejects.toThrow(/ENOENT/);
+    const ok = new AtomicDir(dir);
+    await ok.write('x.json', 'old');
+    expect(readdirSync(dir)).toEqual(['x.json']);
   });
 });
