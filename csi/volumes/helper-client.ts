@@ -31,7 +31,15 @@ export interface CsiHelperOptions {
   readyMs?: number;
   /** How long to do without a helper that would not start. */
   retryMs?: number;
+  /** How long the helper may sit with nothing to do before it is stopped (default 30 s). */
+  idleMs?: number;
 }
+
+// A node's volumes change in bursts (pods starting or going); between them
+// the helper would hold ~35 MiB (the bun runtime's pages) for nothing. So it
+// stops after IDLE_MS without a request and starts again (tens of ms) on the
+// next one; the reads kubelet makes between bursts (stats) never need it.
+const IDLE_MS = 30_000;
 
 type Pending = { resolve(r: HelperReply): void; reject(e: Error): void };
 type Request = HelperRequest extends infer R ? (R extends { id: number } ? Omit<R, 'id'> : never) : never;
@@ -47,7 +55,9 @@ export class CsiHelper {
   private readonly opts: CsiHelperOptions;
   private proc: ChildProcess | undefined;
   private ready: Promise<boolean> | undefined;
-  private readonly pending = new Map<number, Pending>();
+  /** The running helper's requests in flight (each process has its own map). */
+  private pending = new Map<number, Pending>();
+  private idleTimer: NodeJS.Timeout | undefined;
   private nextId = 1;
   private retryAt = 0;
   private closed = false;
@@ -60,15 +70,34 @@ export class CsiHelper {
 
   /** The helper's answer; undefined when there is no helper now (use the tool). Rejects with HelperDiedError if it died meanwhile. */
   async call(req: Request): Promise<HelperReply | undefined> {
+    clearTimeout(this.idleTimer);
     if (!(await this.up())) return undefined;
     const p = this.proc;
     if (!p?.stdin?.writable) return undefined;
     const id = this.nextId++;
+    const pending = this.pending;
     return new Promise<HelperReply>((resolve, reject) => {
-      this.pending.set(id, { resolve, reject });
+      pending.set(id, { resolve, reject });
       p.stdin!.write(`${JSON.stringify({ ...req, id })}\n`);
     });
   }
+
+  /** Stop the helper once nothing is in flight for a while; the next call starts a new one. */
+  private armIdle(p: ChildProcess, pending: Map<number, Pending>): void {
+    clearTimeout(this.idleTimer);
+    if (pending.size) return;
+    this.idleTimer = setTimeout(() => {
+      if (this.proc !== p || pending.size) return;
+      this.retired.add(p);
+      this.proc = undefined;
+      this.ready = undefined;
+      p.stdin?.end(); // it exits at the end of its input
+      this.opts.log?.info({ pid: p.pid, idleMs: this.opts.idleMs ?? IDLE_MS }, 'csi helper stopped while idle');
+    }, this.opts.idleMs ?? IDLE_MS);
+    this.idleTimer.unref();
+  }
+
+  private readonly retired = new WeakSet<ChildProcess>();
 
   /** The helper's pid while it runs (tests). */
   get pid(): number | undefined {
@@ -77,6 +106,7 @@ export class CsiHelper {
 
   close(): void {
     this.closed = true;
+    clearTimeout(this.idleTimer);
     this.proc?.stdin?.end();
     this.proc = undefined;
     this.ready = undefined;
@@ -96,6 +126,8 @@ export class CsiHelper {
         return;
       }
       this.proc = p;
+      const pending = new Map<number, Pending>();
+      this.pending = pending;
       let err = '';
       let isReady = false;
       p.stderr!.on('data', (d: Buffer) => {
@@ -119,11 +151,12 @@ export class CsiHelper {
           resolve(true);
           return;
         }
-        const q = this.pending.get(m.id);
+        const q = pending.get(m.id);
         if (!q) return;
-        this.pending.delete(m.id);
+        pending.delete(m.id);
         this.served++;
         q.resolve(m);
+        this.armIdle(p, pending);
       });
       p.on('error', () => {
         /* close follows */
@@ -137,12 +170,12 @@ export class CsiHelper {
         if (!isReady) {
           this.unavailable(err.trim() || `exited ${sig ?? code}`);
           resolve(false);
-        } else if (!this.closed) {
+        } else if (!this.closed && !this.retired.has(p)) {
           // Started again at the next request.
           this.opts.log?.warn({ code, sig, err: err.trim() }, 'csi helper exited');
         }
-        for (const [id, q] of this.pending) {
-          this.pending.delete(id);
+        for (const [id, q] of pending) {
+          pending.delete(id);
           q.reject(new HelperDiedError(`${sig ?? code}`));
         }
       });

@@ -6,7 +6,7 @@
 // a request in flight. A recording exec proves which path did the work.
 import { describe, it, expect, beforeEach, afterEach } from 'vitest';
 import { execFileSync } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, statSync, truncateSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { RealLoopDevices, fileIdentity } from '../../../csi/volumes/loop.ts';
 import { RealFilesystems } from '../../../csi/volumes/filesystem.ts';
@@ -236,6 +236,30 @@ describe('fallbacks', () => {
     expect(b).not.toBe(a);
     expect(exec.calls).toEqual([]);
     expect(statSync(b).isBlockDevice()).toBe(true);
+  });
+  it('an idle helper is stopped, and the next request starts a new one; no tool runs either way', async () => {
+    const idle = new CsiHelper({ binary: BIN, idleMs: 200 });
+    try {
+      const loops = new RealLoopDevices(exec, idle);
+      const a = await loops.attach(image('i1.img'));
+      const pid = idle.pid!;
+      expect(existsSync(`/proc/${pid}`)).toBe(true);
+      // A busy helper is kept: requests closer together than idleMs never restart it.
+      for (let i = 0; i < 3; i++) {
+        await new Promise((r) => setTimeout(r, 100));
+        await loops.refreshSize(a);
+      }
+      expect(idle.pid).toBe(pid);
+      for (let i = 0; i < 100 && existsSync(`/proc/${pid}`); i++) await new Promise((r) => setTimeout(r, 20));
+      expect(existsSync(`/proc/${pid}`)).toBe(false);
+      expect(idle.pid).toBeUndefined();
+      const b = await loops.attach(image('i2.img'));
+      expect(idle.pid).not.toBe(pid);
+      expect(statSync(b).isBlockDevice()).toBe(true);
+      expect(exec.calls).toEqual([]);
+    } finally {
+      idle.close();
+    }
   });
 });
 
