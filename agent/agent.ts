@@ -103,7 +103,7 @@ export async function startAgent(cfg: AgentConfig, deps: AgentDeps): Promise<Run
     });
     const routingOn = cfg.routing.mode !== 'off';
     if ((cfg.cni.enabled && cfg.cni.podCIDRs.length === 0) || routingOn) {
-      // Loaded only when needed: @kubernetes/client-node is most of the bundle's start-up cost.
+      // Loaded only when needed (its own chunk of the bundle): a single-node agent never reads it.
       const { NodeInformer } = await import('./kube/node-informer.ts');
       nodes = deps.nodes ?? new NodeInformer({ kube: cfg.kubernetes, log: log.child({ component: 'node-watch' }) });
       // Not awaited: an API server that does not answer must not hold up CSI and the
