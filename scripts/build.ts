@@ -43,6 +43,8 @@ bun([
   '--format=esm',
   '--minify-syntax',
   '--minify-whitespace',
+  '--minify-identifiers',
+  '--keep-names',
   '--splitting',
   '--outdir',
   dist,
