@@ -121,11 +121,12 @@ export async function startAgent(cfg: AgentConfig, deps: AgentDeps): Promise<Run
       });
       routing.start();
     }
-    // The components start side by side: each mostly waits on the file system,
-    // host tools and sockets, and none needs another (measured on a loaded
-    // 2-core VM: ~150 ms less from start to ready than one after the other).
-    // CNI still starts first. If one fails, the others are let finish
-    // starting, then everything is stopped.
+    // CNI and the kubelet plugins start side by side: each mostly waits on the
+    // file system, host tools and sockets, and neither needs the other. The CSI
+    // driver still starts before the device plugins: it creates
+    // plugins_registry when kubelet has not yet, and the device plugins use
+    // that directory only if it exists. If one side fails, the other is let
+    // finish starting, then everything is stopped.
     const startCni = async (): Promise<void> => {
       if (cfg.cni.enabled && cfg.cni.server.enabled) {
         const sc = cfg.cni.server;
@@ -176,7 +177,13 @@ export async function startAgent(cfg: AgentConfig, deps: AgentDeps): Promise<Run
         observe: metrics.observer('device-plugin'),
       });
     };
-    const started = await Promise.allSettled([startCni(), startCsi(), startDevices()]);
+    const started = await Promise.allSettled([
+      startCni(),
+      (async () => {
+        await startCsi();
+        await startDevices();
+      })(),
+    ]);
     const failed = started.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failed) throw failed.reason;
   } catch (e) {
