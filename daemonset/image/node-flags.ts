@@ -26,6 +26,14 @@
 //                               host tools and sockets (300 mixed volume lifecycles:
 //                               16.3 s with, 16.1 s without). (--no-turbofan alone
 //                               was worse: Maglev then compiles more.)
+//   --memory-saver-mode         V8's memory saver (what Chrome uses for background
+//                               tabs): tighter heap limits and earlier full GCs.
+//                               Without it an idle agent's old generation kept
+//                               growing between the rare full GCs: 80 -> 85 MiB
+//                               over two idle minutes (routing + fake API), where
+//                               it now holds 74-77 MiB; the CSI driver under load
+//                               95 -> 85 MiB; same lifecycle throughput (300 mixed:
+//                               12.4 s vs 12.5 s)
 // Not taken: --jitless (interpreter only, -1 MiB more, but WebAssembly is off);
 // --enable-source-maps (the bundle ships no source map, so it only cost a
 // stack-trace hook).
@@ -36,4 +44,5 @@ export const NODE_FLAGS: readonly string[] = [
   '--max-old-space-size=256',
   '--no-turbofan',
   '--no-maglev',
+  '--memory-saver-mode',
 ];
