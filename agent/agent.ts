@@ -1,7 +1,7 @@
 // The per-node agent: one process that installs the CNI plugin and serves
 // the CSI driver, the device plugins and the health/metrics endpoint.
 // Start order: metrics/health first (so a crash-looping start is visible),
-// then CNI (pods need it before anything else), then CSI and devices.
+// then CNI (pods need it before anything else), CSI and devices side by side.
 // Stop order (SIGTERM): drain the device plugins so kubelet sees an empty
 // list rather than a vanished stream, then stop serving gRPC. Nothing on the
 // host is removed: volumes stay mounted, the CNI plugin and conflist stay in
@@ -103,7 +103,7 @@ export async function startAgent(cfg: AgentConfig, deps: AgentDeps): Promise<Run
     });
     const routingOn = cfg.routing.mode !== 'off';
     if ((cfg.cni.enabled && cfg.cni.podCIDRs.length === 0) || routingOn) {
-      // Loaded only when needed: @kubernetes/client-node is most of the bundle's start-up cost.
+      // Loaded only when needed (its own chunk of the bundle): a single-node agent never reads it.
       const { NodeInformer } = await import('./kube/node-informer.ts');
       nodes = deps.nodes ?? new NodeInformer({ kube: cfg.kubernetes, log: log.child({ component: 'node-watch' }) });
       // Not awaited: an API server that does not answer must not hold up CSI and the
@@ -121,36 +121,45 @@ export async function startAgent(cfg: AgentConfig, deps: AgentDeps): Promise<Run
       });
       routing.start();
     }
-    if (cfg.cni.enabled && cfg.cni.server.enabled) {
-      const sc = cfg.cni.server;
-      cniServer = await startCniServer({
-        socket: sc.socket,
-        netnsDirs: sc.netnsDirs,
-        ipamDirs: sc.ipamDirs,
-        maxExecs: sc.maxExecs,
-        netnsHelper: cfg.cni.binarySource,
-        log: log.child({ component: 'cni' }),
-        observe: (command, result, seconds) => {
-          metrics.cniRequests.inc({ command, result });
-          metrics.cniDuration.observe({ command }, seconds);
-        },
-        onTeardown: (ok) => metrics.cniTeardowns.inc({ result: ok ? 'ok' : 'failed' }),
-      });
-    }
-    if (cfg.cni.enabled) {
-      // With routing's masquerade on, the plugin's own (which masquerades everything
-      // leaving this node's pod CIDR, other nodes' pods included) must be off.
-      const cniCfg = routingOn && cfg.routing.masquerade ? { ...cfg.cni, ipMasq: false } : cfg.cni;
-      cni = new CniController({
-        cfg: cniCfg,
-        nodeName: cfg.nodeName,
-        nodes,
-        log: log.child({ component: 'cni-install' }),
-        onInstall: (kind) => metrics.cniInstalls.inc({ kind }),
-      });
-      await cni.start();
-    }
-    if (cfg.csi.enabled) {
+    // CNI and the kubelet plugins start side by side: each mostly waits on the
+    // file system, host tools and sockets, and neither needs the other. The CSI
+    // driver still starts before the device plugins: it creates
+    // plugins_registry when kubelet has not yet, and the device plugins use
+    // that directory only if it exists. If one side fails, the other is let
+    // finish starting, then everything is stopped.
+    const startCni = async (): Promise<void> => {
+      if (cfg.cni.enabled && cfg.cni.server.enabled) {
+        const sc = cfg.cni.server;
+        cniServer = await startCniServer({
+          socket: sc.socket,
+          netnsDirs: sc.netnsDirs,
+          ipamDirs: sc.ipamDirs,
+          maxExecs: sc.maxExecs,
+          netnsHelper: cfg.cni.binarySource,
+          log: log.child({ component: 'cni' }),
+          observe: (command, result, seconds) => {
+            metrics.cniRequests.inc({ command, result });
+            metrics.cniDuration.observe({ command }, seconds);
+          },
+          onTeardown: (ok) => metrics.cniTeardowns.inc({ result: ok ? 'ok' : 'failed' }),
+        });
+      }
+      if (cfg.cni.enabled) {
+        // With routing's masquerade on, the plugin's own (which masquerades everything
+        // leaving this node's pod CIDR, other nodes' pods included) must be off.
+        const cniCfg = routingOn && cfg.routing.masquerade ? { ...cfg.cni, ipMasq: false } : cfg.cni;
+        cni = new CniController({
+          cfg: cniCfg,
+          nodeName: cfg.nodeName,
+          nodes,
+          log: log.child({ component: 'cni-install' }),
+          onInstall: (kind) => metrics.cniInstalls.inc({ kind }),
+        });
+        await cni.start();
+      }
+    };
+    const startCsi = async (): Promise<void> => {
+      if (!cfg.csi.enabled) return;
       const { enabled: _csi, ...csiOptions } = cfg.csi;
       csi = await deps.components.startCsiDriver({
         ...csiOptions,
@@ -158,15 +167,25 @@ export async function startAgent(cfg: AgentConfig, deps: AgentDeps): Promise<Run
         log: log.child({ component: 'csi' }),
         observe: metrics.observer('csi'),
       });
-    }
-    if (cfg.devicePlugin.enabled) {
+    };
+    const startDevices = async (): Promise<void> => {
+      if (!cfg.devicePlugin.enabled) return;
       const { enabled: _dp, ...dpOptions } = cfg.devicePlugin;
       devices = await deps.components.startDevicePlugins({
         ...dpOptions,
         log: log.child({ component: 'device-plugin' }),
         observe: metrics.observer('device-plugin'),
       });
-    }
+    };
+    const started = await Promise.allSettled([
+      startCni(),
+      (async () => {
+        await startCsi();
+        await startDevices();
+      })(),
+    ]);
+    const failed = started.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) throw failed.reason;
   } catch (e) {
     await stop();
     throw e;

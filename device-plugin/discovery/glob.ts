@@ -99,8 +99,32 @@ export interface GlobResult {
   dirs: string[];
 }
 
-const collator = new Intl.Collator('en', { numeric: true });
-export const naturalCompare = (a: string, b: string): number => collator.compare(a, b);
+/**
+ * Natural order (nvidia2 before nvidia10): runs of digits compare as numbers,
+ * everything else by code unit. Not Intl.Collator: the first use of ICU pages
+ * ~7 MiB of the runtime's collation data into every agent, for device paths
+ * and ids that are ASCII anyway.
+ */
+export function naturalCompare(a: string, b: string): number {
+  const ra = a.match(/\d+|\D+/g) ?? [];
+  const rb = b.match(/\d+|\D+/g) ?? [];
+  for (let i = 0; i < Math.min(ra.length, rb.length); i++) {
+    const x = ra[i]!;
+    const y = rb[i]!;
+    if (x === y) continue;
+    const dx = x.charCodeAt(0) <= 57 && x.charCodeAt(0) >= 48;
+    const dy = y.charCodeAt(0) <= 57 && y.charCodeAt(0) >= 48;
+    if (dx && dy) {
+      const nx = x.replace(/^0+(?=\d)/, '');
+      const ny = y.replace(/^0+(?=\d)/, '');
+      if (nx.length !== ny.length) return nx.length - ny.length;
+      if (nx !== ny) return nx < ny ? -1 : 1;
+      return x.length - y.length; // same number: fewer leading zeros first
+    }
+    return x < y ? -1 : 1;
+  }
+  return ra.length - rb.length;
+}
 
 /** Expand an absolute glob against the file system. Files, dirs, device nodes and sockets all match. */
 export function expandGlob(pattern: string): GlobResult {

@@ -149,7 +149,11 @@ function agentImage(): string {
       .sort((a, b) => a.name.localeCompare(b.name))
       .flatMap((e) => (e.isDirectory() ? files(join(dir, e.name)) : [join(dir, e.name)]));
   for (const f of [
-    join(dist, 'hostplane.mjs'),
+    // The entry and the chunks it loads (scripts/build.ts splits the bundle).
+    ...readdirSync(dist)
+      .filter((f) => f.endsWith('.mjs'))
+      .sort()
+      .map((f) => join(dist, f)),
     join(dist, 'cni', 'hostplane'),
     ...files(join(dist, 'proto')),
     ...files(join(REPO, 'daemonset', 'image')),

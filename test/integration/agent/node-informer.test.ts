@@ -87,6 +87,57 @@ describe('NodeInformer', () => {
     expect(events).toEqual(['add:a', 'synced:']);
   });
 
+  it('a relist after 410 fires delete for a Node removed while the watch was gone', async () => {
+    const i = await start();
+    api.upsert(nodeObject('b', ['10.244.2.0/24'], ['10.0.0.2']));
+    await until(() => events.includes('add:b'));
+    api.dropWatches();
+    api.remove('b');
+    api.compact(); // the DELETED event is forgotten: only the relist can tell
+    await until(() => events.includes('delete:b'));
+    expect(lists()).toBe(2);
+    expect(i.list().map((n) => n.metadata?.name)).toEqual(['a']);
+  });
+
+  it('a stream silent past the inactivity timeout is torn down and resumed without a LIST', async () => {
+    await api.close();
+    api = await startFakeApiServer({ dir, bookmarkMs: 60_000 }); // no bookmark in this test's lifetime
+    api.upsert(nodeObject('a', ['10.244.1.0/24'], ['10.0.0.1']));
+    inf = new NodeInformer({ kube: { apiServer: api.url, tokenFile: api.tokenFile, caFile: api.caFile }, log: silentLogger(), inactivityMs: 300 });
+    await inf.start();
+    await until(() => watches() >= 3);
+    expect(lists()).toBe(1);
+  });
+
+  it('keeps only the fields the agent reads of a Node', async () => {
+    api.upsert({
+      ...nodeObject('d', ['10.244.4.0/24'], ['10.0.0.4']),
+      status: { addresses: [{ type: 'InternalIP', address: '10.0.0.4' }], images: [{ names: ['x'.repeat(1000)] }] } as never,
+    });
+    const i = await start();
+    expect(i.get('d')).toEqual({
+      metadata: { name: 'd', resourceVersion: expect.any(String) },
+      spec: { podCIDR: '10.244.4.0/24', podCIDRs: ['10.244.4.0/24'] },
+      status: { addresses: [{ type: 'InternalIP', address: '10.0.0.4' }] },
+    });
+  });
+
+  it('verifies TLS: an API server the CA file does not vouch for is refused', async () => {
+    const other = mkdtempSync(join(tmpdir(), 'hp-informer-ca-'));
+    try {
+      const api2 = await startFakeApiServer({ dir: other });
+      inf = new NodeInformer({ kube: { apiServer: api2.url, tokenFile: api.tokenFile, caFile: api.caFile }, log: silentLogger(), backoffMs: [50, 200] });
+      await inf.start();
+      await new Promise((r) => setTimeout(r, 500));
+      expect(inf.synced()).toBe(false);
+      expect(api2.requests).toEqual([]); // the TLS handshake failed: no request (and no token) reached it
+      await inf.stop();
+      await api2.close();
+    } finally {
+      rmSync(other, { recursive: true, force: true });
+    }
+  });
+
   it('keeps retrying while the API refuses it, and recovers', async () => {
     await api.close();
     api = await startFakeApiServer({ dir, token: 'other-token' }); // our token is now rejected

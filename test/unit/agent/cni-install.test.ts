@@ -21,7 +21,7 @@ describe('installBinary', () => {
     expect(readdirSync(join(dir, 'bin'))).toEqual(['hostplane']);
   });
 
-  it('skips the copy when the content hash is unchanged', async () => {
+  it('skips the copy when the content is unchanged', async () => {
     writeFileSync(join(dir, 'src'), 'v1');
     await installBinary(join(dir, 'src'), join(dir, 'bin'), 'hostplane');
     const ino = statSync(join(dir, 'bin', 'hostplane')).ino;
@@ -37,6 +37,17 @@ describe('installBinary', () => {
     expect(await installBinary(join(dir, 'src'), join(dir, 'bin'), 'hostplane')).toBe('installed');
     expect(readFileSync(join(dir, 'bin', 'hostplane'), 'utf8')).toBe('v2');
     expect(statSync(join(dir, 'bin', 'hostplane')).ino).not.toBe(ino);
+  });
+
+  it('compares large binaries chunk by chunk: a same-size file differing only in its last byte is replaced', async () => {
+    const big = Buffer.alloc(3 * 1024 * 1024 + 17, 0x5a);
+    writeFileSync(join(dir, 'src'), big);
+    expect(await installBinary(join(dir, 'src'), join(dir, 'bin'), 'hostplane')).toBe('installed');
+    expect(await installBinary(join(dir, 'src'), join(dir, 'bin'), 'hostplane')).toBe('unchanged');
+    big[big.length - 1] = 0x5b;
+    writeFileSync(join(dir, 'src'), big);
+    expect(await installBinary(join(dir, 'src'), join(dir, 'bin'), 'hostplane')).toBe('installed');
+    expect(readFileSync(join(dir, 'bin', 'hostplane')).equals(big)).toBe(true);
   });
 
   it('reports a missing source', async () => {

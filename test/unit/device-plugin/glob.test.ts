@@ -2,7 +2,7 @@ import { describe, it, expect, afterEach } from 'vitest';
 import { mkdtempSync, mkdirSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { matchSegment, matchPath, expandGlob } from '../../../device-plugin/discovery/glob.ts';
+import { matchSegment, matchPath, expandGlob, naturalCompare } from '../../../device-plugin/discovery/glob.ts';
 
 describe('matchSegment', () => {
   it.each([
@@ -77,5 +77,13 @@ describe('expandGlob', () => {
 
   it('rejects a relative pattern', () => {
     expect(() => expandGlob('dev/fuse')).toThrow(/absolute/);
+  });
+});
+
+describe('naturalCompare', () => {
+  it('orders digit runs as numbers and the rest by code unit, without locale data', () => {
+    const ids = ['dev10', 'dev2', 'dev', 'dev02', 'dev1b', 'dev1a', 'card0-dev3', 'card0-dev12', 'a', 'dev100'];
+    expect([...ids].sort(naturalCompare)).toEqual(['a', 'card0-dev3', 'card0-dev12', 'dev', 'dev1a', 'dev1b', 'dev2', 'dev02', 'dev10', 'dev100']);
+    expect(naturalCompare('x', 'x')).toBe(0);
   });
 });
