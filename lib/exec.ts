@@ -1,7 +1,12 @@
 // The one seam through which hostplane drives host tools (ip, nft, losetup,
 // mount, mkfs...). Arguments are always arrays: no shell ever parses them.
 import { SBIN_DIRS } from './sbin-path.ts';
-import { execa } from 'execa';
+
+// Loaded at the first tool run, not at start: a CSI driver whose mounts and
+// loop devices go through its helper may run no tool for hours, and execa's
+// module graph is a few MiB resident in every process that imports it.
+let execaModule: Promise<typeof import('execa')> | undefined;
+const loadExeca = () => (execaModule ??= import('execa'));
 
 export interface ExecOptions {
   /** Text written to the tool's stdin (e.g. an `ip -batch -` script). */
@@ -56,6 +61,7 @@ export class RealExec implements HostExec {
 
   async run(file: string, args: readonly string[], opts: ExecOptions = {}): Promise<ExecResult> {
     const [cmd, argv] = opts.netns ? inNetns(opts.netns, file, args) : [file, [...args]];
+    const { execa } = await loadExeca();
     const r = await execa(cmd, argv, {
       input: opts.input,
       stdin: opts.input === undefined ? 'ignore' : 'pipe',
