@@ -2,7 +2,7 @@
 // goes through HostExec with argument arrays; mount flags from the CO travel
 // as one `-o` list, never through a shell.
 import { ExecError, type HostExec } from '../../lib/exec.ts';
-import { HelperDiedError, type CsiHelper } from './helper-client.ts';
+import { HelperExitedError, type CsiHelper } from './helper-client.ts';
 import type { HelperReply } from './helper-protocol.ts';
 import { mountAt, ProcMountTable, type MountTable } from './mounts.ts';
 
@@ -48,7 +48,7 @@ export class RealFilesystems implements Filesystems {
     try {
       r = await this.helper.call(req);
     } catch (e) {
-      if (e instanceof HelperDiedError) return 'died';
+      if (e instanceof HelperExitedError) return 'died';
       throw e;
     }
     if (!r || r.unsupported) return 'tool';

@@ -14,7 +14,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { writeFile } from 'node:fs/promises';
 import { ExecError, type HostExec } from '../../lib/exec.ts';
-import { HelperDiedError, type CsiHelper } from './helper-client.ts';
+import { HelperExitedError, type CsiHelper } from './helper-client.ts';
 import type { HelperReply } from './helper-protocol.ts';
 import { fileIdentity, sameFile, type FileIdentity } from './loop-identity.ts';
 
@@ -95,7 +95,7 @@ export class RealLoopDevices implements LoopDevices {
     try {
       r = await this.helper.call(req);
     } catch (e) {
-      if (e instanceof HelperDiedError) return undefined;
+      if (e instanceof HelperExitedError) return undefined;
       throw e;
     }
     if (!r || r.unsupported) return undefined;
@@ -214,7 +214,7 @@ export class RealLoopDevices implements LoopDevices {
       try {
         r = await this.helper.call({ op: 'loop-attach', image, ...(opts.directIo ? { directIo: true } : {}), ...(opts.readOnly ? { readOnly: true } : {}) });
       } catch (e) {
-        if (!(e instanceof HelperDiedError)) throw e;
+        if (!(e instanceof HelperExitedError)) throw e;
         // It may have attached before it died: never a second device.
         const got = await this.find(image);
         if (got) return got;
