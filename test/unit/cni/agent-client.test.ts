@@ -9,19 +9,20 @@ import { tmpdir } from 'node:os';
 import { exchange } from '../../../cni/agent/client.ts';
 import { encodeRequest, decodeRequest, decodeReply } from '../../../cni/agent/protocol.ts';
 
-let dir: string | undefined;
-let server: Server | undefined;
+// Every server a test started and its dir: a test may start more than one.
+const servers: Server[] = [];
+const dirs: string[] = [];
 afterEach(async () => {
-  await new Promise<void>((r) => (server ? server.close(() => r()) : r()));
-  server = undefined;
-  if (dir) rmSync(dir, { recursive: true, force: true });
+  for (const s of servers.splice(0)) await new Promise<void>((r) => s.close(() => r()));
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
 });
 
 /** A server that answers each request line with `script(socket)`. */
 async function serve(script: (s: Socket, line: string) => void): Promise<string> {
-  dir = mkdtempSync(join(tmpdir(), 'hp-client-'));
+  const dir = mkdtempSync(join(tmpdir(), 'hp-client-'));
+  dirs.push(dir);
   const path = join(dir, 's.sock');
-  server = createServer((s) => {
+  const server = createServer((s) => {
     let buf = '';
     s.setEncoding('utf8');
     s.on('error', () => {});
@@ -31,7 +32,8 @@ async function serve(script: (s: Socket, line: string) => void): Promise<string>
       if (i >= 0) script(s, buf.slice(0, i));
     });
   });
-  await new Promise<void>((r) => server!.listen(path, () => r()));
+  servers.push(server);
+  await new Promise<void>((r) => server.listen(path, () => r()));
   return path;
 }
 const line = encodeRequest({ CNI_COMMAND: 'ADD', CNI_CONTAINERID: 'c', HOME: '/root' }, '{"cniVersion":"1.1.0"}');
@@ -57,7 +59,6 @@ describe('agent client', () => {
   it('a decline (even after the ack), an unknown protocol version or garbage: fallback', async () => {
     let p = await serve((s) => s.end('{"hostplane-cni":1,"ack":true}\n{"hostplane-cni":1,"decline":"netns outside"}\n'));
     expect(await exchange(p, line, bounds)).toMatchObject({ kind: 'fallback', why: 'agent declined: netns outside' });
-    await new Promise<void>((r) => server!.close(() => r()));
     p = await serve((s) => s.end('{"hostplane-cni":7,"exitCode":0}\n'));
     expect(await exchange(p, line, bounds)).toMatchObject({ kind: 'fallback', why: 'agent reply not understood' });
   });
@@ -75,7 +76,6 @@ describe('agent client', () => {
       setTimeout(() => s.destroy(), 20);
     });
     expect(await exchange(p, line, bounds)).toMatchObject({ kind: 'fallback', why: expect.stringContaining('went away mid-request') });
-    await new Promise<void>((r) => server!.close(() => r()));
     p = await serve((s) => s.write('{"hostplane-cni":1,"ack":true}\n'));
     expect(await exchange(p, line, bounds)).toEqual({ kind: 'timeout', ms: 300 });
   });
