@@ -9,36 +9,20 @@ function tempName(path: string): string {
   return join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
 }
 
-async function fsyncDir(dir: string): Promise<void> {
-  const fh = await open(dir, 'r');
-  try {
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-}
+// The directories writeFileAtomic has written into (a handful: conf dirs, the
+// CDI dir), so writes into one share its directory fsyncs like a store's do.
+const dirs = new Map<string, AtomicDir>();
 
-/** Write `data` to `path` atomically: temp file in the same dir, fsync, rename, fsync dir. */
+/** Write `data` to `path` atomically: temp file in the same dir, fsync, rename, fsync dir (AtomicDir's write, one per directory). */
 export async function writeFileAtomic(path: string, data: string | Uint8Array, mode = 0o644): Promise<void> {
-  await mkdir(dirname(path), { recursive: true });
-  const tmp = tempName(path);
-  const fh = await open(tmp, 'wx', mode);
-  try {
-    await fh.writeFile(data);
-    await fh.sync();
-  } catch (e) {
-    await fh.close().catch(() => {});
-    await unlink(tmp).catch(() => {});
-    throw e;
+  const dir = dirname(path);
+  await mkdir(dir, { recursive: true });
+  let d = dirs.get(dir);
+  if (!d) {
+    d = new AtomicDir(dir);
+    dirs.set(dir, d);
   }
-  await fh.close();
-  try {
-    await rename(tmp, path);
-  } catch (e) {
-    await unlink(tmp).catch(() => {});
-    throw e;
-  }
-  await fsyncDir(dirname(path));
+  await d.write(basename(path), data, mode);
 }
 
 /** Copy `source` to `dest` atomically (an executable being replaced under a runtime that may exec it at any instant). */
@@ -59,7 +43,7 @@ export async function copyFileAtomic(source: string, dest: string, mode = 0o755)
     await unlink(tmp).catch(() => {});
     throw e;
   }
-  await fsyncDir(dirname(dest));
+  await fsyncDirFd(dirname(dest));
 }
 
 /** Synchronous twin, for short-lived processes (the CNI plugin) where async buys nothing. */
@@ -98,7 +82,7 @@ export function writeFileAtomicSync(path: string, data: string | Uint8Array, mod
   }
 }
 
-/** fsyncDir with a raw fd: two thread-pool round trips instead of three, no FileHandle. */
+/** A directory's fsync with a raw fd: two thread-pool round trips instead of three, no FileHandle. */
 async function fsyncDirFd(dir: string): Promise<void> {
   const fd = await new Promise<number>((resolve, reject) => fsOpen(dir, 'r', (e, f) => (e ? reject(e) : resolve(f))));
   try {
@@ -116,11 +100,12 @@ async function fsyncDirFd(dir: string): Promise<void> {
  * directory fsync per round, not one each, and none waits for a sync that
  * began before its rename (that one might not cover it).
  */
+let tempSeq = 0;
+
 export class AtomicDir {
   readonly dir: string;
   private running: Promise<void> | undefined;
   private next: Promise<void> | undefined;
-  private seq = 0;
 
   constructor(dir: string) {
     this.dir = dir;
@@ -128,8 +113,9 @@ export class AtomicDir {
 
   async write(name: string, data: string | Uint8Array, mode = 0o644): Promise<void> {
     const path = join(this.dir, name);
-    // Unique within the process by a counter: no random bytes per write.
-    const tmp = join(this.dir, `.${name}.${process.pid}.${++this.seq}.tmp`);
+    // Unique within the process by one counter for every instance (two may
+    // serve the same directory): no random bytes per write.
+    const tmp = join(this.dir, `.${name}.${process.pid}.${++tempSeq}.tmp`);
     // Creating and renaming a file wait for the filesystem's journal, which
     // the fsyncs keep busy: they go to the thread pool (the file as a raw fd,
     // cheaper than a FileHandle). Writing a small file into the page cache
