@@ -131,7 +131,7 @@ describe.each(['standalone', 'agent'] as const)('cnitool, %s mode', (mode) => {
     if (mode === 'agent') expect(r.stderr).not.toContain('running in-process');
     return { code: r.status, stdout: r.stdout, stderr: r.stderr };
   }
-  const leases = (net: string) => (existsSync(join(sb.dataDir, net)) ? readdirSync(join(sb.dataDir, net)).filter((f) => !f.startsWith('.')) : []);
+  const leases = (net: string) => sb.leases(net);
   const cid = (netns: string) => {
     // cnitool's container id: "cnitool-" + the first 20 hex digits of sha512(netns path).
     const h = spawnSync('sha512sum', { input: netns, encoding: 'utf8' }).stdout.slice(0, 20);

@@ -41,7 +41,7 @@ const conf = (extra: Record<string, unknown> = {}) => ({
   ipam: { type: 'hostplane', subnet: '10.217.0.0/24', dataDir: sb.dataDir },
   ...extra,
 });
-const leases = () => (existsSync(join(sb.dataDir, net)) ? readdirSync(join(sb.dataDir, net)).filter((f) => !f.startsWith('.')) : []);
+const leases = () => sb.leases(net);
 const ports = () => readdirSync(`/sys/class/net/${bridge}/brif`);
 const nftElements = () =>
   sh('nft', ['list', 'set', 'inet', 'hostplane', ids(net).set4])

@@ -21,7 +21,7 @@ const conf = {
   isGateway: true,
   ipam: { type: 'hostplane', subnet: '10.213.0.0/24', dataDir: sb.dataDir },
 };
-const leases = () => readdirSync(join(sb.dataDir, conf.name)).filter((f) => !f.startsWith('.'));
+const leases = () => sb.leases(conf.name);
 const N = 30;
 
 describe('parallel ADD', () => {

@@ -25,7 +25,7 @@ const conf = (version: string, net: number, extra: Record<string, unknown> = {})
 });
 const addrOf = (r: Record<string, unknown> | undefined, fam: 4 | 6) =>
   ((r?.ips ?? []) as { address: string }[]).map((i) => i.address.split('/')[0]!).find((a) => a.includes(':') === (fam === 6))!;
-const leases = (net: string) => (existsSync(join(sb.dataDir, net)) ? readdirSync(join(sb.dataDir, net)).filter((f) => !f.startsWith('.')) : []);
+const leases = (net: string) => sb.leases(net);
 
 describe.each(SUPPORTED_VERSIONS.map((v, i) => ({ v, i })))('ADD / CHECK / DEL at cniVersion $v', ({ v, i }) => {
   it('two pods get dual-stack addresses, reach each other and the gateway, and DEL removes everything', async () => {

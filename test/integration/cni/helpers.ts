@@ -1,7 +1,7 @@
 // Shared by the CNI integration and conformance tests: the built plugin run as
 // a runtime runs it (minimal environment, no node on PATH), throwaway netns.
 import { spawn, execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 
@@ -114,6 +114,11 @@ export class Sandbox {
   }
   nft(id: string): void {
     this.nftIds.push(id);
+  }
+  /** The addresses the IPAM holds for network `net` (one lease file each; dot-files are its temp and lock files). */
+  leases(net: string): string[] {
+    const d = join(this.dataDir, net);
+    return existsSync(d) ? readdirSync(d).filter((f) => !f.startsWith('.')) : [];
   }
   cleanup(): void {
     for (const n of this.nss) sh('ip', ['netns', 'del', n]);

@@ -5,8 +5,6 @@
 // the pod network. The node netns has no default route: nothing leaves it.
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { spawn } from 'node:child_process';
-import { existsSync, readdirSync } from 'node:fs';
-import { join } from 'node:path';
 import { validateConfig } from '../../../agent/config.ts';
 import { buildConflist } from '../../../agent/cni/conflist.ts';
 import { hostVethName } from '../../../cni/net/veth.ts';
@@ -83,7 +81,7 @@ async function seenSource(fromNs: string, toNs: string, to: string, port: number
 
 const addr = (r: PluginRun, fam: 4 | 6) =>
   ((r.out?.ips ?? []) as { address: string }[]).map((i) => i.address.split('/')[0]!).find((a) => a.includes(':') === (fam === 6));
-const leases = (net: string) => (existsSync(join(sb.dataDir, net)) ? readdirSync(join(sb.dataDir, net)).filter((f) => !f.startsWith('.')) : []);
+const leases = (net: string) => sb.leases(net);
 
 describe("IPv6-only pod network (the agent's conflist)", () => {
   // The hostplane plugin exactly as the agent writes it for an IPv6-only node.

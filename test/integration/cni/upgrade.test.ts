@@ -4,7 +4,7 @@
 // never "text file busy", never a half-written executable — and nothing leaks.
 import { execFileSync } from 'node:child_process';
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
-import { mkdtempSync, readdirSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { ensureBuilt, cniEnv, PLUGIN, REF_DIR, Sandbox, runExecutable, type PluginRun } from './helpers.ts';
@@ -29,7 +29,7 @@ const conf = {
   isGateway: true,
   ipam: { type: 'hostplane', subnet: '10.217.0.0/24', dataDir: sb.dataDir },
 };
-const leases = () => (existsSync(join(sb.dataDir, conf.name)) ? readdirSync(join(sb.dataDir, conf.name)).filter((f) => !f.startsWith('.')) : []);
+const leases = () => sb.leases(conf.name);
 
 /** Run the INSTALLED binary, as a runtime execs whatever is in its bin dir now. */
 function runInstalled(cmd: string, containerId: string, netns: string): Promise<PluginRun> {
